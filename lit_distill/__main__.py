@@ -1,0 +1,92 @@
+"""``python -m lit_distill``: the project's own commands, else LightningCLI.
+
+Lightning's subcommands (``fit``, ``validate``, ``test``, ``predict``) go to
+:class:`lit_distill.cli.LitDistillCLI`. The project's own commands are
+dispatched first, each to the ``main(argv) -> int`` of its module, so that
+each keeps its own argument parser and ``--help``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Sequence
+
+LIGHTNING_COMMANDS: dict[str, str] = {
+    "fit": "train a teacher or a student (LightningCLI)",
+    "validate": "evaluate a checkpoint on the validation split (LightningCLI)",
+    "test": "evaluate on the test split and write predictions.json (LightningCLI)",
+    "predict": "write official-format predictions.json and null_odds.json (LightningCLI)",
+}
+
+# name -> (module with ``main(argv) -> int``, one-line help)
+PROJECT_COMMANDS: dict[str, tuple[str, str]] = {
+    "squad-eval": (
+        "lit_distill.metrics.squad_eval",
+        "score predictions like the official evaluate-v2.0.py / evaluate-v1.1.py",
+    ),
+    "data-check": (
+        "lit_distill.data.check",
+        "diagnose a SQuAD-format dataset: counts, truncation, answer recall",
+    ),
+    "bench": (
+        "lit_distill.bench",
+        "measure latency and throughput of a checkpoint, optionally with a length configuration",
+    ),
+    "quickstart": (
+        "lit_distill.quickstart",
+        "offline demo: synthetic data, train a small teacher, distil a student, print EM/F1",
+    ),
+    "search": (
+        "lit_distill.search.cli",
+        "multi-objective search over distillation or length configurations (Optuna / SigOpt)",
+    ),
+}
+
+
+def _usage() -> str:
+    from lit_distill import __version__
+
+    width = max(len(n) for n in [*LIGHTNING_COMMANDS, *PROJECT_COMMANDS])
+    lines = [
+        f"lit_distill {__version__}: distil BERT question-answering models with PyTorch Lightning",
+        "",
+        "usage: python -m lit_distill COMMAND [options]   (COMMAND --help for its options)",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {n:<{width}}  {h}" for n, h in LIGHTNING_COMMANDS.items()]
+    lines += [f"  {n:<{width}}  {h}" for n, (_, h) in PROJECT_COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Dispatch one command line; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    if args[0] == "--version":
+        from lit_distill import __version__
+
+        print(__version__)
+        return 0
+    command, rest = args[0], args[1:]
+    if command in LIGHTNING_COMMANDS:
+        from lit_distill.cli import LitDistillCLI
+
+        sys.argv = ["python -m lit_distill", command, *rest]  # LightningCLI reads sys.argv
+        LitDistillCLI()
+        return 0
+    if command in PROJECT_COMMANDS:
+        module_name, _ = PROJECT_COMMANDS[command]
+        module = importlib.import_module(module_name)
+        return int(module.main(rest) or 0)
+    valid = ", ".join([*LIGHTNING_COMMANDS, *PROJECT_COMMANDS])
+    print(f"error: unknown command {command!r}; valid commands: {valid}", file=sys.stderr)
+    print("run `python -m lit_distill --help` for a one-line description of each", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
