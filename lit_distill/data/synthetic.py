@@ -456,7 +456,7 @@ def train_wordpiece_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_s
     Raises:
         ValueError: If ``vocab_size`` < 100.
     """
-    from transformers import BertTokenizerFast
+    from transformers import BertTokenizerFast  # type: ignore[attr-defined]
 
     if vocab_size < 100:
         raise ValueError(f"vocab_size must be >= 100, got {vocab_size}")
