@@ -131,12 +131,12 @@ class SquadMetric(Metric):
         self.feature_index.append(feature_index.detach().long())
 
     def _gathered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if not self.feature_index:
+        # A list of batches before synchronisation, one concatenated tensor after it.
+        states = (self.feature_index, self.start_logits, self.end_logits)
+        if any(isinstance(s, list) and not s for s in states):
             empty = np.zeros((0, self._width()), dtype=np.float32)
             return empty, empty, np.zeros(0, dtype=np.int64)
-        index = dim_zero_cat(self.feature_index).cpu().numpy()  # (N,) with DistributedSampler duplicates
-        start = dim_zero_cat(self.start_logits).cpu().numpy()  # (N, L)
-        end = dim_zero_cat(self.end_logits).cpu().numpy()  # (N, L)
+        index, start, end = (dim_zero_cat(s).cpu().numpy() for s in states)  # (N,), (N, L), (N, L)
         unique, first = np.unique(index, return_index=True)  # sorted feature ids, first occurrence
         return start[first], end[first], unique
 
