@@ -24,7 +24,7 @@ def test_counts_and_answer_recall(
                 "--doc-stride",
                 "16",
                 "--max-query-length",
-                "24",
+                "40",
                 "-o",
                 str(out),
             ]
@@ -49,7 +49,7 @@ def test_recall_drops_when_answers_are_too_long(
     synthetic_dir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = ["--data", str(synthetic_dir / "train.json"), "--tokenizer", str(synthetic_dir / "tokenizer")]
-    assert main([*argv, "--max-answer-length", "1"]) == 0
+    assert main([*argv, "--max-answer-length", "4"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert 0.0 < report["answer_recall"] < 1.0
 
@@ -65,7 +65,7 @@ def test_misaligned_and_truncated_are_counted(
     path.write_text(json.dumps(data))
     assert (
         main(
-            ["--data", str(path), "--tokenizer", str(synthetic_dir / "tokenizer"), "--max-query-length", "16"]
+            ["--data", str(path), "--tokenizer", str(synthetic_dir / "tokenizer"), "--max-query-length", "40"]
         )
         == 0
     )
