@@ -121,20 +121,16 @@ def main() -> None:
             opt.step()
             opt.zero_grad()
             steps += 1
-            if time.perf_counter() - t0 >= budget:
+            if args.eval_every and steps % args.eval_every == 0:
+                r = evaluate()
+                elapsed = time.perf_counter() - t0
+                print(
+                    f"  step {steps} ({elapsed:.0f} s): dev EM {r['exact']:.1f} F1 {r['f1']:.1f}", flush=True
+                )
+            if done():
                 break
     train_s = time.perf_counter() - t0
-    model.eval()
-    metric = SquadMetric().bind(es)
-    with torch.no_grad():
-        for batch in dm.val_dataloader():
-            out = model(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                token_type_ids=batch["token_type_ids"],
-            )
-            metric.update(out.start_logits, out.end_logits, batch["feature_index"])
-    r = metric.compute()
+    r = evaluate()
     print(
         f"tiny BERT ({args.layers} layers, hidden {args.hidden}) trained {train_s:.0f} s "
         f"({steps} steps, {epochs} epochs over {len(dm.features('train'))} features): "

@@ -24,17 +24,12 @@ class _InputError(Exception):
 
 
 def _read_json(path: str, what: str) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise _InputError(f"{what} not found: {p}")
+    from lit_distill.data.squad import SquadFormatError, read_json_file
+
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise _InputError(
-            f"{what} {p} is not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
-        ) from exc
-    except UnicodeDecodeError as exc:
-        raise _InputError(f"{what} {p} is not UTF-8 text") from exc
+        return read_json_file(path, what)
+    except (FileNotFoundError, SquadFormatError) as exc:
+        raise _InputError(str(exc)) from exc
 
 
 def read_gold(data: Any, source: str) -> dict[str, list[str]]:
