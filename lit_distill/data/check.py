@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, name) < (0 if name == "doc_stride" else 1):
             parser.error(f"--{name.replace('_', '-')} must be positive, got {getattr(args, name)}")
     try:
+        if not Path(args.data).is_file():  # before the (possibly slow, networked) tokenizer load
+            raise FileNotFoundError(f"SQuAD file not found: {args.data}")
         tokenizer = load_tokenizer(args.tokenizer, lower_case=not args.cased)
         report = check_dataset(
             args.data,
