@@ -43,6 +43,10 @@ def main() -> None:
         "--steps", type=int, default=0, help="stop after this many steps (0: time budget only)"
     )
     parser.add_argument("--eval-every", type=int, default=0, help="print dev EM/F1 every N steps")
+    parser.add_argument("--warmup", type=int, default=0, help="linear warm-up steps")
+    parser.add_argument(
+        "--decay-steps", type=int, default=0, help="linear decay to 0 over this many steps (0: constant)"
+    )
     args = parser.parse_args()
 
     import torch
@@ -86,6 +90,13 @@ def main() -> None:
     )
     model = BertForQuestionAnswering(config)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+
+    def lr_factor(step: int) -> float:
+        warm = min(1.0, (step + 1) / args.warmup) if args.warmup else 1.0
+        decay = max(0.0, 1.0 - step / args.decay_steps) if args.decay_steps else 1.0
+        return warm * decay
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     budget = args.minutes * 60
     t0 = time.perf_counter()
     steps = epochs = 0
@@ -119,6 +130,7 @@ def main() -> None:
             )
             out.loss.backward()
             opt.step()
+            sched.step()
             opt.zero_grad()
             steps += 1
             if args.eval_every and steps % args.eval_every == 0:
