@@ -145,9 +145,12 @@ class QAModule(pl.LightningModule):
     # ----------------------------------------------------------- optimiser
     @override
     def configure_optimizers(self) -> Any:
-        total = int(self.trainer.estimated_stepping_batches)
-        if total <= 0 or total == math.inf:
-            raise ValueError(f"cannot schedule the learning rate: estimated optimiser steps = {total}")
+        estimated = self.trainer.estimated_stepping_batches
+        if estimated == math.inf:
+            raise ValueError(
+                "cannot schedule the learning rate over an unbounded run: set trainer.max_steps or trainer.max_epochs"
+            )
+        total = max(1, int(estimated))
         optimizer, scheduler = build_optimizer(
             [self],
             learning_rate=self.learning_rate,
