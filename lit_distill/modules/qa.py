@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import random
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
@@ -24,6 +27,7 @@ from lit_distill.callbacks.base import loss_contributors
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa import QAModel
 from lit_distill.modules.optim import build_optimizer
+from lit_distill.modules.resumable import make_resumable
 from lit_distill.modules.sources import CHECKPOINT_KEY
 from lit_distill.modules.tokenizers import TokenizerInfo, tokenizer_info
 
@@ -48,6 +52,12 @@ class QAModule(pl.LightningModule):
             ``QAModel.save`` at the end of ``fit``, ready for ``QAModel.from_pretrained``.
         n_best_size: candidate starts/ends considered per feature when decoding answers.
         max_answer_length: longest answer span in tokens.
+        resumable_train_loader: rebuild the data module's plain training ``DataLoader`` as a
+            stateful one (order seeded per epoch, position saved in the trainer's progress), so that a run
+            resumed mid-epoch with ``fit --ckpt_path last`` sees exactly the batches an
+            uninterrupted run would (see :mod:`lit_distill.modules.resumable`). The random
+            generators (dropout, any sampling in callbacks) are also reseeded at every training step
+            from ``(seed, global_step, rank)``, so that the resumed run draws the same numbers.
     """
 
     model: QAModel
@@ -64,6 +74,7 @@ class QAModule(pl.LightningModule):
         export_dir: str | None = None,
         n_best_size: int = 20,
         max_answer_length: int = 30,
+        resumable_train_loader: bool = True,
     ) -> None:
         super().__init__()
         _check_range("learning_rate", learning_rate, low=0.0, low_open=True)
@@ -85,6 +96,7 @@ class QAModule(pl.LightningModule):
         self.export_dir = export_dir
         self.n_best_size = n_best_size
         self.max_answer_length = max_answer_length
+        self.resumable_train_loader = resumable_train_loader
         self.tokenizer: TokenizerInfo | None = None
         self._metrics: dict[str, Any] = {}  # a plain dict: the metric is no submodule (not in state_dict)
 
@@ -129,6 +141,24 @@ class QAModule(pl.LightningModule):
             self.build_model(stage)
         if self.has_model():
             self.check_model_against_data()
+        if stage == "fit" and self.resumable_train_loader and datamodule is not None:
+            self._make_train_loader_resumable(datamodule)
+
+    def _make_train_loader_resumable(self, datamodule: Any) -> None:
+        original = datamodule.train_dataloader
+        if getattr(original, "_lit_distill_resumable", False):
+            return
+        trainer = self.trainer
+        seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
+
+        def processed() -> int:
+            return int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+
+        def train_dataloader() -> Any:
+            return make_resumable(original(), seed, processed)
+
+        train_dataloader._lit_distill_resumable = True  # type: ignore[attr-defined]
+        datamodule.train_dataloader = train_dataloader
 
     def check_model_against_data(self) -> None:
         """Errors before training when the model cannot read the data's token ids."""
@@ -163,6 +193,16 @@ class QAModule(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     # --------------------------------------------------------------- train
+    @override
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.resumable_train_loader:
+            # random numbers of a step depend only on (seed, step, rank), not on what ran before
+            seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
+            step_seed = (seed * 1_000_003 + self.trainer.global_step * 97 + self.global_rank) % (2**32)
+            torch.manual_seed(step_seed)
+            random.seed(step_seed)
+            np.random.seed(step_seed)
+
     @override
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         outputs, terms = self.compute_loss(batch)
