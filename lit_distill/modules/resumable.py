@@ -94,7 +94,7 @@ def make_resumable(loader: Any, seed: int, processed_batches: Callable[[], int])
     if isinstance(loader.sampler, RandomSampler) and type(loader.sampler) is RandomSampler:
         sampler: Any = EpochSeededSampler(loader.dataset, seed)
     elif type(loader.sampler) is SequentialSampler:
-        sampler = SequentialSampler(loader.dataset)
+        sampler = SequentialSampler(loader.dataset)  # type: ignore[arg-type]
     else:
         rank_zero_warn(
             f"the training dataloader uses a custom sampler ({type(loader.sampler).__name__}); a run resumed "

@@ -252,10 +252,10 @@ class StudentModule(QAModule):
             loader.collate_fn,
             batch_size=self.cache_batch_size,
             device=self.device,
-            rank=strategy.global_rank,
-            world_size=strategy.world_size,
+            rank=self.trainer.global_rank,
+            world_size=self.trainer.world_size,
         )
-        if strategy.world_size > 1:
+        if self.trainer.world_size > 1:
             index, start, end = _gather_shares(strategy, index, start, end, self.device)
         table = assemble(index, start, end, len(dataset))
         if strategy.is_global_zero:
