@@ -201,3 +201,8 @@ def test_real_weights_all_minilm_l6_v2() -> None:
         out = model(**batch, output_hidden_states=True).hidden_states[-1]
     real = batch["attention_mask"].bool()
     torch.testing.assert_close(out[real], ref[real], **TOL)
+
+
+def test_unreachable_hub_name_gives_a_clear_error() -> None:
+    with pytest.raises(FileNotFoundError, match="not a local directory and could not be fetched"):
+        QAModel.from_pretrained("no-such-org/no-such-model-lit-distill")
