@@ -33,8 +33,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lit_distill.models import EncoderConfig, QAModel  # noqa: E402
-from lit_distill.models.flops import forward_flops  # noqa: E402
+from lit_distill.models import EncoderConfig, QAModel
+from lit_distill.models.flops import forward_flops
 
 LENGTH_CONFIGS: dict[str, list[int] | None] = {
     "6L full length": None,
@@ -104,8 +104,18 @@ def memory_probe(name: str, batch_size: int) -> None:
 
 
 def measure_memory(name: str, batch_size: int) -> float:
-    cmd = [sys.executable, __file__, "--memory-probe", name, "--batch-sizes", str(batch_size),
-           "--seq-length", str(ARGS.seq_length), "--threads", str(torch.get_num_threads())]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-probe",
+        name,
+        "--batch-sizes",
+        str(batch_size),
+        "--seq-length",
+        str(ARGS.seq_length),
+        "--threads",
+        str(torch.get_num_threads()),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"])
 
@@ -133,8 +143,10 @@ def time_models(
 def main() -> None:
     names = ["HF BertForQuestionAnswering (sdpa) 12L", "ours 12L", *LENGTH_CONFIGS]
     flops = {n: build(n)[2] for n in names}
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, seq_length {ARGS.seq_length}, "
-          f"cpu count {os.cpu_count()}, load avg {os.getloadavg()[0]:.2f}")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, seq_length {ARGS.seq_length}, "
+        f"cpu count {os.cpu_count()}, load avg {os.getloadavg()[0]:.2f}"
+    )
     print(f"command: python tools/bench_encoder.py {' '.join(sys.argv[1:])}")
     for batch_size in ARGS.batch_sizes:
         repeats = ARGS.repeats if ARGS.repeats else (7 if batch_size == 1 else 3)
@@ -143,14 +155,22 @@ def main() -> None:
         med_cpu = {n: statistics.median(t) for n, t in cpu.items()}
         med = med_cpu if ARGS.clock == "cpu" else med_wall
         memory = {n: measure_memory(n, batch_size) for n in names} if ARGS.memory else {}
-        print(f"\n## batch {batch_size}, {repeats} timed repeats, load avg {os.getloadavg()[0]:.2f}; "
-              f"ratios from {ARGS.clock} medians")
-        print(f"{'model':42s} {'wall med':>9s} {'wall min':>9s} {'cpu med':>9s} {'GFLOP/seq':>9s} {'peak MiB':>9s}")
+        print(
+            f"\n## batch {batch_size}, {repeats} timed repeats, load avg {os.getloadavg()[0]:.2f}; "
+            f"ratios from {ARGS.clock} medians"
+        )
+        print(
+            f"{'model':42s} {'wall med':>9s} {'wall min':>9s} {'cpu med':>9s} {'GFLOP/seq':>9s} {'peak MiB':>9s}"
+        )
         for n in names:
             mem = f"{memory[n]:9.0f}" if memory else f"{'-':>9s}"
-            print(f"{n:42s} {med_wall[n]:9.3f} {min(wall[n]):9.3f} {med_cpu[n]:9.3f} {flops[n] / 1e9:9.2f} {mem}")
+            print(
+                f"{n:42s} {med_wall[n]:9.3f} {min(wall[n]):9.3f} {med_cpu[n]:9.3f} {flops[n] / 1e9:9.2f} {mem}"
+            )
         hf, ours = med["HF BertForQuestionAnswering (sdpa) 12L"], med["ours 12L"]
-        print(f"ours vs HF (HF median / our median): {hf / ours:.3f}  ({'no slower' if hf >= ours else 'SLOWER'})")
+        print(
+            f"ours vs HF (HF median / our median): {hf / ours:.3f}  ({'no slower' if hf >= ours else 'SLOWER'})"
+        )
         print(f"{'vs ours 12L full length':42s} {'speed-up':>9s} {'FLOP red.':>9s} {'ratio':>7s}")
         for n in LENGTH_CONFIGS:
             speedup, reduction = ours / med[n], flops["ours 12L"] / flops[n]
@@ -158,7 +178,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 16])
     parser.add_argument("--seq-length", type=int, default=384)
     parser.add_argument("--repeats", type=int, default=0, help="timed repeats (default 7 at batch 1, else 3)")
@@ -170,7 +192,9 @@ if __name__ == "__main__":
         help="which median the ratios use: wall clock, or process CPU time (robust on a shared machine "
         "with --threads 1)",
     )
-    parser.add_argument("--no-memory", dest="memory", action="store_false", help="skip the memory subprocesses")
+    parser.add_argument(
+        "--no-memory", dest="memory", action="store_false", help="skip the memory subprocesses"
+    )
     parser.add_argument("--memory-probe", default=None, help=argparse.SUPPRESS)
     ARGS = parser.parse_args()
     if ARGS.threads:
