@@ -28,6 +28,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import torch
 
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lit_distill.models import EncoderConfig, QAModel
 from lit_distill.models.flops import forward_flops
 
+BOUND = "bound: "
 LENGTH_CONFIGS: dict[str, list[int] | None] = {
     "6L full length": None,
     "6L LC [320,256,192,160,128,96]": [320, 256, 192, 160, 128, 96],
@@ -50,20 +52,43 @@ def build(name: str) -> tuple[torch.nn.Module, Callable[[dict[str, torch.Tensor]
     if name == "HF BertForQuestionAnswering (sdpa) 12L":
         from transformers import BertConfig, BertForQuestionAnswering
 
-        hf = BertForQuestionAnswering(BertConfig(attn_implementation="sdpa")).eval()
+        hf = BertForQuestionAnswering(BertConfig(attn_implementation="sdpa")).eval()  # type: ignore[call-arg]
         return hf, lambda b: hf(**b), forward_flops(EncoderConfig(), ARGS.seq_length)
     if name == "ours 12L":
         model = QAModel(EncoderConfig()).eval()
         return model, lambda b: model(**b), forward_flops(model.config, ARGS.seq_length)
-    lengths = LENGTH_CONFIGS[name]
+    bound = name.startswith(BOUND)
+    lengths = LENGTH_CONFIGS[name.removeprefix(BOUND)]
     if lengths is not None and ARGS.seq_length != 384:  # same proportions at other lengths
         lengths = [max(1, round(n * ARGS.seq_length / 384)) for n in lengths]
     student = QAModel(EncoderConfig(num_hidden_layers=6)).eval()
+    if bound and lengths is not None:
+        fixed = lengths
+        return (
+            student,
+            lambda b: fixed_lengths_forward(student, b, fixed),
+            forward_flops(student.config, ARGS.seq_length, lengths),
+        )
     return (
         student,
         lambda b: student(**b, length_config=lengths),
         forward_flops(student.config, ARGS.seq_length, lengths),
     )
+
+
+def fixed_lengths_forward(model: QAModel, batch: dict[str, torch.Tensor], lengths: list[int]) -> torch.Tensor:
+    """The same layer lengths without Drop-and-Restore's work (no significance, selection or restore).
+
+    Each layer attends over its input (SDPA) and keeps the first ``n_out`` rows: a lower bound
+    for the time of a length configuration, which isolates the cost of choosing tokens.
+    """
+    x = model.encoder.embeddings(batch["input_ids"], batch["token_type_ids"])  # (B, L, H)
+    layers = cast(list[EncoderLayer], list(model.encoder.layers))
+    for layer, n_out in zip(layers, lengths, strict=True):
+        context = layer.attend(x, None).context
+        x = layer.transform(x[:, :n_out], context[:, :n_out])
+    pad = x.new_zeros(x.shape[0], batch["input_ids"].shape[1] - x.shape[1], x.shape[2])
+    return model.qa_outputs(torch.cat([x, pad], dim=1))
 
 
 def make_batch(batch_size: int) -> dict[str, torch.Tensor]:
@@ -142,6 +167,8 @@ def time_models(
 
 def main() -> None:
     names = ["HF BertForQuestionAnswering (sdpa) 12L", "ours 12L", *LENGTH_CONFIGS]
+    bounds = [BOUND + n for n, lengths in LENGTH_CONFIGS.items() if lengths is not None] if ARGS.bound else []
+    names += bounds
     flops = {n: build(n)[2] for n in names}
     print(
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, seq_length {ARGS.seq_length}, "
@@ -175,6 +202,12 @@ def main() -> None:
         for n in LENGTH_CONFIGS:
             speedup, reduction = ours / med[n], flops["ours 12L"] / flops[n]
             print(f"{n:42s} {speedup:9.2f} {reduction:9.2f} {speedup / reduction:7.1%}")
+        for n in bounds:
+            speedup, reduction = ours / med[n], flops["ours 12L"] / flops[n]
+            print(f"{n:42s} {speedup:9.2f} {reduction:9.2f} {speedup / reduction:7.1%}")
+        for n in bounds:
+            name = n.removeprefix(BOUND)
+            print(f"Drop-and-Restore time / no-selection bound, {name}: {med[name] / med[n]:.3f}")
 
 
 if __name__ == "__main__":
@@ -191,6 +224,11 @@ if __name__ == "__main__":
         default="wall",
         help="which median the ratios use: wall clock, or process CPU time (robust on a shared machine "
         "with --threads 1)",
+    )
+    parser.add_argument(
+        "--bound",
+        action="store_true",
+        help="also time each length configuration without token selection (a lower bound)",
     )
     parser.add_argument(
         "--no-memory", dest="memory", action="store_false", help="skip the memory subprocesses"
