@@ -35,6 +35,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lit_distill.models import EncoderConfig, QAModel
+from lit_distill.models.encoder import EncoderLayer
 from lit_distill.models.flops import forward_flops
 
 BOUND = "bound: "
