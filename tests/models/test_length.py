@@ -77,6 +77,9 @@ def test_padding_never_replaces_real_tokens() -> None:
     positions = torch.arange(6)[None]
     index, kept = select_tokens(scores, torch.tensor([4]), positions)
     assert index.tolist() == [[0, 1, 2, 3]] and kept.all()
+    # left padding: index 0 is padding, so it is not treated as [CLS]
+    left = significance(torch.rand(1, 1, 4, 4), torch.tensor([[False, True, True, True]]))
+    assert left[0, 0] == float("-inf") and torch.isfinite(left[0, 1:]).all()
     # two sequences keeping 3 and 1 tokens: the second gets invalid slots last, never real ones marked kept
     probs = torch.rand(2, 2, 5, 5)
     valid = torch.tensor([[True] * 5, [True, True, True, False, False]])
