@@ -294,15 +294,17 @@ class Encoder(nn.Module):
                     if positions is None
                     else _scatter_scores(att.scores, positions, valid, seq_length)
                 )
-            context = att.context
-            if lengths is not None and att.probs is not None:
+            context, probs = att.context, att.probs
+            del att  # free the (B, h, n, n) tensors before the feed-forward block runs
+            if lengths is not None and probs is not None:
                 if positions is None or full is None:
                     positions = torch.arange(seq_length, device=x.device).expand(batch, seq_length)
                     full = torch.cat([x, x.new_zeros(batch, 1, x.shape[-1])], dim=1)
                 else:
                     full = _write_rows(full, positions, x)  # tokens dropped now keep this vector
                 counts = tokens_to_keep(lengths[i], real_lengths)  # (B,)
-                index, valid = select_tokens(significance(att.probs, valid), counts, positions)  # (B, k)
+                index, valid = select_tokens(significance(probs, valid), counts, positions)  # (B, k)
+                del probs
                 padded = not bool(valid.all())
                 positions = positions.gather(1, index).masked_fill(~valid, seq_length)
                 x = _gather_rows(x, index)
