@@ -99,13 +99,13 @@ def significance(probs: Tensor, valid: Tensor) -> Tensor:
         valid: (B, n) bool, real (kept, non-padding) tokens.
 
     Returns:
-        (B, n) float: -inf for invalid tokens, +inf for [CLS] at index 0.
+        (B, n) float: -inf for invalid tokens, +inf for [CLS] at index 0 (when it is a real token).
     """
     probs = probs.detach()  # selection is discrete; no gradient flows through it
-    received = (probs * valid[:, None, :, None].to(probs.dtype)).sum(dim=(1, 2))  # (B, n)
-    received = received.masked_fill(~valid, float("-inf"))
-    received[:, 0] = float("inf")
-    return received
+    queries = valid[:, None, None, :].to(probs.dtype)  # (B, 1, 1, n)
+    received = torch.matmul(queries, probs).sum(dim=(1, 2))  # (B, h, 1, n) -> (B, n)
+    received[:, 0] = float("inf")  # [CLS]
+    return received.masked_fill(~valid, float("-inf"))  # padding never wins, not even at index 0
 
 
 def select_tokens(scores: Tensor, counts: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:

@@ -77,6 +77,9 @@ def test_padding_never_replaces_real_tokens() -> None:
     positions = torch.arange(6)[None]
     index, kept = select_tokens(scores, torch.tensor([4]), positions)
     assert index.tolist() == [[0, 1, 2, 3]] and kept.all()
+    # left padding: index 0 is padding, so it is not treated as [CLS]
+    left = significance(torch.rand(1, 1, 4, 4), torch.tensor([[False, True, True, True]]))
+    assert left[0, 0] == float("-inf") and torch.isfinite(left[0, 1:]).all()
     # two sequences keeping 3 and 1 tokens: the second gets invalid slots last, never real ones marked kept
     probs = torch.rand(2, 2, 5, 5)
     valid = torch.tensor([[True] * 5, [True, True, True, False, False]])
@@ -120,3 +123,22 @@ def test_invalid_length_configurations(config: object, message: str) -> None:
         validate_length_config(config, num_layers=3, seq_length=13)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=message):
         tiny_model()(**make_batch(), length_config=config)  # type: ignore[arg-type]
+
+
+def test_length_config_with_skipped_layers() -> None:
+    """LengthDrop samples sub-networks with both; a skipped layer neither computes nor drops tokens."""
+    model = tiny_model().train()
+    batch = make_batch()
+    out = model(**batch, length_config=[8, 6, 4], skip_layers=[1], output_hidden_states=True)
+    torch.testing.assert_close(out.hidden_states[2], out.hidden_states[1], atol=0, rtol=0)
+    out.start_logits.sum().backward()
+    assert model.encoder.layers[1].qkv.weight.grad is None
+    assert model.encoder.layers[2].qkv.weight.grad is not None
+    with torch.no_grad():
+        model.eval()
+        kept = model(**batch, length_config=[8, 6, 4], skip_layers=[1], output_hidden_states=True)
+    changed = [
+        (~torch.isclose(kept.hidden_states[-1][b], kept.hidden_states[0][b]).all(-1)).sum().item()
+        for b in range(3)
+    ]
+    assert changed == [8, 8, 7]  # layer 0 kept 8 (or all 7 real tokens); the skipped layer dropped nothing
