@@ -111,6 +111,8 @@ class SquadDataModule(LightningDataModule):
         synthetic_search_size: Questions in the synthetic held-out search split.
         synthetic_seed: Seed of the synthetic data.
         synthetic_validation_split: ``"dev"`` (reported numbers) or ``"search"`` (length search).
+        synthetic_long_fraction: Share of long synthetic paragraphs (several windows at 128 tokens).
+        synthetic_unanswerable_fraction: Expected share of unanswerable synthetic questions.
         tokenizer: Hugging Face fast tokenizer name or directory; defaults to the
             synthetic data's own tokenizer when ``synthetic`` is true.
         version: ``"1.1"`` (no unanswerable questions) or ``"2.0"``.
@@ -141,6 +143,8 @@ class SquadDataModule(LightningDataModule):
         synthetic_search_size: int = 300,
         synthetic_seed: int = 0,
         synthetic_validation_split: Literal["dev", "search"] = "dev",
+        synthetic_long_fraction: float = 0.15,
+        synthetic_unanswerable_fraction: float = 0.35,
         tokenizer: str | None = None,
         version: Literal["1.1", "2.0"] = "2.0",
         max_seq_length: int = 384,
@@ -176,6 +180,12 @@ class SquadDataModule(LightningDataModule):
             raise ValueError(
                 f"synthetic_validation_split must be 'dev' or 'search', got {synthetic_validation_split!r}"
             )
+        for name, value in (
+            ("synthetic_long_fraction", synthetic_long_fraction),
+            ("synthetic_unanswerable_fraction", synthetic_unanswerable_fraction),
+        ):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
         if on_misaligned not in ("skip", "fail"):
             raise ValueError(f"on_misaligned must be 'skip' or 'fail', got {on_misaligned!r}")
         for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size or batch_size)):
@@ -297,7 +307,10 @@ class SquadDataModule(LightningDataModule):
 
     def _synthetic_dir(self) -> Path:
         h = self._hp
-        name = f"seed{h.synthetic_seed}-{h.synthetic_train_size}-{h.synthetic_dev_size}-{h.synthetic_search_size}"
+        name = (
+            f"seed{h.synthetic_seed}-{h.synthetic_train_size}-{h.synthetic_dev_size}-{h.synthetic_search_size}"
+            f"-long{h.synthetic_long_fraction:g}-na{h.synthetic_unanswerable_fraction:g}"
+        )
         return self.cache_dir / "synthetic" / name
 
     def _ensure_synthetic(self) -> None:
@@ -309,7 +322,13 @@ class SquadDataModule(LightningDataModule):
         h = self._hp
         tmp = out.with_name(out.name + ".tmp")
         make_synthetic_dataset(
-            tmp, h.synthetic_train_size, h.synthetic_dev_size, h.synthetic_search_size, h.synthetic_seed
+            tmp,
+            h.synthetic_train_size,
+            h.synthetic_dev_size,
+            h.synthetic_search_size,
+            h.synthetic_seed,
+            long_fraction=h.synthetic_long_fraction,
+            unanswerable_fraction=h.synthetic_unanswerable_fraction,
         )
         (tmp / "done").write_text("ok")
         if not out.exists():

@@ -252,7 +252,9 @@ def _render(template: str, person: str, fact: _Fact) -> tuple[str, int]:
     return sentence[0].upper() + sentence[1:], start
 
 
-def _paragraph(rng: random.Random, namer: _Namer, long: bool, qid_prefix: str) -> dict[str, Any]:
+def _paragraph(
+    rng: random.Random, namer: _Namer, long: bool, qid_prefix: str, unanswerable_fraction: float
+) -> dict[str, Any]:
     n_people = rng.randint(3, 4) if long else rng.randint(1, 2)
     people = [namer.person() for _ in range(n_people)]
     facts_by_person = {p: _person_facts(rng, namer, rng.randint(2, 4)) for p in people}
@@ -298,7 +300,7 @@ def _paragraph(rng: random.Random, namer: _Namer, long: bool, qid_prefix: str) -
     rng.shuffle(answerable)
     for q_i in range(n_questions):
         qid = f"{qid_prefix}q{q_i}"
-        if rng.random() < 0.35:
+        if rng.random() < unanswerable_fraction:
             qas.append(_unanswerable(rng, namer, facts_by_person, qid))
             continue
         person, relation, fact = answerable[q_i % len(answerable)]
@@ -363,6 +365,7 @@ def generate_squad_json(
     seed: int = 0,
     long_fraction: float = 0.15,
     id_prefix: str = "syn",
+    unanswerable_fraction: float = 0.35,
 ) -> dict[str, Any]:
     """Generate a SQuAD-2.0-format dataset (the dict ``json.load`` would return).
 
@@ -372,17 +375,19 @@ def generate_squad_json(
         long_fraction: Share of paragraphs with several people and filler
             sentences (usually longer than 128 tokens, so doc stride is used).
         id_prefix: Prefix of the question ids (keeps splits' ids distinct).
+        unanswerable_fraction: Expected share of unanswerable questions.
 
     Returns:
         ``{"version": "v2.0", "data": [{"title", "paragraphs": [{"context", "qas"}]}]}``.
 
     Raises:
-        ValueError: If ``n_questions`` < 1 or ``long_fraction`` is outside [0, 1].
+        ValueError: If ``n_questions`` < 1 or a fraction is outside [0, 1].
     """
     if n_questions < 1:
         raise ValueError(f"n_questions must be >= 1, got {n_questions}")
-    if not 0.0 <= long_fraction <= 1.0:
-        raise ValueError(f"long_fraction must be in [0, 1], got {long_fraction}")
+    for name, value in (("long_fraction", long_fraction), ("unanswerable_fraction", unanswerable_fraction)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must be in [0, 1], got {value}")
     rng = random.Random(seed)
     namer = _Namer(rng)
     articles: list[dict[str, Any]] = []
@@ -392,7 +397,8 @@ def generate_squad_json(
         title = f"The {namer.word()} chronicles"
         paragraphs = []
         for p_i in range(rng.randint(2, 4)):
-            para = _paragraph(rng, namer, rng.random() < long_fraction, f"{id_prefix}-a{a_i}p{p_i}")
+            long = rng.random() < long_fraction
+            para = _paragraph(rng, namer, long, f"{id_prefix}-a{a_i}p{p_i}", unanswerable_fraction)
             para["qas"] = para["qas"][:remaining]
             remaining -= len(para["qas"])
             paragraphs.append(para)
@@ -494,6 +500,8 @@ def make_synthetic_dataset(
     n_search: int = 300,
     seed: int = 0,
     vocab_size: int = 1500,
+    long_fraction: float = 0.15,
+    unanswerable_fraction: float = 0.35,
 ) -> dict[str, Path]:
     """Write ``train.json``, ``dev.json``, ``search.json`` and a ``tokenizer/`` directory.
 
@@ -508,6 +516,8 @@ def make_synthetic_dataset(
         n_search: Questions in the held-out search split.
         seed: Base seed.
         vocab_size: WordPiece vocabulary size of the tokenizer.
+        long_fraction: Share of long paragraphs (several people, over 128 tokens).
+        unanswerable_fraction: Expected share of unanswerable questions.
 
     Returns:
         Paths by name: ``train``, ``dev``, ``search`` (JSON files), ``tokenizer`` (directory).
@@ -516,7 +526,13 @@ def make_synthetic_dataset(
     out.mkdir(parents=True, exist_ok=True)
     sizes = {"train": n_train, "dev": n_dev, "search": n_search}
     datasets = {
-        split: generate_squad_json(n, seed=seed * 1000 + offset, id_prefix=f"{split}{seed}")
+        split: generate_squad_json(
+            n,
+            seed=seed * 1000 + offset,
+            long_fraction=long_fraction,
+            id_prefix=f"{split}{seed}",
+            unanswerable_fraction=unanswerable_fraction,
+        )
         for offset, (split, n) in enumerate(sizes.items())
     }
     paths: dict[str, Path] = {}

@@ -134,6 +134,10 @@ def test_local_files_and_pad_to_max_length(tmp_path: Path, synthetic_dir: Path) 
         ({"synthetic": True, "batch_size": 0}, r"batch_size must be >= 1, got 0"),
         ({"synthetic": True, "doc_stride": 400}, r"doc_stride \(400\) must be smaller than max_seq_length"),
         ({"synthetic": True, "on_misaligned": "keep"}, r"on_misaligned must be 'skip' or 'fail'"),
+        (
+            {"synthetic": True, "synthetic_unanswerable_fraction": 2.0},
+            r"synthetic_unanswerable_fraction must be in \[0, 1\]",
+        ),
     ],
 )
 def test_bad_arguments_are_clear_errors(kwargs: dict, pattern: str) -> None:

@@ -41,7 +41,23 @@ def test_generated_answers_point_at_their_text() -> None:
     assert all(a["title"] for a in data["data"])
 
 
-@pytest.mark.parametrize("bad", [{"n_questions": 0}, {"n_questions": 5, "long_fraction": 1.5}])
+def test_fractions_control_unanswerable_and_long_paragraphs() -> None:
+    none = generate_squad_json(100, seed=2, unanswerable_fraction=0.0, long_fraction=0.0)
+    qs = _questions(none)
+    assert not any(qa["is_impossible"] for _, qa in qs)
+    many = generate_squad_json(100, seed=2, unanswerable_fraction=1.0, long_fraction=1.0)
+    assert all(qa["is_impossible"] for _, qa in _questions(many))
+    assert min(len(c) for c, _ in _questions(many)) > max(len(c) for c, _ in qs) / 2
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n_questions": 0},
+        {"n_questions": 5, "long_fraction": 1.5},
+        {"n_questions": 5, "unanswerable_fraction": -0.1},
+    ],
+)
 def test_generate_rejects_bad_arguments(bad: dict) -> None:
     with pytest.raises(ValueError, match="must be"):
         generate_squad_json(**bad)
