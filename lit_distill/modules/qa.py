@@ -145,9 +145,9 @@ class QAModule(pl.LightningModule):
             self._make_train_loader_resumable(datamodule)
 
     def _make_train_loader_resumable(self, datamodule: Any) -> None:
-        original = datamodule.train_dataloader
-        if getattr(original, "_lit_distill_resumable", False):
-            return
+        # wrap the data module's own method (again from the original if it was wrapped for an
+        # earlier trainer, so that the progress read is always this run's)
+        original = getattr(datamodule.train_dataloader, "_lit_distill_original", datamodule.train_dataloader)
         trainer = self.trainer
         seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
 
@@ -157,7 +157,7 @@ class QAModule(pl.LightningModule):
         def train_dataloader() -> Any:
             return make_resumable(original(), seed, processed)
 
-        train_dataloader._lit_distill_resumable = True  # type: ignore[attr-defined]
+        train_dataloader._lit_distill_original = original  # type: ignore[attr-defined]
         datamodule.train_dataloader = train_dataloader
 
     def check_model_against_data(self) -> None:
