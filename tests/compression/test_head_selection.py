@@ -78,7 +78,7 @@ def test_validate_head_map_names_the_layer() -> None:
         validate_head_map({1: [0, 1, 2, 3]}, [4, 4])
     with pytest.raises(ValueError, match=r"layer 0: heads \[5\] do not exist"):
         validate_head_map({0: [5]}, [4, 4])
-    with pytest.raises(ValueError, match="layer 2, but the model has layers 0..1"):
+    with pytest.raises(ValueError, match=r"layer 2, but the model has layers 0\.\.1"):
         validate_head_map({2: [0]}, [4, 4])
     with pytest.raises(ValueError, match="duplicates"):
         validate_head_map({0: [1, 1]}, [4])

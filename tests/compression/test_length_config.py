@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from lit_distill.compression.length_config import format_length_config, parse_length_config, parse_length_configs
+from lit_distill.compression.length_config import (
+    format_length_config,
+    parse_length_config,
+    parse_length_configs,
+)
 from lit_distill.compression.timing import summarize_times
 
 
