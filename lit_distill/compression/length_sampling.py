@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -60,6 +60,26 @@ def _check_common(seq_length: int, num_layers: int, bound: float, min_length: in
         raise ValueError(f"min_length must be >= 1 (the [CLS] token is always kept), got {min_length}")
 
 
+def _shrink(
+    seq_length: int,
+    num_layers: int,
+    skip_layers: Sequence[int],
+    min_length: int,
+    next_length: Callable[[int], int],
+) -> tuple[int, ...]:
+    """Apply ``next_length`` layer by layer (skipped layers keep the length), floored at ``min_length``."""
+    skipped = set(skip_layers)
+    floor = min(min_length, seq_length)
+    length = seq_length
+    lengths: list[int] = []
+    for layer in range(num_layers):
+        if layer not in skipped:
+            length = next_length(length)
+        length = max(length, floor)
+        lengths.append(length)
+    return tuple(lengths)
+
+
 def smallest_length_config(
     seq_length: int,
     num_layers: int,
@@ -84,15 +104,7 @@ def smallest_length_config(
         (308, 247, 198, 159, 128, 103)
     """
     _check_common(seq_length, num_layers, bound, min_length)
-    skipped = set(skip_layers)
-    length = seq_length
-    lengths: list[int] = []
-    for layer in range(num_layers):
-        if layer not in skipped:
-            length = math.ceil(length * (1.0 - bound))
-        length = max(length, min(min_length, seq_length))
-        lengths.append(length)
-    return tuple(lengths)
+    return _shrink(seq_length, num_layers, skip_layers, min_length, lambda n: math.ceil(n * (1.0 - bound)))
 
 
 def sample_length_config(
@@ -117,15 +129,13 @@ def sample_length_config(
         One length per layer, non-increasing, each >= ``min(min_length, seq_length)``.
     """
     _check_common(seq_length, num_layers, bound, min_length)
-    skipped = set(skip_layers)
-    length = seq_length
-    lengths: list[int] = []
-    for layer in range(num_layers):
-        if layer not in skipped:
-            length = rng.randint(math.ceil(length * (1.0 - bound)), length)
-        length = max(length, min(min_length, seq_length))
-        lengths.append(length)
-    return tuple(lengths)
+    return _shrink(
+        seq_length,
+        num_layers,
+        skip_layers,
+        min_length,
+        lambda n: rng.randint(math.ceil(n * (1.0 - bound)), n),
+    )
 
 
 def sample_layer_skips(
