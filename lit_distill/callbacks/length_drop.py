@@ -12,6 +12,7 @@ distillation from the full model's detached logits (see
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any, Literal
 
 import lightning.pytorch as pl
@@ -195,8 +196,9 @@ class LengthDrop(Callback):
         grad_scale = self._grad_scale(trainer) if per_subnetwork else 1.0
         values: list[Tensor] = []
         joint: Tensor | None = None
+        forward_student: Callable[..., Any] = pl_module.forward_student  # type: ignore[assignment]
         for subnet in subnets:
-            out = pl_module.forward_student(batch, **self._model_kwargs(subnet, seq_length))
+            out = forward_student(batch, **self._model_kwargs(subnet, seq_length))
             loss = span_kl_full_to_sub(full_start, full_end, out.start_logits, out.end_logits)
             del out
             values.append(loss.detach())
