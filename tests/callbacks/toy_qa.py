@@ -134,3 +134,54 @@ class GradRecorder(pl.Callback):
         self.grads.append(grads)
         if self.out_dir is not None:
             torch.save(self.grads, f"{self.out_dir}/grads_rank{trainer.global_rank}.pt")
+
+
+# --------------------------------------------------------------------------------------
+# A tiny module around the real QAModel, mirroring QAModule's build/save/load contract:
+# the model is built in ``setup`` (after callbacks' setup) unless it exists, its config
+# goes into every checkpoint, and ``on_load_checkpoint`` rebuilds the checkpoint's shape.
+
+
+def tiny_encoder_config(layers: int = 2, heads: int = 4) -> Any:
+    from lit_distill.models.config import EncoderConfig
+
+    return EncoderConfig(
+        vocab_size=20,
+        hidden_size=4 * heads,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+
+
+class TinyQAModule(ToyQAModule):
+    def __init__(self, layers: int = 2, heads: int = 4, lr: float = 0.05, seed: int = 0) -> None:
+        pl.LightningModule.__init__(self)
+        self.layers, self.heads, self.lr, self.seed = layers, heads, lr, seed
+
+    def has_model(self) -> bool:
+        return hasattr(self, "model")
+
+    def build_model(self, stage: str) -> None:
+        from lit_distill.models.qa import QAModel
+
+        torch.manual_seed(self.seed)
+        self.model = QAModel(tiny_encoder_config(self.layers, self.heads))  # type: ignore[assignment]
+
+    def setup(self, stage: str) -> None:
+        if not self.has_model():
+            self.build_model(stage)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["model_config"] = self.model.config.to_dict()  # type: ignore[attr-defined]
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        from lit_distill.models.config import EncoderConfig
+        from lit_distill.models.qa import QAModel
+
+        config = EncoderConfig.from_dict(checkpoint["model_config"])
+        if not self.has_model() or self.model.config != config:
+            self.model = QAModel(config)  # type: ignore[assignment]
