@@ -130,6 +130,7 @@ class HeadPruning(Callback):
         self.importance: list[Tensor] | None = None
         self.num_parameters: dict[str, int] = {}
         self._expected_heads: list[int] | None = None
+        self._restored = False
 
     # ------------------------------------------------------------------ hooks
     @override
@@ -150,7 +151,12 @@ class HeadPruning(Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # A resumed run (--ckpt_path) restores the checkpoint's shape after ``setup``;
         # a checkpoint saved before pruning would silently undo it.
-        if self._expected_heads is not None and _layer_heads(pl_module) != self._expected_heads:
+        restored_pruned = self._restored
+        if (
+            not restored_pruned
+            and self._expected_heads is not None
+            and _layer_heads(pl_module) != self._expected_heads
+        ):
             rank_zero_warn(
                 f"HeadPruning: the checkpoint being resumed has heads per layer {_layer_heads(pl_module)}, "
                 f"not the pruned {self._expected_heads}; its shape wins. To prune a trained model, start a "
@@ -178,6 +184,7 @@ class HeadPruning(Callback):
         if "head_map" in state_dict:
             self.head_map = {int(k): list(v) for k, v in state_dict["head_map"].items()}
             self.num_parameters = dict(state_dict.get("num_parameters", {}))
+            self._restored = True
 
     # -------------------------------------------------------------- pruning
     def choose_heads(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[int, list[int]]:

@@ -5,28 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import pytest
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from toy_qa import GradRecorder, TinyQAModule, toy_loader
+from toy_qa import quiet_trainer as _trainer
 
 from lit_distill.callbacks.head_pruning import HeadPruning, parse_when
 from lit_distill.models.surgery import count_parameters
-
-
-def _trainer(callbacks: list[Any], tmp_path: Path, **kwargs: Any) -> pl.Trainer:
-    defaults: dict[str, Any] = {
-        "max_steps": 2,
-        "accelerator": "cpu",
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "default_root_dir": tmp_path,
-    }
-    return pl.Trainer(callbacks=callbacks, **{**defaults, **kwargs})
 
 
 def _heads(module: TinyQAModule) -> list[int]:

@@ -10,23 +10,10 @@ import lightning.pytorch as pl
 import pytest
 import torch
 from toy_qa import GradRecorder, ToyQAModule, toy_loader
+from toy_qa import quiet_trainer as _trainer
 
 from lit_distill.callbacks.length_drop import LengthDrop
 from lit_distill.compression.length_sampling import sample_sandwich
-
-
-def _trainer(callbacks: list[Any], tmp_path: Path, **kwargs: Any) -> pl.Trainer:
-    defaults: dict[str, Any] = {
-        "max_steps": 2,
-        "accelerator": "cpu",
-        "devices": 1,
-        "logger": False,
-        "enable_checkpointing": False,
-        "enable_progress_bar": False,
-        "enable_model_summary": False,
-        "default_root_dir": tmp_path,
-    }
-    return pl.Trainer(callbacks=callbacks, **{**defaults, **kwargs})
 
 
 def test_contributes_kl_terms_and_logs_them(tmp_path: Path) -> None:

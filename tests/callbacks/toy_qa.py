@@ -185,3 +185,18 @@ class TinyQAModule(ToyQAModule):
         config = EncoderConfig.from_dict(checkpoint["model_config"])
         if not self.has_model() or self.model.config != config:
             self.model = QAModel(config)  # type: ignore[assignment]
+
+
+def quiet_trainer(callbacks: list[Any], tmp_path: Any, **kwargs: Any) -> pl.Trainer:
+    """A CPU trainer without logger, checkpoints, progress bar or summary (each overridable)."""
+    defaults: dict[str, Any] = {
+        "max_steps": 2,
+        "accelerator": "cpu",
+        "devices": 1,
+        "logger": False,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "default_root_dir": tmp_path,
+    }
+    return pl.Trainer(callbacks=callbacks, **{**defaults, **kwargs})
