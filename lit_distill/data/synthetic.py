@@ -5,10 +5,9 @@ writes short biographies about them: where they were born, what they do, what
 they founded and when, who taught them, which instrument they play, what their
 pet is called, where they work and how far they travelled. Questions ask for
 one of these facts in one of several phrasings. Unanswerable questions ask for
-a fact the paragraph does not state: either about a person of the paragraph
-whose fact of that kind is missing (while another person's fact of the same
-kind is present, so the model must match names) or about a person who is not
-in the paragraph at all.
+a fact the paragraph does not state: mostly a kind of fact nobody in the
+paragraph has, sometimes a fact another person has (asked about a person of the
+paragraph who lacks it, or about someone absent, so the model must match names).
 
 Every word comes from this file (no borrowed text). The same ``seed`` always
 gives byte-identical JSON files and the same tokenizer.
@@ -318,14 +317,32 @@ def _unanswerable(
     facts_by_person: dict[str, dict[str, _Fact | tuple[_Fact, _Fact]]],
     qid: str,
 ) -> dict[str, Any]:
+    """A question the paragraph cannot answer.
+
+    Mostly (70 %) a kind of fact nobody in the paragraph has, asked about one of
+    its people; otherwise a fact some person has, asked about another person of
+    the paragraph who lacks it or about someone absent (the model must match names).
+    """
     people = list(facts_by_person)
+    present_relations = set().union(
+        *(_relations_of(f) for facts in facts_by_person.values() for f in facts.values())
+    )
+    absent = [r for r in _RELATIONS if r.name not in present_relations]
+    if absent and rng.random() < 0.7:
+        relation = rng.choice(absent)
+        extra = {
+            "org": rng.choice(["1500", "1720", "1888"]),
+            "year": f"{namer.word()} {rng.choice(_ORG_KIND)}",
+        }
+        extra.update({"pet": rng.choice(_ANIMALS), "distance": namer.city()})
+        question = rng.choice(relation.questions).format(p=rng.choice(people), x=extra.get(relation.name, ""))
+        return {"id": qid, "question": question, "answers": [], "is_impossible": True}
     present: list[tuple[str, _Fact]] = []
     for person, facts in facts_by_person.items():
         for fact in facts.values():
             for f in fact if isinstance(fact, tuple) else (fact,):
                 present.append((person, f))
     asked_person, fact = rng.choice(present)
-    # A person of the paragraph who lacks this kind of fact, else someone absent.
     lacking = [
         p
         for p in people
