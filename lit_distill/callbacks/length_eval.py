@@ -204,9 +204,10 @@ class LengthConfigEvaluator(Callback):
         loader_fn = datamodule.val_dataloader if self.split == "validation" else datamodule.test_dataloader
 
         def new_metric() -> Any:
-            metric = SquadMetric(
-                n_best_size=getattr(pl_module, "n_best_size", 20),
-                max_answer_length=getattr(pl_module, "max_answer_length", 30),
+            metric = SquadMetric(  # rank 0 alone sees every feature: no cross-process sync
+                getattr(pl_module, "n_best_size", 20),
+                getattr(pl_module, "max_answer_length", 30),
+                sync_on_compute=False,
             )
             metric.bind(eval_set)
             return metric.to(pl_module.device)

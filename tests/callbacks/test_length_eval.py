@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from torch import Tensor
+from toy_qa import TinyQAModule, quiet_trainer
 
 from lit_distill.callbacks.length_eval import LengthConfigEvaluator, evaluate_length_configs
 from lit_distill.models.config import EncoderConfig
@@ -86,3 +90,35 @@ def test_rows_per_configuration_with_scores_time_and_flops() -> None:
 def test_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         LengthConfigEvaluator(**kwargs)
+
+
+def test_callback_on_synthetic_squad_writes_json_and_csv(tmp_path: Path) -> None:
+    from lit_distill.data.datamodule import SquadDataModule
+
+    dm = SquadDataModule(
+        synthetic=True,
+        synthetic_train_size=20,
+        synthetic_dev_size=12,
+        synthetic_search_size=4,
+        max_seq_length=96,
+        doc_stride=32,
+        batch_size=4,
+        cache_dir=str(tmp_path / "data"),
+    )
+    dm.prepare_data()
+    dm.setup("validate")
+    module = TinyQAModule(layers=2, heads=2, vocab_size=len(dm.tokenizer))
+    cb = LengthConfigEvaluator(length_configs=[[0.8, 0.5], [48, 24]], output_dir=str(tmp_path / "out"))
+    quiet_trainer([cb], tmp_path).validate(module, datamodule=dm)
+    data = json.loads((tmp_path / "out" / "length_configs.json").read_text())
+    assert data["meta"]["split"] == "validation"
+    rows = data["results"]
+    assert [r["config"] for r in rows] == ["full", "0.8-0.5", "48-24"]
+    n_features = len(dm.eval_set("validation").feature_example_index)
+    for r in rows:
+        assert 0.0 <= r["f1"] <= 100.0 and 0.0 <= r["exact"] <= r["f1"] + 1e-9
+        assert r["features"] == n_features
+    assert rows[1]["relative_flops"] < 1.0 and rows[2]["relative_flops"] < 1.0
+    with (tmp_path / "out" / "length_configs.csv").open() as handle:
+        assert [row["config"] for row in csv.DictReader(handle)] == ["full", "0.8-0.5", "48-24"]
+    assert cb.results == rows

@@ -142,25 +142,27 @@ class GradRecorder(pl.Callback):
 # goes into every checkpoint, and ``on_load_checkpoint`` rebuilds the checkpoint's shape.
 
 
-def tiny_encoder_config(layers: int = 2, heads: int = 4) -> Any:
+def tiny_encoder_config(layers: int = 2, heads: int = 4, vocab_size: int = 20) -> Any:
     from lit_distill.models.config import EncoderConfig
 
     return EncoderConfig(
-        vocab_size=20,
+        vocab_size=vocab_size,
         hidden_size=4 * heads,
         num_hidden_layers=layers,
         num_attention_heads=heads,
         intermediate_size=32,
-        max_position_embeddings=32,
+        max_position_embeddings=128,
         hidden_dropout_prob=0.0,
         attention_probs_dropout_prob=0.0,
     )
 
 
 class TinyQAModule(ToyQAModule):
-    def __init__(self, layers: int = 2, heads: int = 4, lr: float = 0.05, seed: int = 0) -> None:
+    def __init__(
+        self, layers: int = 2, heads: int = 4, lr: float = 0.05, seed: int = 0, vocab_size: int = 20
+    ) -> None:
         pl.LightningModule.__init__(self)
-        self.layers, self.heads, self.lr, self.seed = layers, heads, lr, seed
+        self.layers, self.heads, self.lr, self.seed, self.vocab_size = layers, heads, lr, seed, vocab_size
 
     def has_model(self) -> bool:
         return hasattr(self, "model")
@@ -169,11 +171,14 @@ class TinyQAModule(ToyQAModule):
         from lit_distill.models.qa import QAModel
 
         torch.manual_seed(self.seed)
-        self.model = QAModel(tiny_encoder_config(self.layers, self.heads))  # type: ignore[assignment]
+        self.model = QAModel(tiny_encoder_config(self.layers, self.heads, self.vocab_size))  # type: ignore[assignment]
 
     def setup(self, stage: str) -> None:
         if not self.has_model():
             self.build_model(stage)
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        return None
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["model_config"] = self.model.config.to_dict()  # type: ignore[attr-defined]
