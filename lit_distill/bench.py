@@ -76,35 +76,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_qa_model(path: str | Path) -> Any:
-    """A :class:`~lit_distill.models.qa.QAModel` from a model directory or a lit_distill ``.ckpt``.
+    """A :class:`~lit_distill.models.qa.QAModel` from a model directory, a lit_distill ``.ckpt`` or a hub id.
 
-    A ``.ckpt`` file must carry the model config the lit_distill modules store in
-    every checkpoint (under the ``"lit_distill"`` key); pruned models are rebuilt
-    in their pruned shape.
+    A ``.ckpt`` carries the model config the lit_distill modules store in every
+    checkpoint, so pruned models come back in their pruned shape.
 
     Raises:
-        FileNotFoundError: if ``path`` does not exist.
-        ValueError: for a checkpoint without a lit_distill model config.
+        FileNotFoundError: if a local path does not exist.
+        ValueError: for a ``.ckpt`` not written by a lit_distill module.
     """
-    from lit_distill.models.config import EncoderConfig
-    from lit_distill.models.qa import QAModel
+    from lit_distill.modules.sources import load_qa_model as load_source
 
-    target = Path(path)
-    if not target.exists():
-        raise FileNotFoundError(f"--checkpoint {str(path)!r} does not exist")
-    if target.is_dir():
-        return QAModel.from_pretrained(target)
-    checkpoint = torch.load(target, map_location="cpu", weights_only=False)
-    state = checkpoint.get("lit_distill") if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict) or "model_config" not in state:
-        raise ValueError(
-            f"--checkpoint {str(path)!r} is not a lit_distill checkpoint (no 'lit_distill' model config); "
-            "give a model directory or a .ckpt written by python -m lit_distill fit"
-        )
-    model = QAModel(EncoderConfig.from_dict(state["model_config"]))
-    weights = {k[len("model.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("model.")}
-    model.load_state_dict(weights, strict=True)
-    return model
+    return load_source(str(path), "--checkpoint").model
 
 
 def _sync(device: torch.device) -> None:
@@ -242,7 +225,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             repeats=args.repeats,
             seed=args.seed,
         )
-    except (FileNotFoundError, ValueError) as err:
+    except (OSError, ValueError) as err:  # missing files, unreachable hub, bad configurations
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(_table(rows))
