@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,10 @@ from toy_qa import quiet_trainer as _trainer
 
 from lit_distill.callbacks.head_pruning import HeadPruning, parse_when
 from lit_distill.models.surgery import count_parameters
+from tests.modules.conftest import data_dir, datamodule, teacher_dir
+from tests.modules.conftest import trainer as module_trainer
+
+__all__ = ["data_dir", "datamodule", "teacher_dir"]  # the modules' fixtures, used here too
 
 
 def _heads(module: TinyQAModule) -> list[int]:
@@ -149,3 +154,31 @@ def test_parse_when() -> None:
     assert parse_when("after_epoch:3") == 3
     with pytest.raises(ValueError, match="after_epoch:-1"):
         parse_when("after_epoch:-1")
+
+
+# ------------------------------------------------------------- with the project's modules
+def test_distilbert_student_pruned_by_importance_saves_and_loads(
+    tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path
+) -> None:
+    from lit_distill.bench import load_qa_model
+    from lit_distill.modules import DistilBertStudent
+
+    module = DistilBertStudent(
+        teacher=str(teacher_dir), student_layers=[0, 2], logit_cache_dir=str(tmp_path / "cache")
+    )
+    cb = HeadPruning(strategy="importance", amount=2, importance_batches=2)
+    t = module_trainer(tmp_path, max_steps=1, limit_val_batches=0, callbacks=[cb])
+    t.fit(module, datamodule=datamodule())
+    assert module.model.config.layer_heads == [1, 1]  # 2 layers x 2 heads, 2 pruned, one left per layer
+    assert cb.num_parameters["after"] == count_parameters(module.model) < cb.num_parameters["before"]
+    ckpt = tmp_path / "pruned.ckpt"
+    t.save_checkpoint(ckpt)
+    loaded = load_qa_model(ckpt)  # the project's checkpoint format rebuilds the pruned shape
+    assert loaded.config == module.model.config
+    batch = next(iter(t.datamodule.val_dataloader()))
+    module.eval()
+    loaded.eval()
+    with torch.no_grad():
+        expected = module.forward_student(batch).start_logits
+        got = loaded(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).start_logits
+    torch.testing.assert_close(got, expected)

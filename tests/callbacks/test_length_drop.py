@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,13 @@ from toy_qa import quiet_trainer as _trainer
 
 from lit_distill.callbacks.length_drop import LengthDrop
 from lit_distill.compression.length_sampling import sample_sandwich
+from tests.modules.conftest import SEQ, data_dir, datamodule, teacher_dir
+from tests.modules.conftest import trainer as module_trainer
+
+__all__ = ["data_dir", "datamodule", "teacher_dir"]  # the modules' fixtures, used here too
+
+SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "intermediate_size": 64}
+SMALL["max_position_embeddings"] = SEQ
 
 
 def test_contributes_kl_terms_and_logs_them(tmp_path: Path) -> None:
@@ -137,3 +145,37 @@ def test_ddp_two_processes_average_sub_network_gradients(tmp_path: Path) -> None
     for name, grad in single.grads[0].items():
         torch.testing.assert_close(rank0[0][name], rank1[0][name])
         torch.testing.assert_close(rank0[0][name], grad, rtol=1e-5, atol=1e-6)
+
+
+# ------------------------------------------------------------- with the project's modules
+@pytest.mark.parametrize("kind", ["teacher", "distilbert", "tinybert_pd"])
+def test_works_with_every_module(
+    kind: str, tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path
+) -> None:
+    from lit_distill.modules import DistilBertStudent, Teacher, TinyBertStudent
+
+    cache = str(tmp_path / "cache")
+    module: Any
+    if kind == "teacher":
+        module = Teacher(model_config=SMALL, learning_rate=1e-3)
+    elif kind == "distilbert":
+        module = DistilBertStudent(teacher=str(teacher_dir), student_layers=[0, 2], logit_cache_dir=cache)
+    else:
+        module = TinyBertStudent(
+            teacher=str(teacher_dir),
+            stage="prediction",
+            student=str(teacher_dir),
+            require_intermediate=False,
+            logit_cache_dir=cache,
+        )
+    cb = LengthDrop(num_sandwich=1, layer_dropout_prob=0.3, seed=0)
+    recorder = GradRecorder()
+    t = module_trainer(tmp_path, max_steps=1, limit_val_batches=0, callbacks=[cb, recorder])
+    t.fit(module, datamodule=datamodule())
+    extra = t.callback_metrics["train/extra_LengthDrop"]
+    assert torch.isfinite(extra) and float(extra) > 0
+    assert "train/lengthdrop_kl_smallest" in t.callback_metrics
+    assert len(cb.last_subnetworks) == 2
+    layers = module.model.config.num_hidden_layers
+    assert all(len(s.length_config) == layers for s in cb.last_subnetworks)
+    assert len(recorder.grads) == 1 and all(torch.isfinite(g).all() for g in recorder.grads[-1].values())
