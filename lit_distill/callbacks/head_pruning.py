@@ -266,10 +266,16 @@ class HeadPruning(Callback):
 
 # ------------------------------------------------------------------- helpers
 def _ensure_model(pl_module: pl.LightningModule) -> None:
-    """Build the module's model now if it builds it in its own ``setup`` (which runs after callbacks')."""
+    """Run the module's own ``setup`` now if that is where it builds its model.
+
+    Lightning calls callbacks' ``setup`` before the module's; the QA modules build
+    their model in ``setup`` (with the data module's tokenizer) and skip building
+    when a model exists, so calling it early is safe and Lightning's later call
+    only re-checks.
+    """
     has_model = getattr(pl_module, "has_model", None)
     if callable(has_model) and not has_model():
-        pl_module.build_model("fit")  # type: ignore[operator]
+        pl_module.setup("fit")
     if not hasattr(getattr(pl_module, "model", None), "config"):
         raise TypeError(
             f"HeadPruning needs pl_module.model to be a lit_distill QAModel; {type(pl_module).__name__} has none"

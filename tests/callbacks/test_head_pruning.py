@@ -182,3 +182,16 @@ def test_distilbert_student_pruned_by_importance_saves_and_loads(
         expected = module.forward_student(batch).start_logits
         got = loaded(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).start_logits
     torch.testing.assert_close(got, expected)
+
+
+def test_teacher_built_from_the_data_tokenizer_is_pruned_before_training(
+    tmp_path: Path, datamodule: Callable[..., Any]
+) -> None:
+    from lit_distill.modules import Teacher
+
+    module = Teacher(model_config={"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4})
+    cb = HeadPruning(strategy="random", heads_per_layer=[1, 3], seed=0)
+    t = module_trainer(tmp_path, max_steps=1, limit_val_batches=0, callbacks=[cb])
+    t.fit(module, datamodule=datamodule())
+    assert module.model.config.layer_heads == [3, 1]
+    assert module.model.config.vocab_size == len(t.datamodule.tokenizer)
