@@ -32,18 +32,7 @@ from lit_distill.compression.head_selection import select_heads_by_importance, s
 from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
 from lit_distill.metrics.metric import SquadMetric  # noqa: E402
 from lit_distill.models.surgery import count_parameters, prune_heads  # noqa: E402
-
-QUICKSTART_DATA = {
-    "synthetic": True,
-    "synthetic_train_size": 3000,
-    "synthetic_dev_size": 500,
-    "version": "2.0",
-    "max_seq_length": 128,
-    "doc_stride": 64,
-    "batch_size": 32,
-    "eval_batch_size": 64,
-    "cache_dir": "runs/quickstart/data",
-}
+from tools.bench_compression_lengths import QUICKSTART_DATA  # noqa: E402
 
 
 def score(model: Any, dm: SquadDataModule) -> dict[str, Any]:
