@@ -28,6 +28,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -386,7 +387,7 @@ class OptunaWorker:
                     self.keys.get(k, k): v for k, v in config_overrides(self.spec, assignment).items()
                 }
                 outcome = run_trial(
-                    self.spec, directory, overrides, on_start=lambda pid, t=trial: t.set_user_attr("pid", pid)
+                    self.spec, directory, overrides, on_start=partial(trial.set_user_attr, "pid")
                 )
                 self._tell(trial.number, trial._trial_id, outcome)
             finally:

@@ -84,5 +84,5 @@ def test_count_parameters_ties_embeddings_and_skips_teacher() -> None:
             self.head = torch.nn.Linear(2, 1)
 
     assert count_parameters(model_to_count(WithTeacher(), None)) == 3  # type: ignore[arg-type]
-    with pytest.raises(AttributeError, match="no nn.Module attribute 'student'"):
+    with pytest.raises(AttributeError, match=r"no nn\.Module attribute 'student'"):
         model_to_count(ToyQA(), "student")

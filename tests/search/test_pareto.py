@@ -30,7 +30,7 @@ def test_hypervolume_2d_hand_computed() -> None:
     # as minimisation: (-80,2), (-60,1), (-90,5); ref (0,10): boxes union
     # sorted by x: (-90,5): 90*5=450; (-80,2): 80*3=240; (-60,1): 60*1=60 -> 750
     assert hypervolume_2d(pts, [0, 10], MAX_MIN) == pytest.approx(750.0)
-    assert hypervolume_2d(pts + [[70, 3]], [0, 10], MAX_MIN) == pytest.approx(750.0)  # dominated: no change
+    assert hypervolume_2d([*pts, [70, 3]], [0, 10], MAX_MIN) == pytest.approx(750.0)  # dominated: no change
     assert hypervolume_2d([[-5, 1]], [0, 10], MAX_MIN) == 0.0  # worse than the reference
     with pytest.raises(ValueError, match="two objectives"):
         hypervolume_2d([[1, 2, 3]], [0, 0, 0], ("minimize",) * 3)
@@ -43,7 +43,7 @@ def test_importance_finds_the_parameter_that_matters() -> None:
     cat = [rng.choice(["a", "b"]) for _ in range(60)]
     y = [10 * a + (3.0 if c == "b" else 0.0) for a, c in zip(x, cat, strict=True)]
     imp = main_effect_importance({"x": x, "noise": noise, "cat": cat}, y)
-    assert list(imp)[0] == "x"
+    assert next(iter(imp)) == "x"
     assert imp["cat"] > 0.05
     assert imp["noise"] < 0.05
     assert omega_squared([0, 0, 1, 1], [1.0, 1.0, 1.0, 1.0]) == 0.0
