@@ -32,7 +32,7 @@ from typing import Any, Literal
 
 import yaml
 
-from lit_distill.search.expression import expression_names
+from lit_distill.search.expression import evaluate, expression_names
 
 ParamType = Literal["int", "double", "categorical"]
 Objective = Literal["maximize", "minimize"]
@@ -505,6 +505,16 @@ def parse_spec(raw: Any, path: Path) -> SearchSpec:
                 f"derived[{i}].expression",
                 f"{expr!r} uses {unknown}, which are not numeric parameters; known: {sorted(scalar_names)}",
             )
+        for corner in ("low", "high"):  # evaluate at both ends of the space, before any trial
+            env = {
+                p.name: (p.grid or (p.low, p.high))[0 if corner == "low" else -1]
+                for p in parameters
+                if p.type != "categorical"
+            }
+            try:
+                evaluate(expr, env)  # type: ignore[arg-type]
+            except (ValueError, ZeroDivisionError, OverflowError, TypeError) as err:
+                raise ctx.fail(f"derived[{i}].expression", f"{expr!r} fails at the {corner} bounds: {err}") from None
         derived.append(Derived(_name(ctx, f"derived[{i}].key", entry.get("key")), expr))
 
     fixed = _mapping(ctx, "fixed", top.get("fixed", {}))

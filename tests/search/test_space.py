@@ -107,6 +107,10 @@ def test_expressions_are_evaluated_without_eval() -> None:
     assert evaluate("1 - a", {"a": 0.25}) == 0.75
     assert evaluate("max(1, round(a * 10) / 2) ** 2", {"a": 0.5}) == 6.25
     assert expression_names("a * (b - 2)") == {"a", "b"}
+    assert evaluate("layers(n, 12)", {"n": 6}) == [0, 2, 4, 7, 9, 11]  # DistilBERT's layers
+    assert evaluate("layers(1, 4)", {}) == [0] and evaluate("layers(4, 4)", {}) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match="1 <= n <= total"):
+        evaluate("layers(5, 4)", {})
     for bad in ("a.__class__", "open('x')", "[1, 2]", "a if a else b", "lambda: 1"):
         with pytest.raises(ValueError, match=r"is not allowed|cannot parse"):
             expression_names(bad)
