@@ -1,0 +1,238 @@
+"""Hypervolume vs. trials on a length-configuration search: default sampler vs. random vs. LAT evolution.
+
+Each "trial" evaluates one length configuration of a trained checkpoint, in-process,
+through the same pieces a search trial uses: the spec's base config built by
+LitDistillCLI (``run=False``), the chain decoded by ``lit_distill.search.space``,
+and the metrics collected by the TrialResult callback after ``trainer.validate``.
+Only the subprocess around it is left out (its cost is measured separately by
+tools/bench_search_overhead.py); identical configurations are evaluated once.
+
+The cost objective is the forward FLOPs of the configuration (deterministic:
+``lit_distill.models.flops.forward_flops`` at the data's max_seq_length) by default,
+or the measured evaluation time (``--cost eval_time_s``, noisy).
+
+    python tools/bench_search_hypervolume.py --config configs/search/quickstart_length.yaml \
+        --random-trials 300 --tpe-trials 60 --seeds 3 --out docs/img/search_hypervolume.png
+
+Prints, per sampler, the hypervolume after n trials relative to the 300-trial random
+search's final hypervolume, and writes the curve as PNG (+ the raw numbers as JSON).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import optuna  # noqa: E402
+
+from lit_distill.search.evolution import EvolutionConfig, evolutionary_search  # noqa: E402
+from lit_distill.search.optuna_backend import make_sampler, suggest  # noqa: E402
+from lit_distill.search.pareto import hypervolume_2d  # noqa: E402
+from lit_distill.search.space import config_overrides, decode, optimizer_space  # noqa: E402
+from lit_distill.search.spec import SearchSpec, load_spec  # noqa: E402
+
+Chain = tuple[int, ...]
+DIRECTIONS = ("maximize", "minimize")
+
+
+def build_objective(
+    spec: SearchSpec, score: str, cost: str
+) -> tuple[Callable[[Chain], tuple[float, float]], Any]:
+    """An in-process ``chain -> (score, cost)`` over the spec's base config (memoised)."""
+    import yaml
+
+    from lit_distill.callbacks.trial_result import TrialResult
+    from lit_distill.cli import LitDistillCLI
+
+    if len(spec.chains) != 1:
+        raise SystemExit(
+            f"{spec.path}: the benchmark needs exactly one monotone chain, got {len(spec.chains)}"
+        )
+    chain = spec.chains[0]
+    args = ["--config", str(spec.base_config)]
+    for key, value in spec.fixed.items():
+        if key != "ckpt_path":
+            args.append(f"--{key}={yaml.safe_dump(value, default_flow_style=True).strip()}")
+    args += ["--trainer.enable_progress_bar=false", "--trainer.logger=false"]
+    cli = LitDistillCLI(args=args, run=False)
+    callback = TrialResult(path=str(ROOT / "runs" / "bench_search" / "metrics.json"))
+    cli.trainer.callbacks.append(callback)
+    module = cli.model
+    attribute = chain.key.split(".")[-1]
+    cache: dict[Chain, tuple[float, float]] = {}
+    flops: Callable[[list[int]], float] | None = None
+    if cost == "flops":
+        from lit_distill.models.flops import forward_flops
+
+        def flops(lengths: list[int]) -> float:
+            seq = int(cli.datamodule.max_seq_length)
+            return float(forward_flops(module.model.config, seq, [min(v, seq) for v in lengths]))
+
+    def evaluate(lengths: Chain) -> tuple[float, float]:
+        if lengths not in cache:
+            setattr(module, attribute, list(lengths))
+            cli.trainer.validate(module, datamodule=cli.datamodule, verbose=False)
+            metrics = callback.collect(cli.trainer, module)
+            c = flops(list(lengths)) if flops is not None else metrics[cost]
+            cache[lengths] = (metrics[score], c)
+        return cache[lengths]
+
+    return evaluate, cli
+
+
+def tpe_search(
+    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
+) -> list[tuple[float, float]]:
+    """The default sampler (multi-objective TPE) through the same space/decoding as a real search."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(directions=list(DIRECTIONS), sampler=make_sampler(spec, seed))
+    space = optimizer_space(spec)
+    out = []
+    for _ in range(trials):
+        trial = study.ask()
+        assignment = decode(spec, {p.name: suggest(trial, p) for p in space})
+        lengths = tuple(config_overrides(spec, assignment)[spec.chains[0].key])
+        values = evaluate(lengths)
+        study.tell(trial, list(values))
+        out.append(values)
+    return out
+
+
+def random_search(
+    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
+) -> list[tuple[float, float]]:
+    """Uniform random fractions decoded like the optimiser's (Optuna's RandomSampler on the same space)."""
+    study = optuna.create_study(directions=list(DIRECTIONS), sampler=optuna.samplers.RandomSampler(seed=seed))
+    space = optimizer_space(spec)
+    out = []
+    for _ in range(trials):
+        trial = study.ask()
+        assignment = decode(spec, {p.name: suggest(trial, p) for p in space})
+        values = evaluate(tuple(config_overrides(spec, assignment)[spec.chains[0].key]))
+        study.tell(trial, list(values))
+        out.append(values)
+    return out
+
+
+def lat_search(
+    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
+) -> list[tuple[float, float]]:
+    """LAT's evolutionary search (lit_distill.search.evolution) with LAT's settings, scaled to the budget."""
+    chain = spec.chains[0]
+    cfg = EvolutionConfig(
+        population_size=20, mutation_size=30, crossover_size=30, mutation_prob=0.5, seed=seed
+    )
+    history = evolutionary_search(evaluate, chain.length, int(chain.low), int(chain.high), trials, cfg)
+    return [(e.score, e.cost) for e in history]
+
+
+def curve(values: list[tuple[float, float]], reference: tuple[float, float]) -> list[float]:
+    """Hypervolume after each trial."""
+    return [
+        hypervolume_2d([list(v) for v in values[: n + 1]], list(reference), DIRECTIONS)
+        for n in range(len(values))
+    ]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", required=True, help="length-configuration search spec")
+    parser.add_argument("--score", default="f1")
+    parser.add_argument("--cost", default="flops", help="flops, or a metric such as eval_time_s")
+    parser.add_argument("--random-trials", type=int, default=300)
+    parser.add_argument("--tpe-trials", type=int, default=60)
+    parser.add_argument("--lat-trials", type=int, default=300)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--out", default="docs/img/search_hypervolume.png")
+    args = parser.parse_args()
+    logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore")
+
+    spec = load_spec(args.config)
+    evaluate, _ = build_objective(spec, args.score, args.cost)
+    chain = spec.chains[0]
+    full = evaluate(tuple([int(chain.high)] * chain.length))
+    # reference point: score 0, cost 5 % above the full-length model's
+    reference = (0.0, full[1] * 1.05)
+    print(
+        f"full-length model: {args.score}={full[0]:.3f}, {args.cost}={full[1]:.4g}; reference point {reference}"
+    )
+
+    runs: dict[str, list[list[float]]] = {"random": [], "tpe": [], "lat": []}
+    timings: dict[str, float] = {}
+    for name, fn, n in (
+        ("random", random_search, args.random_trials),
+        ("tpe", tpe_search, args.tpe_trials),
+        ("lat", lat_search, args.lat_trials),
+    ):
+        start = time.perf_counter()
+        for seed in range(args.seeds):
+            runs[name].append(curve(fn(spec, evaluate, n, seed), reference))
+        timings[name] = time.perf_counter() - start
+
+    def mean_at(name: str, n: int) -> float:
+        return sum(c[min(n, len(c)) - 1] for c in runs[name]) / len(runs[name])
+
+    target = mean_at("random", args.random_trials)
+    print(f"\nhypervolume relative to {args.random_trials}-trial random search (mean of {args.seeds} seeds):")
+    for n in (10, 20, 30, 40, 60, 100, 200, 300):
+        row = [f"{name}={mean_at(name, n) / target:6.3f}" for name in runs if n <= len(runs[name][0])]
+        print(f"  after {n:3d} trials: " + "  ".join(row))
+    tpe_ratio = mean_at("tpe", args.tpe_trials) / target
+    first = next((n for n in range(1, args.tpe_trials + 1) if mean_at("tpe", n) >= 0.95 * target), None)
+    print(
+        f"\nTPE after {args.tpe_trials} trials: {tpe_ratio:.3f} of random-{args.random_trials} "
+        f"(≥ 0.95 first reached after {first} trials)"
+    )
+    print(
+        "wall time per sampler (all seeds, evaluations memoised across samplers): "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+    )
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(
+        json.dumps({"reference": reference, "runs": runs, "full": full}, indent=1)
+    )
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 4.4), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    colours = {"random": "0.5", "tpe": "tab:red", "lat": "tab:blue"}
+    labels = {"random": "random search", "tpe": "default sampler (MO-TPE)", "lat": "LAT evolutionary search"}
+    for name, curves in runs.items():
+        n = min(len(c) for c in curves)
+        mean = [sum(c[i] for c in curves) / len(curves) / target for i in range(n)]
+        ax.plot(range(1, n + 1), mean, c=colours[name], label=labels[name])
+    ax.axhline(0.95, ls="--", c="0.3", lw=0.8)
+    ax.axvline(60, ls=":", c="0.3", lw=0.8)
+    ax.set_xlabel("trials (length configurations evaluated)")
+    ax.set_ylabel(f"hypervolume / random-{args.random_trials}")
+    ax.set_xscale("log")
+    ax.set_ylim(max(0.0, math.floor(min(mean_at(k, 1) / target for k in runs) * 10) / 10), 1.05)
+    ax.set_title(f"{spec.name}: {args.score} vs {args.cost}, mean of {args.seeds} seeds", fontsize=9)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+    print(f"plot: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
