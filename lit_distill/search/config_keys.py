@@ -158,7 +158,7 @@ def canonical_keys(
 
 def spec_keys(spec: SearchSpec) -> list[tuple[str, str]]:
     """(where, key) for every config key a search sets."""
-    keys = [(f"parameter {p.name!r}", p.key) for p in spec.parameters]
+    keys = [(f"parameter {p.name!r}", p.key) for p in spec.parameters if p.key is not None]
     keys += [(f"monotone chain {c.name!r}", c.key) for c in spec.chains]
     keys += [(f"derived value {d.expression!r}", d.key) for d in spec.derived]
     keys += [(f"fixed value {k!r}", k) for k in spec.fixed]

@@ -21,6 +21,8 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv,
     ast.Pow: operator.pow,
 }
+
+
 def spread_layers(n: float, total: float) -> list[int]:
     """``n`` evenly spread indices in ``range(total)``, first and last included (``[0]`` for n = 1).
 

@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
 from lit_distill.search.report import TrialRecord, flag_front
-from lit_distill.search.runner import read_outcome, run_trial
+from lit_distill.search.runner import fill_trial_dir, read_outcome, run_trial
 from lit_distill.search.space import config_overrides
 from lit_distill.search.spec import SearchSpec, SearchSpecError
 
 log = logging.getLogger("lit_distill.search")
-
-
-def _fill(value: Any, directory: str) -> Any:
-    return value.replace("{trial_dir}", directory) if isinstance(value, str) else value
 
 
 def run_holdout(spec: SearchSpec, records: list[TrialRecord]) -> list[TrialRecord]:
@@ -50,7 +45,8 @@ def run_holdout(spec: SearchSpec, records: list[TrialRecord]) -> list[TrialRecor
     for r in front:
         directory = Path(r.trial_dir) / "holdout"
         overrides = {**config_overrides(spec, r.assignment), **spec.holdout_overrides}
-        overrides = {keys.get(k, k): _fill(v, r.trial_dir) for k, v in overrides.items()}
+        # {trial_dir} means the searched trial's directory here, not the holdout subdirectory
+        overrides = {keys.get(k, k): fill_trial_dir(v, Path(r.trial_dir)) for k, v in overrides.items()}
         outcome = run_trial(spec, directory, overrides, command=command)
         log.info("holdout of trial %d: %s %s", r.number, outcome.status, outcome.reason)
     return attach_holdout(records)

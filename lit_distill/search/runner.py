@@ -146,12 +146,28 @@ def trial_dir(spec: SearchSpec, number: int) -> Path:
     return spec.output_dir / "trials" / f"{number:05d}"
 
 
+def fill_trial_dir(value: Any, directory: Path) -> Any:
+    """Replace ``{trial_dir}`` in strings (also inside lists and mappings) by the trial's directory."""
+    if isinstance(value, str):
+        return value.replace("{trial_dir}", str(directory))
+    if isinstance(value, list):
+        return [fill_trial_dir(v, directory) for v in value]
+    if isinstance(value, Mapping):
+        return {k: fill_trial_dir(v, directory) for k, v in value.items()}
+    return value
+
+
 def build_command(
     spec: SearchSpec, directory: Path, overrides: Mapping[str, Any], command: str | None = None
 ) -> list[str]:
-    """Write ``overrides.yaml`` into ``directory`` and return the trial's argv."""
+    """Write ``overrides.yaml`` into ``directory`` and return the trial's argv.
+
+    ``{trial_dir}`` in any string value becomes the trial's directory, so per-trial outputs
+    (checkpoint ``dirpath``, ``export_dir``, logger ``save_dir``) never collide.
+    """
     base = read_yaml(spec.base_config)
-    tree = override_tree(base, {**overrides, "trainer.default_root_dir": str(directory)})
+    filled = {k: fill_trial_dir(v, directory) for k, v in overrides.items()}
+    tree = override_tree(base, {**filled, "trainer.default_root_dir": str(directory)})
     (directory / "overrides.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))
     argv = [
         *launcher_argv(spec),

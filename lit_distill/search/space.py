@@ -137,7 +137,8 @@ def config_overrides(spec: SearchSpec, assignment: Mapping[str, Any]) -> dict[st
     """Config key → value for one trial: fixed values, parameters, chains, derived values."""
     overrides: dict[str, Any] = dict(spec.fixed)
     for p in spec.parameters:
-        overrides[p.key] = assignment[p.name]
+        if p.key is not None:
+            overrides[p.key] = assignment[p.name]
     for chain in spec.chains:
         overrides[chain.key] = list(assignment[chain.name])
     env = {k: v for k, v in assignment.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

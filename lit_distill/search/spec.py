@@ -72,7 +72,8 @@ class Parameter:
 
     Attributes:
         name: Name shown to the optimiser and in reports.
-        key: Dotted key of the base config it sets (``model.init_args.learning_rate``).
+        key: Dotted key of the base config it sets (``model.init_args.learning_rate``), or None
+            for a parameter used only by ``derived`` expressions (``n_layers``).
         type: ``int``, ``double`` or ``categorical``.
         low: Lower bound (int/double without grid).
         high: Upper bound (int/double without grid).
@@ -82,7 +83,7 @@ class Parameter:
     """
 
     name: str
-    key: str
+    key: str | None
     type: ParamType
     low: float | None = None
     high: float | None = None
@@ -277,7 +278,7 @@ def _parameter(ctx: _Ctx, i: int, raw: Any) -> Parameter:
     name = _name(ctx, f"{where}.name", entry.get("name"))
     where = f"parameters[{i}] ({name!r})"
     _keys(ctx, where, entry, _PARAM_FIELDS)
-    key = _name(ctx, f"{where}.key", entry.get("key"))
+    key = None if entry.get("key") is None else _name(ctx, f"{where}.key", entry.get("key"))
     ptype = _choice(ctx, f"{where}.type", entry.get("type"), ("int", "double", "categorical"))
     if ptype == "categorical":
         values = entry.get("categorical_values")
@@ -481,7 +482,7 @@ def parse_spec(raw: Any, path: Path) -> SearchSpec:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ctx.fail("parameters", f"parameter names must be unique, repeated: {dupes}")
-    keys = [p.key for p in parameters] + [c.key for c in chains]
+    keys = [p.key for p in parameters if p.key is not None] + [c.key for c in chains]
     dupes = sorted({k for k in keys if keys.count(k) > 1})
     if dupes:
         raise ctx.fail("parameters", f"two parameters set the same config key: {dupes}")
@@ -514,9 +515,18 @@ def parse_spec(raw: Any, path: Path) -> SearchSpec:
             try:
                 evaluate(expr, env)  # type: ignore[arg-type]
             except (ValueError, ZeroDivisionError, OverflowError, TypeError) as err:
-                raise ctx.fail(f"derived[{i}].expression", f"{expr!r} fails at the {corner} bounds: {err}") from None
+                raise ctx.fail(
+                    f"derived[{i}].expression", f"{expr!r} fails at the {corner} bounds: {err}"
+                ) from None
         derived.append(Derived(_name(ctx, f"derived[{i}].key", entry.get("key")), expr))
 
+    used_by_derived = set().union(*(expression_names(d.expression) for d in derived)) if derived else set()
+    for p in parameters:
+        if p.key is None and p.name not in used_by_derived:
+            raise ctx.fail(
+                f"parameter {p.name!r}",
+                "has no key and no derived expression uses it; give it a config key or use it in `derived`",
+            )
     fixed = _mapping(ctx, "fixed", top.get("fixed", {}))
 
     metrics_raw = top.get("metrics")

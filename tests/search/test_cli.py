@@ -96,10 +96,12 @@ def test_holdout_without_a_holdout_block_is_refused(
 
 def test_holdout_reevaluates_the_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     raw = spec_dict(tmp_path, observation_budget=3)
-    raw["holdout"] = {"overrides": {"model.init_args.other": 7.5}}
+    raw["holdout"] = {"overrides": {"model.init_args.other": 7.5, "model.init_args.tag": "{trial_dir}/x"}}
     raw["produced_metrics"] = ["other"]
     path = write_spec(tmp_path, raw)
     assert main(["run", "--config", str(path), "--no-report"]) == 0
     assert main(["holdout", "--config", str(path)]) == 0
     csv_text = (tmp_path / "out" / "report" / "trials.csv").read_text()
     assert "holdout_other" in csv_text and "7.5" in csv_text
+    for done in (tmp_path / "out" / "trials").glob("*/holdout/overrides.yaml"):
+        assert yaml.safe_load(done.read_text())["model"]["init_args"]["tag"] == f"{done.parent.parent}/x"

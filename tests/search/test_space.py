@@ -66,11 +66,15 @@ def test_space_decode_and_overrides(tmp_path: Path) -> None:
                 "type": "categorical",
                 "categorical_values": ["gelu", {"name": "relu"}],
             },
+            {"name": "n_layers", "type": "int", "bounds": {"min": 1, "max": 4}},
         ],
         monotone_chains=[
             {"name": "lengths", "key": "model.length_config", "length": 3, "bounds": {"min": 8, "max": 64}}
         ],
-        derived=[{"key": "model.alpha_squad", "expression": "1 - alpha_ce"}],
+        derived=[
+            {"key": "model.alpha_squad", "expression": "1 - alpha_ce"},
+            {"key": "model.student_layers", "expression": "layers(n_layers, 4)"},
+        ],
         fixed={"trainer.max_steps": 3},
         linear_constraints=[
             {"type": "less_than", "threshold": 0.5, "terms": [{"name": "alpha_ce", "weight": 1}]},
@@ -81,6 +85,7 @@ def test_space_decode_and_overrides(tmp_path: Path) -> None:
     assert space["t"].choices == (1, 2, 4) and space["act"].choices == ("gelu", "relu")
     assert [n for n in space if n.startswith("lengths")] == ["lengths.u0", "lengths.u1", "lengths.u2"]
     raw_values = {
+        "n_layers": 2,
         "alpha_ce": 0.25,
         "t": 2,
         "act": "relu",
@@ -89,7 +94,7 @@ def test_space_decode_and_overrides(tmp_path: Path) -> None:
         "lengths.u2": 0.0,
     }
     assignment = decode(spec, raw_values)
-    assert assignment == {"alpha_ce": 0.25, "t": 2, "act": "relu", "lengths": [64, 36, 8]}
+    assert assignment == {"alpha_ce": 0.25, "t": 2, "act": "relu", "n_layers": 2, "lengths": [64, 36, 8]}
     overrides = config_overrides(spec, assignment)
     assert overrides == {
         "trainer.max_steps": 3,
@@ -98,6 +103,7 @@ def test_space_decode_and_overrides(tmp_path: Path) -> None:
         "model.act": "relu",
         "model.length_config": [64, 36, 8],
         "model.alpha_squad": 0.75,
+        "model.student_layers": [0, 3],
     }
     assert violated_linear_constraints(spec, assignment) == []
     assert violated_linear_constraints(spec, {**assignment, "alpha_ce": 0.75}) == [0]

@@ -65,7 +65,11 @@ def _param(**entry: Any) -> list[dict[str, Any]]:
             "uses ['alpha'], which are not numeric parameters",
         ),
         ({"derived": [{"key": "model.other", "expression": "__import__('os')"}]}, "is not allowed"),
-        ({"derived": [{"key": "model.layers", "expression": "layers(hidden, 12)"}]}, "fails at the high bounds"),
+        (
+            {"derived": [{"key": "model.layers", "expression": "layers(hidden, 12)"}]},
+            "fails at the high bounds",
+        ),
+        ({"parameters": _param(key=None)}, "has no key and no derived expression uses it"),
         ({"base_config": "nope.yaml"}, "base_config: file"),
         (
             {"monotone_chains": [{"name": "c", "key": "k", "length": 0, "bounds": {"min": 1, "max": 2}}]},

@@ -48,6 +48,7 @@ class ToyQA(LightningModule):
         other: float = 0.0,
         length_config: list[int] | None = None,
         fail: Literal["none", "cuda_oom", "host_oom", "crash"] = "none",
+        tag: str | None = None,
     ) -> None:
         super().__init__()
         self.knob = knob
