@@ -6,7 +6,8 @@
   made up, so they are not drawn).
 * ``importance.png`` — parameter importance (main-effect ω², see :mod:`lit_distill.search.importance`)
   for every metric.
-* ``parallel_coordinates.png`` — the front's parameters and objectives, each axis min–max scaled.
+* ``parallel_coordinates.png`` — parameters and objectives of the front (coloured) over the other
+  feasible trials (grey), each axis min–max scaled.
 
 Matplotlib (the ``plots`` extra) is imported only here; without it the report still has
 its JSON and CSV.
@@ -173,12 +174,12 @@ def plot_importance(spec: SearchSpec, records: list[TrialRecord], path: Path) ->
 
 
 def plot_parallel(spec: SearchSpec, records: list[TrialRecord], path: Path) -> None:
-    """Parallel coordinates of the front points (all feasible points if the front is empty)."""
-    chosen = [r for r in records if r.on_front] or [r for r in records if r.feasible]
+    """Parallel coordinates: front points coloured by the first objective, other feasible trials grey."""
+    feasible = [r for r in records if r.feasible]
     axes: list[str] = []
     rows: list[dict[str, float]] = []
     categories: dict[str, list[Any]] = {}
-    for r in chosen:
+    for r in feasible:
         row: dict[str, float] = {}
         for name, value in r.assignment.items():
             values = (
@@ -206,21 +207,24 @@ def plot_parallel(spec: SearchSpec, records: list[TrialRecord], path: Path) -> N
         ax.set_axis_off()
         fig.savefig(path)
         return
-    lo = {a: min(r.get(a, math.nan) for r in rows) for a in axes}
-    hi = {a: max(r.get(a, math.nan) for r in rows) for a in axes}
+    lo = {a: min(r.get(a, math.inf) for r in rows) for a in axes}
+    hi = {a: max(r.get(a, -math.inf) for r in rows) for a in axes}
     colour_by = spec.objectives[0].name
     span = (hi[colour_by] - lo[colour_by]) or 1.0
     from matplotlib import colormaps
 
     cmap = colormaps["viridis"]
-    for row in rows:
-        ys = [(row.get(a, math.nan) - lo[a]) / ((hi[a] - lo[a]) or 1.0) for a in axes]
-        ax.plot(
-            range(len(axes)),
-            ys,
-            c=cmap((row.get(colour_by, lo[colour_by]) - lo[colour_by]) / span),
-            alpha=0.8,
-        )
+
+    def ys(row: dict[str, float]) -> list[float]:
+        return [(row.get(a, math.nan) - lo[a]) / ((hi[a] - lo[a]) or 1.0) for a in axes]
+
+    front = [row for row, r in zip(rows, feasible, strict=True) if r.on_front]
+    for row, r in zip(rows, feasible, strict=True):
+        if not r.on_front:
+            ax.plot(range(len(axes)), ys(row), c="0.85", lw=0.8, zorder=1)
+    for row in front:
+        colour = cmap((row.get(colour_by, lo[colour_by]) - lo[colour_by]) / span)
+        ax.plot(range(len(axes)), ys(row), c=colour, lw=1.6, alpha=0.9, zorder=2)
     ax.set_xticks(range(len(axes)))
     ax.set_xticklabels(
         [f"{a}\n[{lo[a]:.3g}, {hi[a]:.3g}]" for a in axes], fontsize=7, rotation=30, ha="right"
@@ -228,8 +232,11 @@ def plot_parallel(spec: SearchSpec, records: list[TrialRecord], path: Path) -> N
     ax.set_yticks([0, 1])
     ax.set_yticklabels(["min", "max"])
     for x in range(len(axes)):
-        ax.axvline(x, c="0.8", lw=0.8, zorder=0)
-    which = "Pareto front" if any(r.on_front for r in records) else "feasible trials"
-    ax.set_title(f"{spec.name}: parallel coordinates of the {which} (colour: {colour_by})", fontsize=9)
+        ax.axvline(x, c="0.6", lw=0.8, zorder=0)
+    ax.set_title(
+        f"{spec.name}: parallel coordinates\n{len(front)} Pareto-front trials (colour: {colour_by}), "
+        f"{len(rows) - len(front)} other feasible trials (grey)",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path)
