@@ -154,8 +154,12 @@ def load_study(
         except SearchSpecError:
             raise
         except Exception as err:
-            if attempt == 4:
-                raise
+            racy = type(err).__name__ in ("OperationalError", "IntegrityError", "DuplicatedStudyError")
+            if not racy or attempt == 4:
+                where = storage or spec.backend.storage or spec.output_dir / "study.journal"
+                raise SearchSpecError(
+                    f"cannot open the study storage {where}: {type(err).__name__}: {err}"
+                ) from err
             log.debug("opening the study failed (%s); retrying", err)
             time.sleep(0.5 + attempt)
     raise AssertionError("unreachable")

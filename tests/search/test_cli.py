@@ -105,3 +105,10 @@ def test_holdout_reevaluates_the_front(tmp_path: Path, capsys: pytest.CaptureFix
     assert "holdout_other" in csv_text and "7.5" in csv_text
     for done in (tmp_path / "out" / "trials").glob("*/holdout/overrides.yaml"):
         assert yaml.safe_load(done.read_text())["model"]["init_args"]["tag"] == f"{done.parent.parent}/x"
+
+
+def test_unusable_storage_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(tmp_path, spec_dict(tmp_path))
+    assert main(["run", "--config", str(path), "--storage", "nosuchdb://x/y"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the study storage nosuchdb://x/y" in err and "Traceback" not in err
