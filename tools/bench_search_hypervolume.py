@@ -7,9 +7,10 @@ and the metrics collected by the TrialResult callback after ``trainer.validate``
 Only the subprocess around it is left out (its cost is measured separately by
 tools/bench_search_overhead.py); identical configurations are evaluated once.
 
-The cost objective is the forward FLOPs of the configuration (deterministic:
-``lit_distill.models.flops.forward_flops`` at the data's max_seq_length) by default,
-or the measured evaluation time (``--cost eval_time_s``, noisy).
+The cost objective is the mean forward GFLOPs per evaluation feature under the
+configuration (deterministic: ``lit_distill.models.flops.forward_flops`` over the
+features' real lengths) by default, or the measured evaluation time
+(``--cost eval_time_s``, noisy on a shared machine).
 
     python tools/bench_search_hypervolume.py --config configs/search/quickstart_length.yaml \
         --random-trials 300 --tpe-trials 60 --seeds 3 --out docs/img/search_hypervolume.png
@@ -71,49 +72,43 @@ def build_objective(
     module = cli.model
     attribute = chain.key.split(".")[-1]
     cache: dict[Chain, tuple[float, float]] = {}
-    flops: Callable[[list[int]], float] | None = None
-    if cost == "flops":
+    lengths_hist: dict[int, int] = {}
+
+    def flops(lengths: list[int]) -> float:
+        """Mean forward GFLOPs per evaluation feature (over the features' real lengths)."""
         from lit_distill.models.flops import forward_flops
 
-        def flops(lengths: list[int]) -> float:
-            seq = int(cli.datamodule.max_seq_length)
-            return float(forward_flops(module.model.config, seq, [min(v, seq) for v in lengths]))
+        if not lengths_hist:
+            for batch in cli.datamodule.val_dataloader():
+                for n in batch["attention_mask"].sum(dim=1).tolist():
+                    lengths_hist[int(n)] = lengths_hist.get(int(n), 0) + 1
+        total = sum(
+            count * forward_flops(module.model.config, n, length_config=[min(v, n) for v in lengths])
+            for n, count in lengths_hist.items()
+        )
+        return total / sum(lengths_hist.values()) / 1e9
 
     def evaluate(lengths: Chain) -> tuple[float, float]:
         if lengths not in cache:
             setattr(module, attribute, list(lengths))
             cli.trainer.validate(module, datamodule=cli.datamodule, verbose=False)
             metrics = callback.collect(cli.trainer, module)
-            c = flops(list(lengths)) if flops is not None else metrics[cost]
+            c = flops(list(lengths)) if cost == "flops" else metrics[cost]
             cache[lengths] = (metrics[score], c)
         return cache[lengths]
 
     return evaluate, cli
 
 
-def tpe_search(
-    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
+def optuna_search(
+    spec: SearchSpec,
+    evaluate: Callable[[Chain], tuple[float, float]],
+    trials: int,
+    sampler: optuna.samplers.BaseSampler,
 ) -> list[tuple[float, float]]:
-    """The default sampler (multi-objective TPE) through the same space/decoding as a real search."""
+    """Ask/tell through the same space and decoding as a real search trial."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(directions=list(DIRECTIONS), sampler=make_sampler(spec, seed))
-    space = optimizer_space(spec)
-    out = []
-    for _ in range(trials):
-        trial = study.ask()
-        assignment = decode(spec, {p.name: suggest(trial, p) for p in space})
-        lengths = tuple(config_overrides(spec, assignment)[spec.chains[0].key])
-        values = evaluate(lengths)
-        study.tell(trial, list(values))
-        out.append(values)
-    return out
-
-
-def random_search(
-    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
-) -> list[tuple[float, float]]:
-    """Uniform random fractions decoded like the optimiser's (Optuna's RandomSampler on the same space)."""
-    study = optuna.create_study(directions=list(DIRECTIONS), sampler=optuna.samplers.RandomSampler(seed=seed))
+    study = optuna.create_study(directions=list(DIRECTIONS), sampler=sampler)
     space = optimizer_space(spec)
     out = []
     for _ in range(trials):
@@ -123,6 +118,20 @@ def random_search(
         study.tell(trial, list(values))
         out.append(values)
     return out
+
+
+def tpe_search(
+    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
+) -> list[tuple[float, float]]:
+    """The default sampler (multi-objective TPE, as ``make_sampler`` builds it for a search)."""
+    return optuna_search(spec, evaluate, trials, make_sampler(spec, seed))
+
+
+def random_search(
+    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
+) -> list[tuple[float, float]]:
+    """Uniform random fractions decoded like the optimiser's (random search on the same space)."""
+    return optuna_search(spec, evaluate, trials, optuna.samplers.RandomSampler(seed=seed))
 
 
 def lat_search(
@@ -155,7 +164,8 @@ def main() -> int:
     parser.add_argument("--random-trials", type=int, default=300)
     parser.add_argument("--tpe-trials", type=int, default=60)
     parser.add_argument("--lat-trials", type=int, default=300)
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of the default sampler")
+    parser.add_argument("--baseline-seeds", type=int, default=1, help="seeds of random and LAT search")
     parser.add_argument("--out", default="docs/img/search_hypervolume.png")
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
@@ -179,7 +189,7 @@ def main() -> int:
         ("lat", lat_search, args.lat_trials),
     ):
         start = time.perf_counter()
-        for seed in range(args.seeds):
+        for seed in range(args.seeds if name == "tpe" else args.baseline_seeds):
             runs[name].append(curve(fn(spec, evaluate, n, seed), reference))
         timings[name] = time.perf_counter() - start
 
@@ -187,7 +197,10 @@ def main() -> int:
         return sum(c[min(n, len(c)) - 1] for c in runs[name]) / len(runs[name])
 
     target = mean_at("random", args.random_trials)
-    print(f"\nhypervolume relative to {args.random_trials}-trial random search (mean of {args.seeds} seeds):")
+    print(
+        f"\nhypervolume relative to {args.random_trials}-trial random search (mean over seeds: "
+        f"default sampler {args.seeds}, random and LAT {args.baseline_seeds}):"
+    )
     for n in (10, 20, 30, 40, 60, 100, 200, 300):
         row = [f"{name}={mean_at(name, n) / target:6.3f}" for name in runs if n <= len(runs[name][0])]
         print(f"  after {n:3d} trials: " + "  ".join(row))
@@ -225,7 +238,7 @@ def main() -> int:
     ax.set_ylabel(f"hypervolume / random-{args.random_trials}")
     ax.set_xscale("log")
     ax.set_ylim(max(0.0, math.floor(min(mean_at(k, 1) / target for k in runs) * 10) / 10), 1.05)
-    ax.set_title(f"{spec.name}: {args.score} vs {args.cost}, mean of {args.seeds} seeds", fontsize=9)
+    ax.set_title(f"{spec.name}: {args.score} vs {args.cost} (TPE: mean of {args.seeds} seeds)", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

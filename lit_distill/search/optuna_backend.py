@@ -37,7 +37,7 @@ import optuna.storages.journal
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
-from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial, trial_dir
+from lit_distill.search.runner import TrialOutcome, pid_alive, read_outcome, run_trial, trial_dir
 from lit_distill.search.space import (
     OptParam,
     config_overrides,
@@ -225,16 +225,6 @@ def suggest(trial: Trial, param: OptParam) -> Any:
     return trial.suggest_float(param.name, float(param.low or 0.0), float(param.high or 0.0), log=param.log)
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class OptunaWorker:
     """One worker process of an Optuna search (run it with :meth:`run`).
 
@@ -279,7 +269,7 @@ class OptunaWorker:
             beat = float(
                 t.user_attrs.get("heartbeat", t.datetime_start.timestamp() if t.datetime_start else now)
             )
-            dead_here = host == self.host and pid.isdigit() and not _pid_alive(int(pid))
+            dead_here = host == self.host and pid.isdigit() and not pid_alive(int(pid))
             if owner == self.worker_id or not (dead_here or now - beat > self.spec.stale_after_s):
                 continue
             if self._close_interrupted(t, owner or "unknown worker"):

@@ -141,6 +141,17 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def trial_dir(spec: SearchSpec, number: int) -> Path:
     """The directory of trial ``number``."""
     return spec.output_dir / "trials" / f"{number:05d}"

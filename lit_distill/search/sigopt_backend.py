@@ -28,7 +28,7 @@ from typing import Any
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
 from lit_distill.search.report import TrialRecord
-from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial
+from lit_distill.search.runner import TrialOutcome, pid_alive, read_outcome, run_trial
 from lit_distill.search.space import config_overrides, decode, optimizer_space
 from lit_distill.search.spec import SearchSpec, SearchSpecError
 
@@ -200,7 +200,7 @@ class SigOptWorker:
         for s in _pages(self._experiment().suggestions().fetch(state="open")):
             owner = str((getattr(s, "metadata", None) or {}).get("worker", ""))
             owner_host, _, pid = owner.rpartition(":")
-            if owner_host != host or not pid.isdigit() or owner == self.worker_id or _alive(int(pid)):
+            if owner_host != host or not pid.isdigit() or owner == self.worker_id or pid_alive(int(pid)):
                 continue
             outcome = read_outcome(self._trial_dir(str(s.id)))
             if outcome is not None:
@@ -250,16 +250,6 @@ class SigOptWorker:
         outcome = run_trial(self.spec, directory, overrides)
         self._experiment().observations().create(**observation_payload(self.spec, sid, outcome))
         log.info("suggestion %s: %s %s", sid, outcome.status, outcome.reason)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def records_from_experiment(spec: SearchSpec, connection: Any = None) -> list[TrialRecord]:

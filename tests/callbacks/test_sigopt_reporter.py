@@ -8,10 +8,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from lightning.pytorch import Trainer
 
 from lit_distill.callbacks.sigopt_reporter import SigOptReporter
-from tests.search.toy import ToyData, ToyQA
+from tests.search.toy import ToyData, ToyQA, quiet_trainer
 
 
 def _fake_sigopt(run_id: str | None) -> tuple[ModuleType, list[tuple[str, Any]]]:
@@ -25,17 +24,7 @@ def _fake_sigopt(run_id: str | None) -> tuple[ModuleType, list[tuple[str, Any]]]
 
 
 def _fit(tmp_path: Path, callback: SigOptReporter) -> None:
-    Trainer(
-        default_root_dir=tmp_path,
-        max_steps=1,
-        limit_val_batches=1,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[callback],
-    ).fit(ToyQA(knob=0.3), ToyData())
+    quiet_trainer(str(tmp_path), [callback]).fit(ToyQA(knob=0.3), ToyData())
 
 
 def test_logs_checkpoints_and_final_metrics_in_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,21 +12,11 @@ from lightning.pytorch import Trainer
 
 from lit_distill.callbacks.trial_result import TrialResult, count_parameters, model_to_count
 from lit_distill.search.protocol import METRICS_PATH_ENV
-from tests.search.toy import ToyData, ToyQA
+from tests.search.toy import ToyData, ToyQA, quiet_trainer
 
 
 def _trainer(tmp_path: Path, callback: TrialResult) -> Trainer:
-    return Trainer(
-        default_root_dir=tmp_path,
-        max_steps=1,
-        limit_val_batches=1,
-        num_sanity_val_steps=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[callback],
-    )
+    return quiet_trainer(str(tmp_path), [callback], sanity_steps=1)
 
 
 def test_fit_writes_metrics_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Literal
 
 import torch
-from lightning.pytorch import LightningDataModule, LightningModule
+from lightning.pytorch import Callback, LightningDataModule, LightningModule, Trainer
 from torch.utils.data import DataLoader, TensorDataset
 
 
@@ -76,3 +76,19 @@ class ToyQA(LightningModule):
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def quiet_trainer(root: str, callbacks: list[Callback], sanity_steps: int = 0) -> Trainer:
+    """A one-step, one-validation-batch CPU trainer without logger, checkpoints or progress bar."""
+    return Trainer(
+        default_root_dir=root,
+        accelerator="cpu",
+        max_steps=1,
+        limit_val_batches=1,
+        num_sanity_val_steps=sanity_steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=callbacks,
+    )
