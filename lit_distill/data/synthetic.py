@@ -1,0 +1,530 @@
+"""Deterministic synthetic SQuAD-2.0-format data and an offline WordPiece tokenizer.
+
+The generator invents people with made-up names (built from syllables) and
+writes short biographies about them: where they were born, what they do, what
+they founded and when, who taught them, which instrument they play, what their
+pet is called, where they work and how far they travelled. Questions ask for
+one of these facts in one of several phrasings. Unanswerable questions ask for
+a fact the paragraph does not state: mostly a kind of fact nobody in the
+paragraph has, sometimes a fact another person has (asked about a person of the
+paragraph who lacks it, or about someone absent, so the model must match names).
+
+Every word comes from this file (no borrowed text). The same ``seed`` always
+gives byte-identical JSON files and the same tokenizer.
+
+Example:
+    >>> from lit_distill.data.synthetic import make_synthetic_dataset
+    >>> paths = make_synthetic_dataset("data/synthetic", n_train=2000, n_dev=400, seed=0)
+    >>> sorted(paths)
+    ['dev', 'search', 'tokenizer', 'train']
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "SPLIT_FILES",
+    "TOKENIZER_DIRNAME",
+    "generate_squad_json",
+    "make_synthetic_dataset",
+    "train_wordpiece_tokenizer",
+]
+
+SPLIT_FILES: dict[str, str] = {"train": "train.json", "dev": "dev.json", "search": "search.json"}
+TOKENIZER_DIRNAME = "tokenizer"
+
+_ONSETS = [
+    "b",
+    "br",
+    "d",
+    "dr",
+    "f",
+    "g",
+    "gr",
+    "k",
+    "kr",
+    "l",
+    "m",
+    "n",
+    "p",
+    "r",
+    "s",
+    "st",
+    "t",
+    "tr",
+    "v",
+    "z",
+]
+_VOWELS = ["a", "e", "i", "o", "u", "ai", "ou", "ea", "y"]
+_CODAS = ["", "", "", "n", "r", "l", "s", "k", "m"]
+
+_JOB_ADJ = ["senior", "junior", "travelling", "night", "royal", "master", "village", "harbour"]
+_JOB_NOUN = [
+    "glass maker",
+    "river pilot",
+    "clock mender",
+    "rope weaver",
+    "bee keeper",
+    "map drawer",
+    "stone cutter",
+    "lamp lighter",
+    "salt trader",
+    "bell founder",
+    "baker",
+    "tailor",
+    "surveyor",
+    "chemist",
+    "carpenter",
+]
+_ORG_KIND = [
+    "Guild",
+    "Trading Company",
+    "Rowing Club",
+    "Music School",
+    "Seed Bank",
+    "Weaving House",
+    "Observatory",
+]
+_INSTRUMENTS = ["lute", "bone flute", "harp", "fiddle", "bass drum", "tin whistle", "organ", "cello", "horn"]
+_ANIMALS = ["cat", "dog", "goat", "parrot", "horse", "tortoise", "owl", "ferret"]
+_PLACE_ADJ = ["old", "red", "tall", "quiet", "narrow", "busy", "white"]
+_PLACE_NOUN = ["mill", "tower", "bridge", "market", "library", "chapel", "tannery", "bakery"]
+_PLACE_NEAR = ["by the harbour", "by the river", "near the square", "near the station", "by the lake"]
+_UNITS = ["miles", "leagues", "kilometres"]
+_FILLER_ADJ = ["mild", "windy", "green", "crowded", "famous", "ancient", "peaceful"]
+_FILLER_NOUN = ["gardens", "markets", "bridges", "festivals", "orchards", "canals", "towers"]
+_FILLERS = [
+    "{c} is known for its {fa} {fn}.",
+    "The roads around {c} are quiet in winter.",
+    "Many travellers visit {c} in the spring.",
+    "Visitors often praise the {fa} {fn} of {c}.",
+    "Each autumn the people of {c} hold a fair.",
+]
+
+
+@dataclass(frozen=True)
+class _Relation:
+    """One kind of fact: how a paragraph states it and how a question asks it.
+
+    ``statements`` contain ``{p}`` (the person), ``{a}`` (the answer) and maybe
+    ``{x}`` (an extra slot such as the animal); ``questions`` contain ``{p}`` and
+    maybe ``{x}``.
+    """
+
+    name: str
+    statements: tuple[str, ...]
+    questions: tuple[str, ...]
+
+
+_RELATIONS: tuple[_Relation, ...] = (
+    _Relation(
+        "born",
+        ("{p} was born in {a}.", "{a} is the birthplace of {p}.", "{p} was born in the town of {a}."),
+        ("Where was {p} born?", "What is the birthplace of {p}?", "In which town was {p} born?"),
+    ),
+    _Relation(
+        "job",
+        ("{p} works as a {a}.", "By trade, {p} is a {a}.", "For many years {p} has worked as a {a}."),
+        ("What does {p} do for a living?", "What is the job of {p}?", "What is the profession of {p}?"),
+    ),
+    _Relation(
+        "org",
+        ("{p} founded the {a} in {x}.", "In {x}, {p} founded the {a}."),
+        ("What did {p} found?", "Which organisation was founded by {p}?", "What was founded by {p}?"),
+    ),
+    _Relation(
+        "year",
+        ("{p} founded the {x} in {a}.", "In {a}, {p} founded the {x}."),
+        (
+            "In what year did {p} found the {x}?",
+            "When did {p} found the {x}?",
+            "When was the {x} of {p} founded?",
+        ),
+    ),
+    _Relation(
+        "teacher",
+        ("{p} studied under {a}.", "As a young apprentice, {p} learned from {a}."),
+        ("Who was the teacher of {p}?", "Under whom did {p} study?", "From whom did {p} learn the trade?"),
+    ),
+    _Relation(
+        "instrument",
+        ("In the evenings {p} plays the {a}.", "{p} is a skilled player of the {a}."),
+        ("Which instrument does {p} play?", "What instrument is played by {p}?"),
+    ),
+    _Relation(
+        "pet",
+        ("{p} keeps a {x} called {a}.", "{p} owns a {x} named {a}."),
+        ("What is the name of the {x} that {p} keeps?", "What is the {x} of {p} called?"),
+    ),
+    _Relation(
+        "workplace",
+        ("Every morning {p} goes to work at the {a}.", "The workshop of {p} is in the {a}."),
+        ("Where does {p} work?", "Where is the workshop of {p}?"),
+    ),
+    _Relation(
+        "distance",
+        ("Once {p} walked {a} to reach {x}.", "To reach {x}, {p} once travelled {a} on foot."),
+        ("How far did {p} walk to reach {x}?", "What distance did {p} travel to reach {x}?"),
+    ),
+)
+_RELATION_BY_NAME = {r.name: r for r in _RELATIONS}
+# "org" and "year" describe the same founding; a person has both or neither.
+_FACT_KINDS = ("born", "job", "founding", "teacher", "instrument", "pet", "workplace", "distance")
+
+
+class _Namer:
+    """Invents pronounceable, unique capitalised words from syllables."""
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = rng
+        self._used: set[str] = set()
+
+    def word(self, min_syll: int = 1, max_syll: int = 2) -> str:
+        for _ in range(1000):
+            n = self._rng.randint(min_syll, max_syll)
+            w = "".join(
+                self._rng.choice(_ONSETS) + self._rng.choice(_VOWELS) + self._rng.choice(_CODAS)
+                for _ in range(n)
+            )
+            if w not in self._used:
+                self._used.add(w)
+                return w.capitalize()
+        raise RuntimeError("the syllable inventory is exhausted; this should not happen")
+
+    def person(self) -> str:
+        return f"{self.word()} {self.word()}"
+
+    def city(self) -> str:
+        return self.word(2, 3) if self._rng.random() < 0.6 else f"{self.word()} {self.word()}"
+
+
+@dataclass
+class _Fact:
+    relation: str
+    answer: str
+    extra: str = ""
+
+
+def _person_facts(rng: random.Random, namer: _Namer, n_facts: int) -> dict[str, _Fact | tuple[_Fact, _Fact]]:
+    kinds = rng.sample(_FACT_KINDS, n_facts)
+    facts: dict[str, _Fact | tuple[_Fact, _Fact]] = {}
+    for kind in kinds:
+        if kind == "born":
+            facts[kind] = _Fact("born", namer.city())
+        elif kind == "job":
+            job = rng.choice(_JOB_NOUN)
+            facts[kind] = _Fact("job", f"{rng.choice(_JOB_ADJ)} {job}" if rng.random() < 0.6 else job)
+        elif kind == "founding":
+            org = f"{namer.word()} {rng.choice(_ORG_KIND)}"
+            year = str(rng.randint(1200, 1999))
+            facts[kind] = (_Fact("org", org, year), _Fact("year", year, org))
+        elif kind == "teacher":
+            title = rng.choice(["", "", "Master ", "Old "])
+            facts[kind] = _Fact("teacher", title + namer.person())
+        elif kind == "instrument":
+            facts[kind] = _Fact("instrument", rng.choice(_INSTRUMENTS))
+        elif kind == "pet":
+            facts[kind] = _Fact("pet", namer.word(), rng.choice(_ANIMALS))
+        elif kind == "workplace":
+            place = f"{rng.choice(_PLACE_ADJ)} {rng.choice(_PLACE_NOUN)}"
+            where = rng.random()
+            if where < 0.4:  # five words
+                place += f" {rng.choice(_PLACE_NEAR)}"
+            elif where < 0.7:  # four words
+                place += f" near {namer.word(2, 2)}"
+            facts[kind] = _Fact("workplace", place)
+        else:
+            facts[kind] = _Fact("distance", f"{rng.randint(2, 900)} {rng.choice(_UNITS)}", namer.city())
+    return facts
+
+
+def _render(template: str, person: str, fact: _Fact) -> tuple[str, int]:
+    """Fill ``template``; returns the sentence and the character offset of the answer."""
+    marked = template.format(p=person, a="\x00", x=fact.extra)
+    start = marked.index("\x00")
+    sentence = marked.replace("\x00", fact.answer)
+    return sentence[0].upper() + sentence[1:], start
+
+
+def _paragraph(rng: random.Random, namer: _Namer, long: bool, qid_prefix: str) -> dict[str, Any]:
+    n_people = rng.randint(3, 4) if long else rng.randint(1, 2)
+    people = [namer.person() for _ in range(n_people)]
+    facts_by_person = {p: _person_facts(rng, namer, rng.randint(2, 4)) for p in people}
+
+    # Sentences: (text, answer span start within the text or -1, fact key)
+    pieces: list[tuple[str, dict[tuple[str, str], int]]] = []
+    for person, facts in facts_by_person.items():
+        for kind, fact in facts.items():
+            if isinstance(fact, tuple):  # founding: one sentence answers "org" and "year"
+                org_fact, year_fact = fact
+                template_i = rng.randrange(len(_RELATION_BY_NAME["org"].statements))
+                text, org_start = _render(_RELATION_BY_NAME["org"].statements[template_i], person, org_fact)
+                _, year_start = _render(_RELATION_BY_NAME["year"].statements[template_i], person, year_fact)
+                pieces.append((text, {(person, "org"): org_start, (person, "year"): year_start}))
+            else:
+                text, start = _render(rng.choice(_RELATION_BY_NAME[fact.relation].statements), person, fact)
+                pieces.append((text, {(person, kind): start}))
+    n_fillers = rng.randint(4, 8) if long else rng.randint(0, 2)
+    for _ in range(n_fillers):
+        filler = rng.choice(_FILLERS).format(
+            c=namer.city(), fa=rng.choice(_FILLER_ADJ), fn=rng.choice(_FILLER_NOUN)
+        )
+        pieces.append((filler, {}))
+    rng.shuffle(pieces)
+
+    context_parts: list[str] = []
+    answer_starts: dict[tuple[str, str], int] = {}
+    offset = 0
+    for text, starts in pieces:
+        for key, start in starts.items():
+            answer_starts[key] = offset + start
+        context_parts.append(text)
+        offset += len(text) + 1
+    context = " ".join(context_parts)
+
+    answerable: list[tuple[str, str, _Fact]] = []
+    for person, facts in facts_by_person.items():
+        for fact in facts.values():
+            for f in fact if isinstance(fact, tuple) else (fact,):
+                answerable.append((person, f.relation, f))
+    qas: list[dict[str, Any]] = []
+    n_questions = rng.randint(3, 6) if not long else rng.randint(5, 8)
+    rng.shuffle(answerable)
+    for q_i in range(n_questions):
+        qid = f"{qid_prefix}q{q_i}"
+        if rng.random() < 0.35:
+            qas.append(_unanswerable(rng, namer, facts_by_person, qid))
+            continue
+        person, relation, fact = answerable[q_i % len(answerable)]
+        question = rng.choice(_RELATION_BY_NAME[relation].questions).format(p=person, x=fact.extra)
+        start = answer_starts[(person, relation)]
+        if context[start : start + len(fact.answer)] != fact.answer:  # pragma: no cover - generator bug guard
+            raise RuntimeError(f"synthetic generator misplaced an answer for {qid}")
+        answer = {"text": fact.answer, "answer_start": start}
+        qas.append({"id": qid, "question": question, "answers": [answer], "is_impossible": False})
+    return {"context": context, "qas": qas}
+
+
+def _unanswerable(
+    rng: random.Random,
+    namer: _Namer,
+    facts_by_person: dict[str, dict[str, _Fact | tuple[_Fact, _Fact]]],
+    qid: str,
+) -> dict[str, Any]:
+    """A question the paragraph cannot answer.
+
+    Mostly (70 %) a kind of fact nobody in the paragraph has, asked about one of
+    its people; otherwise a fact some person has, asked about another person of
+    the paragraph who lacks it or about someone absent (the model must match names).
+    """
+    people = list(facts_by_person)
+    present_relations = set().union(
+        *(_relations_of(f) for facts in facts_by_person.values() for f in facts.values())
+    )
+    absent = [r for r in _RELATIONS if r.name not in present_relations]
+    if absent and rng.random() < 0.7:
+        relation = rng.choice(absent)
+        extra = {
+            "org": rng.choice(["1500", "1720", "1888"]),
+            "year": f"{namer.word()} {rng.choice(_ORG_KIND)}",
+        }
+        extra.update({"pet": rng.choice(_ANIMALS), "distance": namer.city()})
+        question = rng.choice(relation.questions).format(p=rng.choice(people), x=extra.get(relation.name, ""))
+        return {"id": qid, "question": question, "answers": [], "is_impossible": True}
+    present: list[tuple[str, _Fact]] = []
+    for person, facts in facts_by_person.items():
+        for fact in facts.values():
+            for f in fact if isinstance(fact, tuple) else (fact,):
+                present.append((person, f))
+    asked_person, fact = rng.choice(present)
+    lacking = [
+        p
+        for p in people
+        if p != asked_person
+        and all(fact.relation not in _relations_of(v) for v in facts_by_person[p].values())
+    ]
+    person = rng.choice(lacking) if lacking and rng.random() < 0.6 else namer.person()
+    question = rng.choice(_RELATION_BY_NAME[fact.relation].questions).format(p=person, x=fact.extra)
+    return {"id": qid, "question": question, "answers": [], "is_impossible": True}
+
+
+def _relations_of(fact: _Fact | tuple[_Fact, _Fact]) -> set[str]:
+    return {f.relation for f in (fact if isinstance(fact, tuple) else (fact,))}
+
+
+def generate_squad_json(
+    n_questions: int,
+    seed: int = 0,
+    long_fraction: float = 0.15,
+    id_prefix: str = "syn",
+) -> dict[str, Any]:
+    """Generate a SQuAD-2.0-format dataset (the dict ``json.load`` would return).
+
+    Args:
+        n_questions: Number of questions to generate (exactly this many).
+        seed: Random seed; the same seed gives the same data.
+        long_fraction: Share of paragraphs with several people and filler
+            sentences (usually longer than 128 tokens, so doc stride is used).
+        id_prefix: Prefix of the question ids (keeps splits' ids distinct).
+
+    Returns:
+        ``{"version": "v2.0", "data": [{"title", "paragraphs": [{"context", "qas"}]}]}``.
+
+    Raises:
+        ValueError: If ``n_questions`` < 1 or ``long_fraction`` is outside [0, 1].
+    """
+    if n_questions < 1:
+        raise ValueError(f"n_questions must be >= 1, got {n_questions}")
+    if not 0.0 <= long_fraction <= 1.0:
+        raise ValueError(f"long_fraction must be in [0, 1], got {long_fraction}")
+    rng = random.Random(seed)
+    namer = _Namer(rng)
+    articles: list[dict[str, Any]] = []
+    remaining = n_questions
+    a_i = 0
+    while remaining > 0:
+        title = f"The {namer.word()} chronicles"
+        paragraphs = []
+        for p_i in range(rng.randint(2, 4)):
+            para = _paragraph(rng, namer, rng.random() < long_fraction, f"{id_prefix}-a{a_i}p{p_i}")
+            para["qas"] = para["qas"][:remaining]
+            remaining -= len(para["qas"])
+            paragraphs.append(para)
+            if remaining <= 0:
+                break
+        articles.append({"title": title, "paragraphs": paragraphs})
+        a_i += 1
+    return {"version": "v2.0", "data": articles}
+
+
+def _texts(datasets: Iterable[dict[str, Any]]) -> Iterable[str]:
+    for ds in datasets:
+        for article in ds["data"]:
+            yield article["title"]
+            for para in article["paragraphs"]:
+                yield para["context"]
+                for qa in para["qas"]:
+                    yield qa["question"]
+
+
+_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def _wordpiece_vocab(texts: Iterable[str], vocab_size: int) -> list[str]:
+    """Choose a WordPiece vocabulary by deterministic frequency counts.
+
+    Words come from the ``tokenizers`` BERT normaliser and pre-tokeniser (the
+    same ones the final tokenizer uses). The vocabulary holds every character
+    seen (word-initial and ``##`` form, so nothing maps to ``[UNK]``), then
+    the frequent whole words (seen at least 8 times), then the most frequent word pieces (prefixes of 2-5 characters and
+    ``##`` continuations of 2-4 characters), ties broken alphabetically. The
+    ``tokenizers`` trainer is not used for the choice because it breaks ties in
+    hash order, which differs between processes.
+    """
+    from collections import Counter
+
+    from tokenizers.normalizers import BertNormalizer
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    normalizer = BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
+    pre_tokenizer = BertPreTokenizer()
+    words: Counter[str] = Counter()
+    for text in texts:
+        words.update(w for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for w in words for c in w})
+    alphabet = [*chars, *(f"##{c}" for c in chars)]
+    frequent = sorted(
+        (w for w, c in words.items() if c >= 8 and w not in alphabet), key=lambda w: (-words[w], w)
+    )
+    pieces: Counter[str] = Counter()
+    for word, count in words.items():
+        for n in range(2, min(5, len(word) - 1) + 1):
+            pieces[word[:n]] += count * n
+        for i in range(1, len(word)):
+            for n in range(2, min(4, len(word) - i) + 1):
+                pieces[f"##{word[i : i + n]}"] += count * n
+    taken = set(alphabet) | set(frequent)
+    ranked = [*frequent, *sorted((p for p in pieces if p not in taken), key=lambda p: (-pieces[p], p))]
+    budget = max(0, vocab_size - len(_SPECIALS) - len(alphabet))
+    return [*_SPECIALS, *alphabet, *sorted(ranked[:budget])]
+
+
+def train_wordpiece_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 1500) -> Path:
+    """Build an uncased BERT WordPiece tokenizer on ``texts`` and save it as a HF fast-tokenizer directory.
+
+    The directory loads with ``transformers.AutoTokenizer.from_pretrained(out_dir)``
+    (a ``tokenizers``-backed fast tokenizer with offsets) and also holds a
+    classic ``vocab.txt``. The same texts always give the same vocabulary and ids.
+
+    Args:
+        texts: Training text.
+        out_dir: Directory to write (created).
+        vocab_size: Target vocabulary size (special tokens and the alphabet included).
+
+    Returns:
+        ``out_dir`` as a ``Path``.
+
+    Raises:
+        ValueError: If ``vocab_size`` < 100.
+    """
+    from transformers import BertTokenizerFast  # type: ignore[attr-defined]
+
+    if vocab_size < 100:
+        raise ValueError(f"vocab_size must be >= 100, got {vocab_size}")
+    ordered = _wordpiece_vocab(texts, vocab_size)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    vocab = {token: i for i, token in enumerate(ordered)}
+    tokenizer = BertTokenizerFast(vocab=vocab, do_lower_case=True, model_max_length=512)
+    tokenizer.save_pretrained(str(out))
+    (out / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")
+    return out
+
+
+def make_synthetic_dataset(
+    out_dir: str | Path,
+    n_train: int = 3000,
+    n_dev: int = 500,
+    n_search: int = 300,
+    seed: int = 0,
+    vocab_size: int = 1500,
+) -> dict[str, Path]:
+    """Write ``train.json``, ``dev.json``, ``search.json`` and a ``tokenizer/`` directory.
+
+    The three splits use different seeds derived from ``seed`` and different
+    invented names, so ``dev`` and ``search`` measure generalisation and the
+    length search never sees the reported dev split.
+
+    Args:
+        out_dir: Folder to write into (created).
+        n_train: Questions in the training split.
+        n_dev: Questions in the dev split.
+        n_search: Questions in the held-out search split.
+        seed: Base seed.
+        vocab_size: WordPiece vocabulary size of the tokenizer.
+
+    Returns:
+        Paths by name: ``train``, ``dev``, ``search`` (JSON files), ``tokenizer`` (directory).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sizes = {"train": n_train, "dev": n_dev, "search": n_search}
+    datasets = {
+        split: generate_squad_json(n, seed=seed * 1000 + offset, id_prefix=f"{split}{seed}")
+        for offset, (split, n) in enumerate(sizes.items())
+    }
+    paths: dict[str, Path] = {}
+    for split, data in datasets.items():
+        path = out / SPLIT_FILES[split]
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+        paths[split] = path
+    paths["tokenizer"] = train_wordpiece_tokenizer(
+        _texts(datasets.values()), out / TOKENIZER_DIRNAME, vocab_size=vocab_size
+    )
+    return paths
