@@ -39,6 +39,10 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-size", type=int, default=3000)
+    parser.add_argument(
+        "--steps", type=int, default=0, help="stop after this many steps (0: time budget only)"
+    )
+    parser.add_argument("--eval-every", type=int, default=0, help="print dev EM/F1 every N steps")
     args = parser.parse_args()
 
     import torch
@@ -85,7 +89,24 @@ def main() -> None:
     budget = args.minutes * 60
     t0 = time.perf_counter()
     steps = epochs = 0
-    while time.perf_counter() - t0 < budget:
+
+    def evaluate() -> dict[str, float]:
+        model.eval()
+        metric = SquadMetric().bind(es)
+        with torch.no_grad():
+            for batch in dm.val_dataloader():
+                out = model(
+                    input_ids=batch["input_ids"],
+                    attention_mask=batch["attention_mask"],
+                    token_type_ids=batch["token_type_ids"],
+                )
+                metric.update(out.start_logits, out.end_logits, batch["feature_index"])
+        return metric.compute()
+
+    def done() -> bool:
+        return time.perf_counter() - t0 >= budget or (args.steps > 0 and steps >= args.steps)
+
+    while not done():
         epochs += 1
         for batch in dm.train_dataloader():
             model.train()
@@ -100,20 +121,16 @@ def main() -> None:
             opt.step()
             opt.zero_grad()
             steps += 1
-            if time.perf_counter() - t0 >= budget:
+            if args.eval_every and steps % args.eval_every == 0:
+                r = evaluate()
+                elapsed = time.perf_counter() - t0
+                print(
+                    f"  step {steps} ({elapsed:.0f} s): dev EM {r['exact']:.1f} F1 {r['f1']:.1f}", flush=True
+                )
+            if done():
                 break
     train_s = time.perf_counter() - t0
-    model.eval()
-    metric = SquadMetric().bind(es)
-    with torch.no_grad():
-        for batch in dm.val_dataloader():
-            out = model(
-                input_ids=batch["input_ids"],
-                attention_mask=batch["attention_mask"],
-                token_type_ids=batch["token_type_ids"],
-            )
-            metric.update(out.start_logits, out.end_logits, batch["feature_index"])
-    r = metric.compute()
+    r = evaluate()
     print(
         f"tiny BERT ({args.layers} layers, hidden {args.hidden}) trained {train_s:.0f} s "
         f"({steps} steps, {epochs} epochs over {len(dm.features('train'))} features): "

@@ -28,6 +28,7 @@ def __getattr__(name: str) -> Any:
         return SquadDataModule
     raise AttributeError(f"module 'lit_distill.data' has no attribute {name!r}")
 
+
 __all__ = [
     "EvalSet",
     "FeatureArrays",

@@ -35,6 +35,7 @@ __all__ = [
     "load_hub_squad",
     "load_squad_json",
     "parse_squad_dict",
+    "read_json_file",
 ]
 
 SquadVersion = Literal["1.1", "2.0"]
@@ -322,19 +323,28 @@ def load_squad_json(
         FileNotFoundError: If ``path`` does not exist.
         SquadFormatError: If the file is not JSON or not valid SQuAD.
     """
+    return parse_squad_dict(read_json_file(path), str(path), version, on_misaligned)
+
+
+def read_json_file(path: str | Path, what: str = "SQuAD file") -> Any:
+    """Parse a JSON file; errors name the file and the position of a syntax error.
+
+    Raises:
+        FileNotFoundError: ``"<what> not found: <path>"``.
+        SquadFormatError: If the file is not UTF-8 JSON.
+    """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"SQuAD file not found: {p}")
+        raise FileNotFoundError(f"{what} not found: {p}")
     try:
         with p.open(encoding="utf-8") as fh:
-            data = json.load(fh)
+            return json.load(fh)
     except json.JSONDecodeError as exc:
         raise SquadFormatError(
-            f"{p}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
+            f"{what} {p}: not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno})"
         ) from exc
     except UnicodeDecodeError as exc:
-        raise SquadFormatError(f"{p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-    return parse_squad_dict(data, str(p), version, on_misaligned)
+        raise SquadFormatError(f"{what} {p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
 def _rows_to_examples(

@@ -97,6 +97,11 @@ class SquadMetric(Metric):
         self._predictions = None
         return self
 
+    def reset(self) -> None:
+        """Clear the stored batches and the predictions of the last ``compute``."""
+        super().reset()
+        self._predictions = None
+
     def _width(self) -> int:
         if self.eval_set is None:
             raise RuntimeError("SquadMetric.bind(eval_set) must be called before update/compute")

@@ -83,7 +83,7 @@ def test_reads_v11_without_is_impossible_field(tmp_path: Path) -> None:
 
 def test_not_json_names_the_file_and_position(tmp_path: Path) -> None:
     path = _write(tmp_path, '{"data": [', "broken.json")
-    with pytest.raises(SquadFormatError, match=r"broken\.json: not valid JSON .*line 1"):
+    with pytest.raises(SquadFormatError, match=r"SQuAD file .*broken\.json: not valid JSON .*line 1"):
         load_squad_json(path)
 
 

@@ -1,0 +1,234 @@
+"""``python -m lit_distill squad-eval``: a drop-in for the official ``evaluate-v2.0.py``.
+
+Same arguments (``data_file pred_file [-o F] [-n NA] [-t T] [-p DIR] [-v]``),
+same JSON keys and values, for SQuAD 2.0 and 1.1 data. Without ``--out-file``
+the result is printed as indented JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from lit_distill.metrics.squad import compute_exact, compute_f1, squad_evaluate
+
+__all__ = ["main", "read_gold"]
+
+
+class _InputError(Exception):
+    """A user file is missing or malformed (message printed, exit code 1)."""
+
+
+def _read_json(path: str, what: str) -> Any:
+    from lit_distill.data.squad import SquadFormatError, read_json_file
+
+    try:
+        return read_json_file(path, what)
+    except (FileNotFoundError, SquadFormatError) as exc:
+        raise _InputError(str(exc)) from exc
+
+
+def read_gold(data: Any, source: str) -> dict[str, list[str]]:
+    """Gold answer texts by question id, in data order, from a SQuAD JSON object.
+
+    Only the fields the official script reads are needed (``data``,
+    ``paragraphs``, ``qas``, ``id``, ``answers[].text``).
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
+        raise _InputError(f"{source}: top level must be an object with a 'data' list (the SQuAD format)")
+    gold: dict[str, list[str]] = {}
+    for a_i, article in enumerate(data["data"]):
+        title = article.get("title", f"#{a_i}") if isinstance(article, Mapping) else f"#{a_i}"
+        paragraphs = article.get("paragraphs") if isinstance(article, Mapping) else None
+        if not isinstance(paragraphs, list):
+            raise _InputError(f"{source}, article {title!r}: no 'paragraphs' list")
+        for p_i, para in enumerate(paragraphs):
+            qas = para.get("qas") if isinstance(para, Mapping) else None
+            if not isinstance(qas, list):
+                raise _InputError(f"{source}, article {title!r}: paragraph {p_i} has no 'qas' list")
+            for qa in qas:
+                if not isinstance(qa, Mapping) or "id" not in qa:
+                    raise _InputError(
+                        f"{source}, article {title!r}: paragraph {p_i} has a question without 'id'"
+                    )
+                answers = qa.get("answers")
+                if not isinstance(answers, list) or not all(
+                    isinstance(a, Mapping) and "text" in a for a in answers
+                ):
+                    raise _InputError(
+                        f"{source}, article {title!r}, question {qa['id']!r}: 'answers' must be a list of {{'text': ...}}"
+                    )
+                gold[str(qa["id"])] = [str(a["text"]) for a in answers]
+    return gold
+
+
+def _check_mapping(obj: Any, source: str, value_type: type | tuple[type, ...], what: str) -> dict[str, Any]:
+    if not isinstance(obj, Mapping):
+        raise _InputError(f"{source}: must be a JSON object mapping question id to {what}")
+    bad = [k for k, v in obj.items() if not isinstance(v, value_type) or isinstance(v, bool)]
+    if bad:
+        raise _InputError(f"{source}: question {bad[0]!r} maps to {obj[bad[0]]!r}; expected {what}")
+    return dict(obj)
+
+
+def _precision_recall(
+    scores: Mapping[str, float],
+    na_probs: Mapping[str, float],
+    n_positive: int,
+    has_answer: Mapping[str, bool],
+    image: Path | None,
+    title: str,
+) -> dict[str, float]:
+    """Average precision of answering in order of increasing no-answer probability (official ``pr_*_ap``)."""
+    order = sorted(na_probs, key=lambda k: na_probs[k])
+    true_pos, avg_prec = 0.0, 0.0
+    precisions, recalls = [1.0], [0.0]
+    for i, qid in enumerate(order):
+        if has_answer[qid]:
+            true_pos += scores[qid]
+        precision = true_pos / float(i + 1)
+        recall = true_pos / float(n_positive)
+        if i == len(order) - 1 or na_probs[qid] != na_probs[order[i + 1]]:
+            avg_prec += precision * (recall - recalls[-1])
+            precisions.append(precision)
+            recalls.append(recall)
+    if image is not None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        plt.step(recalls, precisions, color="b", alpha=0.2, where="post")
+        plt.fill_between(recalls, precisions, step="post", alpha=0.2, color="b")
+        plt.xlabel("Recall")
+        plt.ylabel("Precision")
+        plt.xlim((0.0, 1.05))
+        plt.ylim((0.0, 1.05))
+        plt.title(title)
+        plt.savefig(image)
+        plt.clf()
+    return {"ap": 100.0 * avg_prec}
+
+
+def _pr_analysis(
+    out: dict[str, Any],
+    gold: Mapping[str, list[str]],
+    preds: Mapping[str, str],
+    na_probs: Mapping[str, float],
+    image_dir: Path,
+) -> None:
+    from lit_distill.metrics.squad import normalize_answer
+
+    has_answer = {q: bool(a) for q, a in gold.items()}
+    n_positive = sum(has_answer.values())
+    if n_positive == 0:
+        return
+    image_dir.mkdir(parents=True, exist_ok=True)
+    exact_raw: dict[str, float] = {}
+    f1_raw: dict[str, float] = {}
+    for qid, answers in gold.items():
+        if qid in preds:
+            golds = [a for a in answers if normalize_answer(a)] or [""]
+            exact_raw[qid] = max(compute_exact(a, preds[qid]) for a in golds)
+            f1_raw[qid] = max(compute_f1(a, preds[qid]) for a in golds)
+    oracle = {q: float(v) for q, v in has_answer.items()}
+    for name, scores, title in (
+        ("exact", exact_raw, "Precision-Recall curve for Exact Match score"),
+        ("f1", f1_raw, "Precision-Recall curve for F1 score"),
+        ("oracle", oracle, "Oracle Precision-Recall curve (binary task of HasAns vs. NoAns)"),
+    ):
+        result = _precision_recall(
+            scores, na_probs, n_positive, has_answer, image_dir / f"pr_{name}.png", title
+        )
+        out[f"pr_{name}_ap"] = result["ap"]
+    try:
+        import matplotlib.pyplot as plt
+        import numpy as np
+    except ImportError:  # pragma: no cover - matplotlib is an optional extra
+        return
+    for name, wanted in (("hasAns", True), ("noAns", False)):
+        xs = [na_probs[q] for q, v in has_answer.items() if v is wanted]
+        if xs:
+            plt.hist(xs, weights=np.ones(len(xs)) / len(xs), bins=20, range=(0.0, 1.0))
+            plt.xlabel("Model probability of no-answer")
+            plt.ylabel("Proportion of dataset")
+            plt.title(f"Histogram of no-answer probability: {name}")
+            plt.savefig(image_dir / f"na_prob_hist_{name}.png")
+            plt.clf()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The official script's arguments."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lit_distill squad-eval",
+        description="Score SQuAD predictions exactly like the official evaluate-v2.0.py (v2.0 and v1.1 data).",
+    )
+    parser.add_argument("data_file", metavar="data.json", help="Input data JSON file.")
+    parser.add_argument(
+        "pred_file", metavar="pred.json", help="Model predictions (question id -> answer text)."
+    )
+    parser.add_argument(
+        "--out-file", "-o", metavar="eval.json", help="Write accuracy metrics to file (default is stdout)."
+    )
+    parser.add_argument(
+        "--na-prob-file", "-n", metavar="na_prob.json", help="Model estimates of probability of no answer."
+    )
+    parser.add_argument(
+        "--na-prob-thresh",
+        "-t",
+        type=float,
+        default=1.0,
+        help='Predict "" if no-answer probability exceeds this (default = 1.0).',
+    )
+    parser.add_argument(
+        "--out-image-dir",
+        "-p",
+        metavar="out_images",
+        default=None,
+        help="Save precision-recall curves to directory.",
+    )
+    parser.add_argument(
+        "--verbose", "-v", action="store_true", help="Accepted for compatibility (no effect)."
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``squad-eval``; returns 0 on success, 1 on bad input files, 2 on bad usage."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        gold = read_gold(_read_json(args.data_file, "data file"), args.data_file)
+        preds = _check_mapping(
+            _read_json(args.pred_file, "prediction file"), args.pred_file, str, "an answer string"
+        )
+        na_probs = None
+        if args.na_prob_file:
+            na_probs = _check_mapping(
+                _read_json(args.na_prob_file, "no-answer probability file"),
+                args.na_prob_file,
+                (int, float),
+                "a number",
+            )
+        try:
+            out = squad_evaluate(gold, preds, na_probs, na_prob_thresh=args.na_prob_thresh)
+        except ValueError as exc:
+            raise _InputError(str(exc)) from exc
+        if na_probs is not None and args.out_image_dir:
+            _pr_analysis(out, gold, preds, na_probs, Path(args.out_image_dir))
+    except _InputError as exc:
+        print(f"squad-eval: error: {exc}", file=sys.stderr)
+        return 1
+    if args.out_file:
+        Path(args.out_file).write_text(json.dumps(out), encoding="utf-8")
+    else:
+        print(json.dumps(out, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""``data-check``: counts and answer recall on the project's synthetic data; clear errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lit_distill.data.check import main
+
+
+def test_counts_and_answer_recall(
+    synthetic_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out = tmp_path / "report.json"
+    argv = ["--data", str(synthetic_dir / "train.json"), "--tokenizer", str(synthetic_dir / "tokenizer")]
+    assert (
+        main(
+            [
+                *argv,
+                "--max-seq-length",
+                "64",
+                "--doc-stride",
+                "16",
+                "--max-query-length",
+                "40",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report == json.loads(out.read_text())
+    data = json.loads((synthetic_dir / "train.json").read_text())
+    qas = [qa for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
+    assert report["version"] == "2.0"
+    assert report["articles"] == len(data["data"])
+    assert report["questions"] == len(qas) == 120
+    assert report["unanswerable"] == sum(qa["is_impossible"] for qa in qas)
+    assert report["features"] > report["questions"]  # 64-token windows split the long contexts
+    assert report["features_per_example"]["max"] >= 2
+    assert report["misaligned_answers"] == 0 and report["truncated_questions"] == 0
+    assert report["answer_recall"] == 1.0  # whole-word answers, WordPiece never splits them badly
+
+
+def test_recall_drops_when_answers_are_too_long(
+    synthetic_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--data", str(synthetic_dir / "train.json"), "--tokenizer", str(synthetic_dir / "tokenizer")]
+    assert main([*argv, "--max-answer-length", "4"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0.0 < report["answer_recall"] < 1.0
+
+
+def test_misaligned_and_truncated_are_counted(
+    tmp_path: Path, synthetic_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = json.loads((synthetic_dir / "dev.json").read_text())
+    qas = [qa for a in data["data"] for p in a["paragraphs"] for qa in p["qas"] if qa["answers"]]
+    qas[0]["answers"][0]["answer_start"] += 1
+    qas[1]["question"] = "Who " + "really " * 40 + "knows?"
+    path = tmp_path / "d.json"
+    path.write_text(json.dumps(data))
+    assert (
+        main(
+            ["--data", str(path), "--tokenizer", str(synthetic_dir / "tokenizer"), "--max-query-length", "40"]
+        )
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    assert report["misaligned_answers"] == 1 and report["dropped_questions"] == 1
+    assert report["misaligned"][0]["question_id"] == qas[0]["id"]
+    assert report["truncated_questions"] == 1
+    assert (
+        main(
+            ["--data", str(path), "--tokenizer", str(synthetic_dir / "tokenizer"), "--on-misaligned", "fail"]
+        )
+        == 1
+    )
+    assert f"question {qas[0]['id']!r}" in capsys.readouterr().err
+
+
+def test_bad_input_and_usage(tmp_path: Path, synthetic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tok = str(synthetic_dir / "tokenizer")
+    assert main(["--data", str(tmp_path / "none.json"), "--tokenizer", tok]) == 1
+    assert "SQuAD file not found" in capsys.readouterr().err
+    assert (
+        main(["--data", str(synthetic_dir / "dev.json"), "--tokenizer", str(tmp_path / "no-such-dir")]) == 1
+    )
+    assert "cannot load tokenizer" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["--tokenizer", tok])
+    assert exc.value.code == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["--data", "x", "--tokenizer", tok, "--max-seq-length", "0"])
+    assert exc.value.code == 2
