@@ -121,7 +121,7 @@ class EncoderLayer(nn.Module):
     def attend(
         self,
         x: Tensor,
-        valid: Tensor,
+        valid: Tensor | None,
         gate: Tensor | None = None,
         need_scores: bool = False,
         need_probs: bool = False,
@@ -130,7 +130,8 @@ class EncoderLayer(nn.Module):
 
         Args:
             x: (B, n, H) layer input.
-            valid: (B, n) bool, keys that may be attended (real, kept tokens).
+            valid: (B, n) bool, keys that may be attended (real, kept tokens); None when
+                every key may be (no padding: no mask, as Hugging Face does).
             gate: (h,) multiplier of each head's output, or None.
             need_scores: Return pre-softmax scores (explicit path).
             need_probs: Return attention probabilities (explicit path).
@@ -140,11 +141,16 @@ class EncoderLayer(nn.Module):
             self.qkv(x).view(batch, n, 3, self.num_heads, self.head_size).permute(2, 0, 3, 1, 4).unbind(0)
         )  # each (B, h, n, dh)
         dropout_p = self.attn_dropout_p if self.training else 0.0
-        mask_bias = additive_mask(valid, q.dtype)  # (B, 1, 1, n)
+        mask_bias = None if valid is None else additive_mask(valid, q.dtype)  # (B, 1, 1, n)
         scores = probs = None
         if need_scores or need_probs:
-            scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_size)  # (B, h, n, n)
-            probs = torch.softmax(scores + mask_bias, dim=-1)
+            logits = torch.matmul(q * (1.0 / math.sqrt(self.head_size)), k.transpose(-1, -2))  # (B, h, n, n)
+            if need_scores:
+                scores = logits
+                logits = logits if mask_bias is None else logits + mask_bias
+            elif mask_bias is not None:
+                logits.add_(mask_bias)  # in place: the raw scores are not needed
+            probs = torch.softmax(logits, dim=-1)
             context = torch.matmul(F.dropout(probs, dropout_p, self.training), v)  # (B, h, n, dh)
         else:
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_bias, dropout_p=dropout_p)
@@ -166,7 +172,7 @@ class EncoderLayer(nn.Module):
         x = self.attn_norm(x + self.dropout(self.attn_out(context)))
         return self.ffn_norm(x + self.dropout(self.ffn_out(self.act(self.ffn_in(x)))))
 
-    def forward(self, x: Tensor, valid: Tensor, gate: Tensor | None = None) -> Tensor:
+    def forward(self, x: Tensor, valid: Tensor | None, gate: Tensor | None = None) -> Tensor:
         """Plain layer: (B, n, H) -> (B, n, H)."""
         return self.transform(x, self.attend(x, valid, gate).context)
 
@@ -254,25 +260,34 @@ class Encoder(nn.Module):
         )
         valid = attention_mask.bool()  # (B, n), n shrinks when tokens are dropped
         real_lengths = valid.sum(dim=1)  # (B,)
+        padded = not bool(valid.all())  # without padding, attention runs unmasked (faster)
         if lengths is not None and bool((real_lengths == 0).any()):
             raise ValueError(
                 "attention_mask has a row without real tokens; Drop-and-Restore needs at least [CLS]"
             )
 
         x = self.embeddings(input_ids, token_type_ids)  # (B, L, H)
-        positions: Tensor | None = None  # (B, n) original positions once tokens were dropped
-        full = x  # (B, L, H) every position's latest vector
         hidden: list[Tensor] = [x]
         scores_out: list[Tensor] = []
+        # Once tokens are dropped: ``positions`` (B, n) holds each current row's original
+        # position (seq_length, a scratch row, for slots that are padding), and ``full``
+        # (B, L + 1, H) the latest vector of every position (dropped ones keep theirs).
+        positions: Tensor | None = None
+        full: Tensor | None = None
 
         layers = cast(list[EncoderLayer], list(self.layers))
         for i, layer in enumerate(layers):
             if i in skip:
-                hidden.append(full)
+                hidden.append(hidden[-1])
                 continue
             gate = head_gates[i] if head_gates is not None else None
-            drop = lengths is not None
-            att = layer.attend(x, valid, gate, need_scores=output_attention_scores, need_probs=drop)
+            att = layer.attend(
+                x,
+                valid if padded else None,
+                gate,
+                need_scores=output_attention_scores,
+                need_probs=lengths is not None,
+            )
             if att.scores is not None:
                 scores_out.append(
                     att.scores
@@ -281,19 +296,28 @@ class Encoder(nn.Module):
                 )
             context = att.context
             if lengths is not None and att.probs is not None:
-                if positions is None:
+                if positions is None or full is None:
                     positions = torch.arange(seq_length, device=x.device).expand(batch, seq_length)
+                    full = torch.cat([x, x.new_zeros(batch, 1, x.shape[-1])], dim=1)
+                else:
+                    full = _write_rows(full, positions, x)  # tokens dropped now keep this vector
                 counts = tokens_to_keep(lengths[i], real_lengths)  # (B,)
                 index, valid = select_tokens(significance(att.probs, valid), counts, positions)  # (B, k)
-                positions = positions.gather(1, index)
+                padded = not bool(valid.all())
+                positions = positions.gather(1, index).masked_fill(~valid, seq_length)
                 x = _gather_rows(x, index)
                 context = _gather_rows(context, index)
             x = layer.transform(x, context)
-            full = x if positions is None else _restore(full, x, positions, valid)
-            hidden.append(full)
+            if output_hidden_states:
+                hidden.append(
+                    x
+                    if full is None or positions is None
+                    else _write_rows(full, positions, x)[:, :seq_length]
+                )
 
+        last = x if full is None or positions is None else _write_rows(full, positions, x)[:, :seq_length]
         return EncoderOutput(
-            last_hidden_state=full,
+            last_hidden_state=last,
             hidden_states=tuple(hidden) if output_hidden_states else None,
             attention_scores=tuple(scores_out) if output_attention_scores else None,
         )
@@ -304,19 +328,19 @@ def _gather_rows(x: Tensor, index: Tensor) -> Tensor:
     return x.gather(1, index[:, :, None].expand(-1, -1, x.shape[-1]))
 
 
-def _restore(full: Tensor, x: Tensor, positions: Tensor, valid: Tensor) -> Tensor:
-    """Write the real rows of ``x`` (B, k, H) back into ``full`` (B, L, H) at ``positions`` (B, k)."""
-    index = positions[:, :, None].expand(-1, -1, full.shape[-1])  # (B, k, H)
-    rows = torch.where(valid[:, :, None], x, full.gather(1, index))
-    return full.scatter(1, index, rows)
+def _write_rows(full: Tensor, positions: Tensor, x: Tensor) -> Tensor:
+    """Copy of ``full`` (B, L + 1, H) with the rows of ``x`` (B, k, H) written at ``positions`` (B, k)."""
+    return full.scatter(1, positions[:, :, None].expand(-1, -1, full.shape[-1]), x)
 
 
 def _scatter_scores(scores: Tensor, positions: Tensor, valid: Tensor, seq_length: int) -> Tensor:
     """(B, h, k, k) scores of kept tokens -> (B, h, L, L), zero where a token was dropped."""
     batch, heads, k, _ = scores.shape
+    size = seq_length + 1  # positions of padding slots point at the scratch row/column seq_length
     keep = valid[:, None, :, None] & valid[:, None, None, :]  # (B, 1, k, k)
     scores = scores.masked_fill(~keep, 0.0)
     cols = positions[:, None, None, :].expand(batch, heads, k, k)
-    wide = scores.new_zeros(batch, heads, k, seq_length).scatter(3, cols, scores)  # (B, h, k, L)
-    rows = positions[:, None, :, None].expand(batch, heads, k, seq_length)
-    return scores.new_zeros(batch, heads, seq_length, seq_length).scatter(2, rows, wide)
+    wide = scores.new_zeros(batch, heads, k, size).scatter(3, cols, scores)  # (B, h, k, L + 1)
+    rows = positions[:, None, :, None].expand(batch, heads, k, size)
+    square = scores.new_zeros(batch, heads, size, size).scatter(2, rows, wide)
+    return square[:, :, :seq_length, :seq_length]

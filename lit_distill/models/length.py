@@ -102,7 +102,8 @@ def significance(probs: Tensor, valid: Tensor) -> Tensor:
         (B, n) float: -inf for invalid tokens, +inf for [CLS] at index 0.
     """
     probs = probs.detach()  # selection is discrete; no gradient flows through it
-    received = (probs * valid[:, None, :, None].to(probs.dtype)).sum(dim=(1, 2))  # (B, n)
+    queries = valid[:, None, None, :].to(probs.dtype)  # (B, 1, 1, n)
+    received = torch.matmul(queries, probs).sum(dim=(1, 2))  # (B, h, 1, n) -> (B, n)
     received = received.masked_fill(~valid, float("-inf"))
     received[:, 0] = float("inf")
     return received

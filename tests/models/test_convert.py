@@ -201,3 +201,23 @@ def test_real_weights_all_minilm_l6_v2() -> None:
         out = model(**batch, output_hidden_states=True).hidden_states[-1]
     real = batch["attention_mask"].bool()
     torch.testing.assert_close(out[real], ref[real], **TOL)
+
+
+def test_unreachable_hub_name_gives_a_clear_error() -> None:
+    with pytest.raises(FileNotFoundError, match="not a local directory and could not be fetched"):
+        QAModel.from_pretrained("no-such-org/no-such-model-lit-distill")
+
+
+def test_from_config_distilbert_sinusoidal_positions_match_hugging_face() -> None:
+    from transformers import DistilBertModel
+
+    from ._tiny import tiny_distilbert_config
+
+    config = tiny_distilbert_config(sinusoidal_pos_embds=True)
+    model = QAModel.from_config(config)
+    assert model.config.layout == "distilbert" and model.config.type_vocab_size == 0
+    position = model.encoder.embeddings.position.weight
+    torch.testing.assert_close(
+        position, DistilBertModel(config).embeddings.position_embeddings.weight.detach()
+    )
+    assert not position.requires_grad  # fixed, as in DistilBERT

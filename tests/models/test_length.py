@@ -120,3 +120,22 @@ def test_invalid_length_configurations(config: object, message: str) -> None:
         validate_length_config(config, num_layers=3, seq_length=13)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=message):
         tiny_model()(**make_batch(), length_config=config)  # type: ignore[arg-type]
+
+
+def test_length_config_with_skipped_layers() -> None:
+    """LengthDrop samples sub-networks with both; a skipped layer neither computes nor drops tokens."""
+    model = tiny_model().train()
+    batch = make_batch()
+    out = model(**batch, length_config=[8, 6, 4], skip_layers=[1], output_hidden_states=True)
+    torch.testing.assert_close(out.hidden_states[2], out.hidden_states[1], atol=0, rtol=0)
+    out.start_logits.sum().backward()
+    assert model.encoder.layers[1].qkv.weight.grad is None
+    assert model.encoder.layers[2].qkv.weight.grad is not None
+    with torch.no_grad():
+        model.eval()
+        kept = model(**batch, length_config=[8, 6, 4], skip_layers=[1], output_hidden_states=True)
+    changed = [
+        (~torch.isclose(kept.hidden_states[-1][b], kept.hidden_states[0][b]).all(-1)).sum().item()
+        for b in range(3)
+    ]
+    assert changed == [8, 8, 7]  # layer 0 kept 8 (or all 7 real tokens); the skipped layer dropped nothing
