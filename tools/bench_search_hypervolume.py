@@ -48,7 +48,7 @@ DIRECTIONS = ("maximize", "minimize")
 
 
 def build_objective(
-    spec: SearchSpec, score: str, cost: str
+    spec: SearchSpec, score: str, cost: str, extra: list[str] | None = None, fast_mode: bool = True
 ) -> tuple[Callable[[Chain], tuple[float, float]], Any]:
     """An in-process ``chain -> (score, cost)`` over the spec's base config (memoised)."""
     import yaml
@@ -66,6 +66,7 @@ def build_objective(
         if key != "ckpt_path":
             args.append(f"--{key}={yaml.safe_dump(value, default_flow_style=True).strip()}")
     args += ["--trainer.enable_progress_bar=false", "--trainer.logger=false"]
+    args += [f"--{item}" for item in extra or []]
     cli = LitDistillCLI(args=args, run=False)
     callback = TrialResult(path=str(ROOT / "runs" / "bench_search" / "metrics.json"))
     cli.trainer.callbacks.append(callback)
@@ -88,15 +89,53 @@ def build_objective(
         )
         return total / sum(lengths_hist.values()) / 1e9
 
+    def slow(lengths: Chain) -> tuple[float, float]:
+        """What a trial measures: trainer.validate with the module's length_config, TrialResult's metrics."""
+        setattr(module, attribute, list(lengths))
+        cli.trainer.validate(module, datamodule=cli.datamodule, verbose=False)
+        metrics = callback.collect(cli.trainer, module)
+        return metrics[score], (flops(list(lengths)) if cost == "flops" else metrics[cost])
+
+    fast_state: dict[str, Any] = {}
+
+    def fast(lengths: Chain) -> tuple[float, float]:
+        """The same forward and SquadMetric without the Lightning loop (compression's evaluator)."""
+        from lit_distill.callbacks.length_eval import evaluate_length_configs
+        from lit_distill.metrics.metric import SquadMetric
+
+        if not fast_state:
+            fast_state["batches"] = list(cli.datamodule.val_dataloader())
+            eval_set = cli.datamodule.eval_set("validation")
+
+            def new_metric() -> Any:
+                metric = SquadMetric(module.n_best_size, module.max_answer_length, sync_on_compute=False)
+                metric.bind(eval_set)
+                return metric
+
+            fast_state["metric"] = new_metric
+        module.eval()
+        row = evaluate_length_configs(
+            module.forward_student,
+            lambda: fast_state["batches"],
+            fast_state["metric"],
+            module.model.config,
+            [list(lengths)],
+            module.device,
+        )[0]
+        return float(row[score]), (flops(list(lengths)) if cost == "flops" else float(row[cost]))
+
     def evaluate(lengths: Chain) -> tuple[float, float]:
         if lengths not in cache:
-            setattr(module, attribute, list(lengths))
-            cli.trainer.validate(module, datamodule=cli.datamodule, verbose=False)
-            metrics = callback.collect(cli.trainer, module)
-            c = flops(list(lengths)) if cost == "flops" else metrics[cost]
-            cache[lengths] = (metrics[score], c)
+            cache[lengths] = fast(lengths) if fast_mode else slow(lengths)
         return cache[lengths]
 
+    full = tuple([int(chain.high)] * chain.length)
+    probe = tuple(max(int(chain.low), int(chain.high) // 2**i) for i in range(chain.length))
+    for lengths in (full, probe):  # the fast path must give what a trial would measure
+        a, b = slow(lengths), fast(lengths) if fast_mode else slow(lengths)
+        print(f"check {lengths}: trainer.validate {score}={a[0]:.3f}, fast path {score}={b[0]:.3f}")
+        if abs(a[0] - b[0]) > 1e-3:
+            raise SystemExit(f"fast path disagrees with trainer.validate on {lengths}: {a[0]} vs {b[0]}")
     return evaluate, cli
 
 
@@ -167,21 +206,24 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the default sampler")
     parser.add_argument("--baseline-seeds", type=int, default=1, help="seeds of random and LAT search")
     parser.add_argument("--out", default="docs/img/search_hypervolume.png")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra config override for the evaluation, e.g. data.init_args.synthetic_search_size=120",
+    )
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore")
 
     spec = load_spec(args.config)
-    evaluate, _ = build_objective(spec, args.score, args.cost)
+    evaluate, _ = build_objective(spec, args.score, args.cost, args.set, not args.slow)
     chain = spec.chains[0]
     full = evaluate(tuple([int(chain.high)] * chain.length))
-    # reference point: score 0, cost 5 % above the full-length model's
-    reference = (0.0, full[1] * 1.05)
-    print(
-        f"full-length model: {args.score}={full[0]:.3f}, {args.cost}={full[1]:.4g}; reference point {reference}"
-    )
+    print(f"full-length model: {args.score}={full[0]:.3f}, {args.cost}={full[1]:.4g}")
 
-    runs: dict[str, list[list[float]]] = {"random": [], "tpe": [], "lat": []}
+    histories: dict[str, list[list[tuple[float, float]]]] = {"random": [], "tpe": [], "lat": []}
     timings: dict[str, float] = {}
     for name, fn, n in (
         ("random", random_search, args.random_trials),
@@ -190,8 +232,13 @@ def main() -> int:
     ):
         start = time.perf_counter()
         for seed in range(args.seeds if name == "tpe" else args.baseline_seeds):
-            runs[name].append(curve(fn(spec, evaluate, n, seed), reference))
+            histories[name].append(fn(spec, evaluate, n, seed))
         timings[name] = time.perf_counter() - start
+    # reference point: the worst score seen by any sampler (the nadir), cost 5 % above the full model's
+    nadir = min(v[0] for runs_ in histories.values() for h in runs_ for v in h)
+    reference = (nadir, full[1] * 1.05)
+    print(f"reference point ({args.score}, {args.cost}) = {reference}")
+    runs = {k: [curve(h, reference) for h in v] for k, v in histories.items()}
 
     def mean_at(name: str, n: int) -> float:
         return sum(c[min(n, len(c)) - 1] for c in runs[name]) / len(runs[name])
