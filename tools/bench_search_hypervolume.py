@@ -67,7 +67,7 @@ def build_objective(
             args.append(f"--{key}={yaml.safe_dump(value, default_flow_style=True).strip()}")
     args += ["--trainer.enable_progress_bar=false", "--trainer.logger=false"]
     args += [f"--{item}" for item in extra or []]
-    cli = LitDistillCLI(args=args, run=False)
+    cli = LitDistillCLI(args=args, run=False, save_config_callback=None)
     callback = TrialResult(path=str(ROOT / "runs" / "bench_search" / "metrics.json"))
     cli.trainer.callbacks.append(callback)
     module = cli.model
@@ -206,6 +206,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the default sampler")
     parser.add_argument("--baseline-seeds", type=int, default=1, help="seeds of random and LAT search")
     parser.add_argument("--out", default="docs/img/search_hypervolume.png")
+    parser.add_argument("--slow", action="store_true", help="evaluate through trainer.validate (as trials do)")
     parser.add_argument(
         "--set",
         action="append",
