@@ -206,7 +206,9 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the default sampler")
     parser.add_argument("--baseline-seeds", type=int, default=1, help="seeds of random and LAT search")
     parser.add_argument("--out", default="docs/img/search_hypervolume.png")
-    parser.add_argument("--slow", action="store_true", help="evaluate through trainer.validate (as trials do)")
+    parser.add_argument(
+        "--slow", action="store_true", help="evaluate through trainer.validate (as trials do)"
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -234,6 +236,9 @@ def main() -> int:
         start = time.perf_counter()
         for seed in range(args.seeds if name == "tpe" else args.baseline_seeds):
             histories[name].append(fn(spec, evaluate, n, seed))
+            print(
+                f"{name} (seed {seed}): {n} trials done after {time.perf_counter() - start:.0f} s", flush=True
+            )
         timings[name] = time.perf_counter() - start
     # reference point: the worst score seen by any sampler (the nadir), cost 5 % above the full model's
     nadir = min(v[0] for runs_ in histories.values() for h in runs_ for v in h)
