@@ -1,0 +1,256 @@
+"""Drop-and-Restore evaluation of one model under many length configurations in one process."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor
+from typing_extensions import override
+
+from lit_distill.compression.length_config import LengthConfig, check_length_config, format_length_config
+from lit_distill.compression.report import write_rows
+
+__all__ = ["LengthConfigEvaluator", "evaluate_length_configs"]
+
+_SCORE_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1")
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def evaluate_length_configs(
+    forward: Callable[..., Any],
+    batches: Callable[[], Iterable[dict[str, Tensor]]],
+    new_metric: Callable[[], Any],
+    model_config: Any,
+    length_configs: Sequence[LengthConfig | None],
+    device: torch.device,
+) -> list[dict[str, Any]]:
+    """Score and time a model under each length configuration.
+
+    Args:
+        forward: ``forward(batch, length_config=...)`` returning start/end logits.
+        batches: returns a fresh iterable over the evaluation batches.
+        new_metric: returns a fresh, bound :class:`~lit_distill.metrics.metric.SquadMetric`.
+        model_config: the model's :class:`~lit_distill.models.config.EncoderConfig` (for FLOPs).
+        length_configs: configurations to evaluate (None = full length).
+        device: where the model runs.
+
+    Returns:
+        One row per configuration with the SQuAD scores (``exact``, ``f1``, ...),
+        ``features``, ``model_time_s`` (forward passes only), ``wall_time_s``
+        (batches, forward passes, answer decoding and scoring),
+        ``throughput_features_per_s`` (features / model time), ``gflops_per_feature``
+        (mean over features of their real lengths) and, when a None configuration is
+        present, ``relative_flops`` and ``speedup_vs_full`` (model time).
+    """
+    from lit_distill.models.flops import forward_flops
+
+    rows: list[dict[str, Any]] = []
+    for cfg in length_configs:
+        metric = new_metric()
+        flops_cache: dict[int, int] = {}
+        total_flops = 0
+        features = 0
+        model_time = 0.0
+        wall_start = time.perf_counter()
+        with torch.inference_mode():
+            for raw in batches():
+                batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in raw.items()}
+                _sync(device)
+                start = time.perf_counter()
+                out = forward(batch, length_config=cfg)
+                _sync(device)
+                model_time += time.perf_counter() - start
+                metric.update(out.start_logits, out.end_logits, batch["feature_index"])
+                for n in batch["attention_mask"].sum(dim=1).tolist():  # real tokens per feature
+                    n = int(n)
+                    if n not in flops_cache:
+                        flops_cache[n] = forward_flops(model_config, n, length_config=cfg)
+                    total_flops += flops_cache[n]
+                features += int(batch["input_ids"].shape[0])
+        scores = metric.compute()
+        wall = time.perf_counter() - wall_start
+        row: dict[str, Any] = {
+            "config": format_length_config(cfg),
+            "length_config": None if cfg is None else list(cfg),
+        }
+        row.update({k: float(scores[k]) for k in _SCORE_KEYS if k in scores})
+        row.update(
+            {
+                "features": features,
+                "model_time_s": model_time,
+                "wall_time_s": wall,
+                "throughput_features_per_s": features / model_time if model_time > 0 else float("nan"),
+                "gflops_per_feature": total_flops / max(features, 1) / 1e9,
+            }
+        )
+        rows.append(row)
+    full = next((r for r, c in zip(rows, length_configs, strict=True) if c is None), None)
+    if full is not None:
+        for row in rows:
+            row["relative_flops"] = row["gflops_per_feature"] / full["gflops_per_feature"]
+            row["speedup_vs_full"] = full["model_time_s"] / row["model_time_s"]
+    return rows
+
+
+class LengthConfigEvaluator(Callback):
+    """Evaluate the model under several Drop-and-Restore length configurations.
+
+    After the regular evaluation, the evaluation split is run once per
+    configuration (plus the full-length model when ``include_full``), and F1, EM,
+    wall time, model time, throughput and FLOPs per configuration are written to
+    ``<output_dir>/length_configs.json`` and ``.csv``, logged under
+    ``length_eval/<config>/<key>`` and printed as a table. Runs on global rank 0
+    (the other DDP processes wait).
+
+    Args:
+        length_configs: configurations, each one length per layer: ints (tokens)
+            or floats in (0, 1] (ratios of each feature's real length), non-increasing.
+        include_full: also evaluate the full-length model (the reference for speed-ups).
+        output_dir: where to write the files; default the logger's directory, else
+            the trainer's ``default_root_dir``.
+        split: ``"validation"`` or ``"test"``: which data module split to use.
+        when: ``"validate"`` (after ``python -m lit_distill validate``), ``"fit_end"``
+            (once training is over) or ``"both"``.
+
+    Example::
+
+        python -m lit_distill validate --config configs/quickstart/student.yaml --ckpt_path student.ckpt \\
+            --trainer.callbacks+=lit_distill.callbacks.length_eval.LengthConfigEvaluator \\
+            --trainer.callbacks.length_configs="[[1.0,0.8,0.6,0.5], [0.8,0.6,0.4,0.3]]"
+    """
+
+    def __init__(
+        self,
+        length_configs: list[list[int]] | list[list[float]] | list[list[int] | list[float]],
+        include_full: bool = True,
+        output_dir: str | None = None,
+        split: Literal["validation", "test"] = "validation",
+        when: Literal["validate", "fit_end", "both"] = "validate",
+    ) -> None:
+        if split not in ("validation", "test"):
+            raise ValueError(f"LengthConfigEvaluator: split must be 'validation' or 'test', got {split!r}")
+        if when not in ("validate", "fit_end", "both"):
+            raise ValueError(
+                f"LengthConfigEvaluator: when must be 'validate', 'fit_end' or 'both', got {when!r}"
+            )
+        if not length_configs and not include_full:
+            raise ValueError(
+                "LengthConfigEvaluator: no length_configs and include_full=False leaves nothing to do"
+            )
+        self.length_configs = [
+            check_length_config(c, name=f"LengthConfigEvaluator.length_configs[{i}]")
+            for i, c in enumerate(length_configs)
+        ]
+        self.include_full = include_full
+        self.output_dir = output_dir
+        self.split = split
+        self.when = when
+        self.results: list[dict[str, Any]] = []
+
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        model = getattr(pl_module, "model", None)
+        layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+        if isinstance(layers, int):  # a model restored from a checkpoint later is checked when it runs
+            for i, c in enumerate(self.length_configs):
+                check_length_config(c, layers, name=f"LengthConfigEvaluator.length_configs[{i}]")
+
+    @override
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.when in ("validate", "both") and trainer.state.fn == "validate":
+            self.run(trainer, pl_module)
+
+    @override
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.when in ("validate", "both") and self.split == "test":
+            self.run(trainer, pl_module)
+
+    @override
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.when in ("fit_end", "both"):
+            self.run(trainer, pl_module)
+
+    def run(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[dict[str, Any]]:
+        """Evaluate every configuration now; returns (and stores in ``results``) the rows."""
+        if trainer.global_rank == 0:
+            self.results = self._evaluate(trainer, pl_module)
+        trainer.strategy.barrier("LengthConfigEvaluator")
+        return self.results
+
+    def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[dict[str, Any]]:
+        from lit_distill.metrics.metric import SquadMetric
+
+        datamodule = getattr(trainer, "datamodule", None)
+        if datamodule is None or not hasattr(datamodule, "eval_set"):
+            raise ValueError(
+                "LengthConfigEvaluator needs a data module with eval_set(split), e.g. SquadDataModule"
+            )
+        model: Any = pl_module.model
+        layers = model.config.num_hidden_layers
+        for i, c in enumerate(self.length_configs):
+            check_length_config(c, layers, name=f"LengthConfigEvaluator.length_configs[{i}]")
+        eval_set = datamodule.eval_set(self.split)
+        loader_fn = datamodule.val_dataloader if self.split == "validation" else datamodule.test_dataloader
+
+        def new_metric() -> Any:
+            metric = SquadMetric(  # rank 0 alone sees every feature: no cross-process sync
+                getattr(pl_module, "n_best_size", 20),
+                getattr(pl_module, "max_answer_length", 30),
+                sync_on_compute=False,
+            )
+            metric.bind(eval_set)
+            return metric.to(pl_module.device)
+
+        configs: list[LengthConfig | None] = [None] if self.include_full else []
+        configs += self.length_configs
+        was_training = pl_module.training
+        pl_module.eval()
+        try:
+            forward: Callable[..., Any] = pl_module.forward_student  # type: ignore[assignment]
+            rows = evaluate_length_configs(
+                forward, loader_fn, new_metric, model.config, configs, pl_module.device
+            )
+        finally:
+            pl_module.train(was_training)
+        out_dir = Path(self.output_dir or trainer.log_dir or trainer.default_root_dir)
+        write_rows(
+            rows,
+            out_dir / "length_configs.json",
+            out_dir / "length_configs.csv",
+            meta={"split": self.split, "device": str(pl_module.device), "num_layers": layers},
+        )
+        for logger in trainer.loggers:
+            logger.log_metrics(
+                {
+                    f"length_eval/{r['config']}/{k}": float(r[k])
+                    for r in rows
+                    for k in ("exact", "f1", "model_time_s", "gflops_per_feature")
+                    if k in r
+                },
+                step=trainer.global_step,
+            )
+        rank_zero_info(_table(rows) + f"\nwrote {out_dir / 'length_configs.json'} and .csv")
+        return rows
+
+
+def _table(rows: Sequence[dict[str, Any]]) -> str:
+    header = f"{'config':<32} {'EM':>6} {'F1':>6} {'model s':>8} {'feat/s':>8} {'GFLOPs':>7} {'rel.FLOPs':>9}"
+    lines = ["Drop-and-Restore evaluation", header, "-" * len(header)]
+    for r in rows:
+        rel = f"{r['relative_flops']:.2f}" if "relative_flops" in r else "-"
+        lines.append(
+            f"{r['config']:<32} {r.get('exact', float('nan')):>6.2f} {r.get('f1', float('nan')):>6.2f} "
+            f"{r['model_time_s']:>8.2f} {r['throughput_features_per_s']:>8.1f} {r['gflops_per_feature']:>7.3f} {rel:>9}"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,17 @@
+"""Pure functions behind the compression callbacks.
+
+* :mod:`~lit_distill.compression.length_sampling`: LengthDrop sub-network sampling
+  (per-layer sequence lengths and LayerDrop), after Kim & Cho 2021 (LAT).
+* :mod:`~lit_distill.compression.inplace_kd`: the in-place distillation loss
+  KL(full ‖ sub-network) on span logits.
+* :mod:`~lit_distill.compression.length_config`: parsing and validating
+  Drop-and-Restore length configurations given by users.
+* :mod:`~lit_distill.compression.head_importance`: head importance after
+  Michel et al. 2019 (accumulated |∂loss/∂gate|, normalised per layer).
+* :mod:`~lit_distill.compression.head_selection`: which heads to prune, by
+  importance or by a seeded random choice, never every head of a layer.
+* :mod:`~lit_distill.compression.timing`: summary statistics of repeated timings.
+
+Nothing here imports Lightning: the callbacks in :mod:`lit_distill.callbacks`
+wire these functions into training and evaluation.
+"""

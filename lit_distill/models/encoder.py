@@ -1,0 +1,348 @@
+"""A compact BERT-family encoder (post-LayerNorm, as BERT and DistilBERT).
+
+One file to read top to bottom: embeddings, one transformer layer split into
+its attention half (:meth:`EncoderLayer.attend`) and its per-token half
+(:meth:`EncoderLayer.transform`), and the layer loop that can skip layers
+(LayerDrop), gate heads (Michel et al. 2019) and drop tokens between layers
+(Drop-and-Restore, see :mod:`lit_distill.models.length`).
+
+The fast path is ``torch.nn.functional.scaled_dot_product_attention``; the
+explicit path (matmul + softmax) runs only in layers where pre-softmax
+attention scores or attention probabilities (for token selection) are needed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import cast
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from lit_distill.models.config import EncoderConfig
+from lit_distill.models.length import (
+    LengthConfig,
+    select_tokens,
+    significance,
+    tokens_to_keep,
+    validate_length_config,
+)
+
+
+def activation(name: str) -> nn.Module:
+    """The feed-forward activation called ``name`` in Hugging Face configs."""
+    if name == "gelu":
+        return nn.GELU()
+    if name in ("gelu_new", "gelu_pytorch_tanh"):
+        return nn.GELU(approximate="tanh")
+    if name == "relu":
+        return nn.ReLU()
+    raise ValueError(f"unsupported activation {name!r}; allowed: gelu, gelu_new, gelu_pytorch_tanh, relu")
+
+
+def sinusoidal_positions(num_positions: int, dim: int) -> Tensor:
+    """DistilBERT-style fixed position table: sin on even, cos on odd features."""
+    pos = torch.arange(num_positions, dtype=torch.float64)[:, None]  # (P, 1)
+    freq = torch.pow(10000.0, -torch.arange(0, dim, 2, dtype=torch.float64) / dim)  # (ceil(D/2),)
+    table = torch.zeros(num_positions, dim, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(pos * freq)
+    table[:, 1::2] = torch.cos(pos * freq[: dim // 2])
+    return table.to(torch.float32)
+
+
+def additive_mask(valid: Tensor, dtype: torch.dtype) -> Tensor:
+    """(B, n) bool -> (B, 1, 1, n) additive key mask (0 for real keys, dtype min for padding)."""
+    bias = torch.zeros(valid.shape, dtype=dtype, device=valid.device)
+    bias = bias.masked_fill(~valid, torch.finfo(dtype).min)
+    return bias[:, None, None, :]
+
+
+class Embeddings(nn.Module):
+    """Word + position (+ segment) embeddings, LayerNorm, dropout."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        pad = config.pad_token_id if 0 <= config.pad_token_id < config.vocab_size else None
+        self.word = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=pad)
+        self.position = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type = (
+            nn.Embedding(config.type_vocab_size, config.hidden_size) if config.type_vocab_size > 0 else None
+        )
+        self.norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids: Tensor, token_type_ids: Tensor | None) -> Tensor:
+        """(B, L) ids -> (B, L, H)."""
+        seq_length = input_ids.shape[1]
+        positions = torch.arange(seq_length, device=input_ids.device)
+        x = self.word(input_ids) + self.position(positions)[None]  # (B, L, H)
+        if self.token_type is not None:
+            if token_type_ids is None:
+                x = x + self.token_type.weight[0]
+            else:
+                x = x + self.token_type(token_type_ids)
+        return self.dropout(self.norm(x))
+
+
+@dataclass
+class Attention:
+    """What :meth:`EncoderLayer.attend` returns."""
+
+    context: Tensor  # (B, n, h*dh), per-head outputs before the output projection
+    scores: Tensor | None  # (B, h, n, n) pre-softmax, no mask added
+    probs: Tensor | None  # (B, h, n, n) post-softmax, before dropout
+
+
+class EncoderLayer(nn.Module):
+    """One post-LayerNorm transformer layer with ``num_heads`` heads of size ``head_size``.
+
+    Q, K and V share one fused projection ``qkv`` whose output rows are
+    ordered [Q heads, K heads, V heads], each head ``head_size`` rows.
+    """
+
+    def __init__(self, config: EncoderConfig, num_heads: int) -> None:
+        super().__init__()
+        self.num_heads = num_heads
+        self.head_size = config.attention_head_size
+        inner = num_heads * self.head_size
+        self.qkv = nn.Linear(config.hidden_size, 3 * inner)
+        self.attn_out = nn.Linear(inner, config.hidden_size)
+        self.attn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.ffn_in = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.act = activation(config.hidden_act)
+        self.ffn_out = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.ffn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+        self.attn_dropout_p = config.attention_probs_dropout_prob
+
+    def attend(
+        self,
+        x: Tensor,
+        valid: Tensor | None,
+        gate: Tensor | None = None,
+        need_scores: bool = False,
+        need_probs: bool = False,
+    ) -> Attention:
+        """Multi-head self-attention up to (not including) the output projection.
+
+        Args:
+            x: (B, n, H) layer input.
+            valid: (B, n) bool, keys that may be attended (real, kept tokens); None when
+                every key may be (no padding: no mask, as Hugging Face does).
+            gate: (h,) multiplier of each head's output, or None.
+            need_scores: Return pre-softmax scores (explicit path).
+            need_probs: Return attention probabilities (explicit path).
+        """
+        batch, n, _ = x.shape
+        q, k, v = (
+            self.qkv(x).view(batch, n, 3, self.num_heads, self.head_size).permute(2, 0, 3, 1, 4).unbind(0)
+        )  # each (B, h, n, dh)
+        dropout_p = self.attn_dropout_p if self.training else 0.0
+        mask_bias = None if valid is None else additive_mask(valid, q.dtype)  # (B, 1, 1, n)
+        scores = probs = None
+        if need_scores or need_probs:
+            logits = torch.matmul(q * (1.0 / math.sqrt(self.head_size)), k.transpose(-1, -2))  # (B, h, n, n)
+            if need_scores:
+                scores = logits
+                logits = logits if mask_bias is None else logits + mask_bias
+            elif mask_bias is not None:
+                logits.add_(mask_bias)  # in place: the raw scores are not needed
+            probs = torch.softmax(logits, dim=-1)
+            context = torch.matmul(F.dropout(probs, dropout_p, self.training), v)  # (B, h, n, dh)
+        else:
+            context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_bias, dropout_p=dropout_p)
+        if gate is not None:
+            context = context * gate.to(context.dtype)[None, :, None, None]
+        context = context.transpose(1, 2).reshape(batch, n, self.num_heads * self.head_size)
+        return Attention(context, scores if need_scores else None, probs if need_probs else None)
+
+    def transform(self, x: Tensor, context: Tensor) -> Tensor:
+        """Output projection, residual + LayerNorm, feed-forward, residual + LayerNorm.
+
+        Args:
+            x: (B, n, H) layer input (only the tokens being kept).
+            context: (B, n, h*dh) matching rows of :attr:`Attention.context`.
+
+        Returns:
+            (B, n, H) layer output.
+        """
+        x = self.attn_norm(x + self.dropout(self.attn_out(context)))
+        return self.ffn_norm(x + self.dropout(self.ffn_out(self.act(self.ffn_in(x)))))
+
+    def forward(self, x: Tensor, valid: Tensor | None, gate: Tensor | None = None) -> Tensor:
+        """Plain layer: (B, n, H) -> (B, n, H)."""
+        return self.transform(x, self.attend(x, valid, gate).context)
+
+
+@dataclass
+class EncoderOutput:
+    """Last hidden state plus optional per-layer outputs."""
+
+    last_hidden_state: Tensor  # (B, L, H), dropped tokens restored at their positions
+    hidden_states: tuple[Tensor, ...] | None  # num_layers + 1 tensors (B, L, H)
+    attention_scores: tuple[Tensor, ...] | None  # num_layers tensors (B, h_l, L, L)
+
+
+class Encoder(nn.Module):
+    """Embeddings and a stack of :class:`EncoderLayer` with per-layer head counts."""
+
+    def __init__(self, config: EncoderConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embeddings = Embeddings(config)
+        self.layers = nn.ModuleList(EncoderLayer(config, h) for h in config.layer_heads)
+
+    def _check_arguments(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        skip_layers: Sequence[int] | None,
+        head_gates: Sequence[Tensor | None] | None,
+    ) -> set[int]:
+        num_layers = len(self.layers)
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be (batch, seq_length), got shape {tuple(input_ids.shape)}")
+        if attention_mask.shape != input_ids.shape:
+            raise ValueError(
+                f"attention_mask shape {tuple(attention_mask.shape)} must equal input_ids shape "
+                f"{tuple(input_ids.shape)}"
+            )
+        if input_ids.shape[1] > self.config.max_position_embeddings:
+            raise ValueError(
+                f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings "
+                f"({self.config.max_position_embeddings})"
+            )
+        skip = set()
+        for i in skip_layers or ():
+            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < num_layers:
+                raise ValueError(f"skip_layers entry {i!r}: allowed are layer indices 0..{num_layers - 1}")
+            skip.add(i)
+        if head_gates is not None:
+            if len(head_gates) != num_layers:
+                raise ValueError(
+                    f"head_gates has {len(head_gates)} entries; give one (heads_l,) tensor (or None) "
+                    f"for each of the {num_layers} layers"
+                )
+            for i, (gate, layer) in enumerate(zip(head_gates, self.layers, strict=True)):
+                if gate is not None and tuple(gate.shape) != (layer.num_heads,):
+                    raise ValueError(
+                        f"head_gates[{i}] has shape {tuple(gate.shape)}; layer {i} has "
+                        f"{layer.num_heads} heads, so the shape must be ({layer.num_heads},)"
+                    )
+        return skip
+
+    def forward(
+        self,
+        input_ids: Tensor,
+        attention_mask: Tensor,
+        token_type_ids: Tensor | None = None,
+        length_config: LengthConfig | None = None,
+        skip_layers: Sequence[int] | None = None,
+        head_gates: Sequence[Tensor | None] | None = None,
+        output_hidden_states: bool = False,
+        output_attention_scores: bool = False,
+    ) -> EncoderOutput:
+        """Encode a batch; see :meth:`lit_distill.models.QAModel.forward` for the arguments."""
+        skip = self._check_arguments(input_ids, attention_mask, skip_layers, head_gates)
+        if output_attention_scores and skip:
+            raise ValueError(
+                "output_attention_scores is not defined for skipped layers; "
+                "use skip_layers=None when asking for attention scores"
+            )
+        batch, seq_length = input_ids.shape
+        lengths = (
+            None
+            if length_config is None
+            else validate_length_config(length_config, len(self.layers), seq_length)
+        )
+        valid = attention_mask.bool()  # (B, n), n shrinks when tokens are dropped
+        real_lengths = valid.sum(dim=1)  # (B,)
+        padded = not bool(valid.all())  # without padding, attention runs unmasked (faster)
+        if lengths is not None and bool((real_lengths == 0).any()):
+            raise ValueError(
+                "attention_mask has a row without real tokens; Drop-and-Restore needs at least [CLS]"
+            )
+
+        x = self.embeddings(input_ids, token_type_ids)  # (B, L, H)
+        hidden: list[Tensor] = [x]
+        scores_out: list[Tensor] = []
+        # Once tokens are dropped: ``positions`` (B, n) holds each current row's original
+        # position (seq_length, a scratch row, for slots that are padding), and ``full``
+        # (B, L + 1, H) the latest vector of every position (dropped ones keep theirs).
+        positions: Tensor | None = None
+        full: Tensor | None = None
+
+        layers = cast(list[EncoderLayer], list(self.layers))
+        for i, layer in enumerate(layers):
+            if i in skip:
+                hidden.append(hidden[-1])
+                continue
+            gate = head_gates[i] if head_gates is not None else None
+            att = layer.attend(
+                x,
+                valid if padded else None,
+                gate,
+                need_scores=output_attention_scores,
+                need_probs=lengths is not None,
+            )
+            if att.scores is not None:
+                scores_out.append(
+                    att.scores
+                    if positions is None
+                    else _scatter_scores(att.scores, positions, valid, seq_length)
+                )
+            context, probs = att.context, att.probs
+            del att  # free the (B, h, n, n) tensors before the feed-forward block runs
+            if lengths is not None and probs is not None:
+                if positions is None or full is None:
+                    positions = torch.arange(seq_length, device=x.device).expand(batch, seq_length)
+                    full = torch.cat([x, x.new_zeros(batch, 1, x.shape[-1])], dim=1)
+                else:
+                    full = _write_rows(full, positions, x)  # tokens dropped now keep this vector
+                counts = tokens_to_keep(lengths[i], real_lengths)  # (B,)
+                index, valid = select_tokens(significance(probs, valid), counts, positions)  # (B, k)
+                del probs
+                padded = not bool(valid.all())
+                positions = positions.gather(1, index).masked_fill(~valid, seq_length)
+                x = _gather_rows(x, index)
+                context = _gather_rows(context, index)
+            x = layer.transform(x, context)
+            if output_hidden_states:
+                hidden.append(
+                    x
+                    if full is None or positions is None
+                    else _write_rows(full, positions, x)[:, :seq_length]
+                )
+
+        last = x if full is None or positions is None else _write_rows(full, positions, x)[:, :seq_length]
+        return EncoderOutput(
+            last_hidden_state=last,
+            hidden_states=tuple(hidden) if output_hidden_states else None,
+            attention_scores=tuple(scores_out) if output_attention_scores else None,
+        )
+
+
+def _gather_rows(x: Tensor, index: Tensor) -> Tensor:
+    """(B, n, D) gathered at (B, k) row indices -> (B, k, D)."""
+    return x.gather(1, index[:, :, None].expand(-1, -1, x.shape[-1]))
+
+
+def _write_rows(full: Tensor, positions: Tensor, x: Tensor) -> Tensor:
+    """Copy of ``full`` (B, L + 1, H) with the rows of ``x`` (B, k, H) written at ``positions`` (B, k)."""
+    return full.scatter(1, positions[:, :, None].expand(-1, -1, full.shape[-1]), x)
+
+
+def _scatter_scores(scores: Tensor, positions: Tensor, valid: Tensor, seq_length: int) -> Tensor:
+    """(B, h, k, k) scores of kept tokens -> (B, h, L, L), zero where a token was dropped."""
+    batch, heads, k, _ = scores.shape
+    size = seq_length + 1  # positions of padding slots point at the scratch row/column seq_length
+    keep = valid[:, None, :, None] & valid[:, None, None, :]  # (B, 1, k, k)
+    scores = scores.masked_fill(~keep, 0.0)
+    cols = positions[:, None, None, :].expand(batch, heads, k, k)
+    wide = scores.new_zeros(batch, heads, k, size).scatter(3, cols, scores)  # (B, h, k, L + 1)
+    rows = positions[:, None, :, None].expand(batch, heads, k, size)
+    square = scores.new_zeros(batch, heads, size, size).scatter(2, rows, wide)
+    return square[:, :, :seq_length, :seq_length]

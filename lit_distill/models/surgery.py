@@ -1,0 +1,183 @@
+"""Model surgery: head pruning, layer selection, student initialisation, parameter counts.
+
+``prune_heads`` changes a model in place (like Hugging Face's old
+``prune_heads``); ``select_layers`` and ``init_student_from_teacher`` return a
+new model and leave their input untouched. Every function keeps
+``model.config`` in step, so the result survives ``save`` -> ``from_pretrained``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping, Sequence
+from typing import cast
+
+import torch
+from torch import nn
+
+from lit_distill.models.config import EncoderConfig
+from lit_distill.models.encoder import EncoderLayer
+from lit_distill.models.qa import QAModel
+
+
+def _set_config(model: QAModel, **changes: object) -> None:
+    config = EncoderConfig.from_dict({**model.config.to_dict(), **changes})
+    if config.heads_per_layer is not None and all(
+        h == config.num_attention_heads for h in config.heads_per_layer
+    ):
+        config.heads_per_layer = None
+    model.config = config
+    model.encoder.config = config
+
+
+def _layers(model: QAModel) -> list[EncoderLayer]:
+    return cast(list[EncoderLayer], list(model.encoder.layers))
+
+
+def _check_layer(index: object, num_layers: int, what: str) -> int:
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < num_layers:
+        raise ValueError(f"{what}: layer {index!r} does not exist; allowed are 0..{num_layers - 1}")
+    return index
+
+
+def _prune_layer(layer: EncoderLayer, keep: list[int]) -> None:
+    """Keep only heads ``keep`` (sorted) of one layer: Q/K/V rows and output-projection columns."""
+    dh = layer.head_size
+    inner = layer.num_heads * dh
+    per_head = torch.cat([torch.arange(j * dh, (j + 1) * dh) for j in keep])  # (len(keep)*dh,)
+    rows = torch.cat([part * inner + per_head for part in range(3)])  # Q, K, V blocks
+    device = layer.qkv.weight.device
+    rows, per_head = rows.to(device), per_head.to(device)
+
+    qkv = nn.Linear(layer.qkv.in_features, rows.numel(), device=device, dtype=layer.qkv.weight.dtype)
+    out = nn.Linear(
+        per_head.numel(), layer.attn_out.out_features, device=device, dtype=layer.attn_out.weight.dtype
+    )
+    with torch.no_grad():
+        qkv.weight.copy_(layer.qkv.weight[rows])
+        qkv.bias.copy_(layer.qkv.bias[rows])
+        out.weight.copy_(layer.attn_out.weight[:, per_head])
+        out.bias.copy_(layer.attn_out.bias)
+    qkv.weight.requires_grad_(layer.qkv.weight.requires_grad)
+    qkv.bias.requires_grad_(layer.qkv.bias.requires_grad)
+    out.weight.requires_grad_(layer.attn_out.weight.requires_grad)
+    out.bias.requires_grad_(layer.attn_out.bias.requires_grad)
+    layer.qkv, layer.attn_out, layer.num_heads = qkv, out, len(keep)
+
+
+def prune_heads(model: QAModel, heads: Mapping[int, Sequence[int]]) -> QAModel:
+    """Physically remove attention heads (in place).
+
+    Head indices count the heads the layer has *now* (after any earlier pruning).
+    The result computes exactly what the unpruned model computes with those
+    heads' gates set to 0 (Michel et al. 2019).
+
+    Args:
+        model: The model to prune; changed in place.
+        heads: ``{layer: [head, ...]}`` heads to remove.
+
+    Returns:
+        ``model``, for chaining.
+
+    Raises:
+        ValueError: for a layer or head index out of range, or when all heads of a
+            layer would go (drop the layer with :func:`select_layers` instead).
+
+    Example::
+
+        prune_heads(model, {0: [1, 3], 5: [0]})
+        model.config.heads_per_layer  # [10, 12, 12, 12, 12, 11, ...]
+    """
+    layers = _layers(model)
+    plan: dict[int, list[int]] = {}
+    for layer_index, remove in heads.items():
+        i = _check_layer(layer_index, len(layers), "prune_heads")
+        count = layers[i].num_heads
+        drop = set()
+        for h in remove:
+            if isinstance(h, bool) or not isinstance(h, int) or not 0 <= h < count:
+                raise ValueError(f"prune_heads: layer {i} has heads 0..{count - 1}; got head {h!r}")
+            drop.add(h)
+        keep = [h for h in range(count) if h not in drop]
+        if not keep:
+            raise ValueError(
+                f"prune_heads: removing all {count} heads of layer {i} is not allowed; a layer keeps at least "
+                "one head (use select_layers to drop whole layers)"
+            )
+        plan[i] = keep
+    for i, keep in plan.items():  # validate everything before changing anything
+        if len(keep) < layers[i].num_heads:
+            _prune_layer(layers[i], keep)
+    _set_config(model, heads_per_layer=[layer.num_heads for layer in layers])
+    return model
+
+
+def select_layers(model: QAModel, layers: Sequence[int]) -> QAModel:
+    """A new model made of copies of the given layers (in the given order), embeddings and QA head.
+
+    Args:
+        model: Source model (not changed).
+        layers: Layer indices, e.g. ``[0, 2, 4, 7, 9, 11]`` (DistilBERT's choice from BERT-base).
+
+    Raises:
+        ValueError: for an empty list, repeated or out-of-range indices.
+    """
+    source = _layers(model)
+    indices = [_check_layer(i, len(source), "select_layers") for i in layers]
+    if not indices:
+        raise ValueError("select_layers: give at least one layer index")
+    if len(set(indices)) != len(indices):
+        raise ValueError(
+            f"select_layers: repeated layer indices in {list(layers)}; each layer can be taken once"
+        )
+    new = copy.deepcopy(model)
+    new.encoder.layers = nn.ModuleList(copy.deepcopy(source[i]) for i in indices)
+    _set_config(new, num_hidden_layers=len(indices), heads_per_layer=[source[i].num_heads for i in indices])
+    return new
+
+
+def default_layer_map(teacher_layers: int, student_layers: int) -> list[int]:
+    """Evenly spaced teacher layers ``floor(i * T / S)``: every other layer when S = T / 2."""
+    if not 1 <= student_layers <= teacher_layers:
+        raise ValueError(
+            f"student_layers={student_layers}; allowed: 1..{teacher_layers} (the teacher's depth)"
+        )
+    return [i * teacher_layers // student_layers for i in range(student_layers)]
+
+
+def init_student_from_teacher(
+    teacher: QAModel, layer_map: Sequence[int] | None = None, num_layers: int | None = None
+) -> QAModel:
+    """A student initialised from teacher layers (DistilBERT-style).
+
+    Args:
+        teacher: The teacher (not changed).
+        layer_map: Teacher layer for each student layer. Default: evenly spaced,
+            i.e. every other layer (``[0, 2, 4, 6, 8, 10]`` for a 12-layer teacher).
+            DistilBERT used ``[0, 2, 4, 7, 9, 11]``.
+        num_layers: Student depth when ``layer_map`` is not given (default half the teacher's, rounded up).
+
+    Returns:
+        A new :class:`QAModel` with the teacher's embeddings, the mapped layers and the QA head.
+    """
+    if layer_map is None:
+        depth = teacher.num_layers
+        layer_map = default_layer_map(depth, num_layers if num_layers is not None else (depth + 1) // 2)
+    elif num_layers is not None and num_layers != len(layer_map):
+        raise ValueError(
+            f"num_layers={num_layers} disagrees with layer_map={list(layer_map)} ({len(layer_map)} layers)"
+        )
+    return select_layers(teacher, layer_map)
+
+
+def count_parameters(model: nn.Module, include_embeddings: bool = True) -> int:
+    """Number of parameters; without embeddings leaves out the word, position and segment tables.
+
+    The embedding LayerNorm and the QA head always count (as in Hugging Face's
+    ``num_parameters(exclude_embeddings=True)``).
+    """
+    total = sum(p.numel() for p in model.parameters())
+    if include_embeddings:
+        return total
+    tables = {id(m.weight): m.weight.numel() for m in model.modules() if isinstance(m, nn.Embedding)}
+    return total - sum(tables.values())

@@ -1,0 +1,115 @@
+"""``DistilBertStudent``: DistilBERT-style task distillation for SQuAD (Sanh et al. 2019)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import Tensor
+
+from lit_distill.losses import cosine_hidden_loss, distilbert_span_loss
+from lit_distill.modules.student import StudentModule, check_temperature, check_weights
+
+__all__ = ["DistilBertStudent"]
+
+
+class DistilBertStudent(StudentModule):
+    """Student trained on the teacher's softened span distributions plus the gold spans.
+
+    ``loss = alpha_ce * T^2 * KL(teacher_T || student_T)`` (averaged over start and
+    end) ``+ alpha_squad * CE(gold spans)`` ``+ alpha_cos * (1 - cos)`` between the last
+    hidden states (DistilBERT's cosine loss; needs equal widths). With ``alpha_cos = 0``
+    and ``use_cache`` the teacher runs once per training set (its logits are cached);
+    otherwise it runs at every step.
+
+    The student starts from ``student`` (e.g. ``distilbert-base-uncased``) or, by default,
+    from teacher layers ``student_layers`` (DistilBERT took ``[0, 2, 4, 7, 9, 11]`` of 12;
+    the default here is every other layer).
+
+    Args:
+        teacher: ``.ckpt`` of this project, model directory or hub id of the teacher.
+        student: optional checkpoint to start the student from.
+        student_layers: teacher layers copied into the student.
+        temperature: softening temperature ``T > 0``.
+        alpha_ce: weight of the distillation (KL) term.
+        alpha_squad: weight of the gold-span cross-entropy.
+        alpha_cos: weight of the cosine loss on the last hidden states.
+        use_cache: cache the teacher's span logits (see :class:`StudentModule`).
+        logit_cache_dir: cache directory.
+        cache_batch_size: batch size when filling the cache.
+        **kwargs: the optimiser and evaluation arguments of :class:`QAModule`.
+    """
+
+    def __init__(
+        self,
+        teacher: str,
+        student: str | None = None,
+        student_layers: list[int] | None = None,
+        temperature: float = 2.0,
+        alpha_ce: float = 0.5,
+        alpha_squad: float = 0.5,
+        alpha_cos: float = 0.0,
+        use_cache: bool = True,
+        logit_cache_dir: str | None = None,
+        cache_batch_size: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            teacher=teacher,
+            student=student,
+            student_layers=student_layers,
+            use_cache=use_cache,
+            logit_cache_dir=logit_cache_dir,
+            cache_batch_size=cache_batch_size,
+            **kwargs,
+        )
+        check_temperature(temperature)
+        check_weights({"alpha_ce": alpha_ce, "alpha_squad": alpha_squad, "alpha_cos": alpha_cos})
+        self.temperature = float(temperature)
+        self.alpha_ce = float(alpha_ce)
+        self.alpha_squad = float(alpha_squad)
+        self.alpha_cos = float(alpha_cos)
+        self.save_hyperparameters()
+
+    def wants_logit_cache(self) -> bool:
+        """The cache serves only when no hidden states are needed."""
+        return self.use_cache and self.alpha_cos == 0
+
+    def check_teacher_student(self) -> None:
+        """The cosine loss compares hidden states, so the widths must match."""
+        t_width, s_width = self.teacher.config.hidden_size, self.model.config.hidden_size
+        if self.alpha_cos > 0 and t_width != s_width:
+            raise ValueError(
+                f"alpha_cos={self.alpha_cos} compares hidden states, but the teacher is {t_width} wide and "
+                f"the student {s_width}; set alpha_cos 0 or use a student of width {t_width}"
+            )
+
+    def compute_loss(self, batch: dict[str, Tensor]) -> tuple[Any, dict[str, Tensor]]:
+        """KL to the (cached or live) teacher logits + gold-span CE (+ cosine)."""
+        need_hidden = self.alpha_cos > 0
+        out = self.forward_student(batch, output_hidden_states=need_hidden)
+        length = batch["input_ids"].size(1)
+        cache = self.teacher_logits if self.wants_logit_cache() else None
+        if cache is not None:
+            t_start, t_end = cache.lookup(batch["feature_index"], length, self.device)  # (B, L) each
+            t_out = None
+        else:
+            t_out = self.teacher_forward(batch, output_hidden_states=need_hidden)
+            t_start, t_end = t_out.start_logits, t_out.end_logits
+        mask = batch["attention_mask"]
+        terms = distilbert_span_loss(
+            out.start_logits,
+            out.end_logits,
+            t_start,
+            t_end,
+            batch.get("start_positions"),
+            batch.get("end_positions"),
+            temperature=self.temperature,
+            alpha_ce=self.alpha_ce,
+            alpha_squad=self.alpha_squad,
+            mask=mask,
+        )
+        if need_hidden and t_out is not None:
+            cos = cosine_hidden_loss(out.hidden_states[-1], t_out.hidden_states[-1], mask)
+            terms["loss_cos"] = cos
+            terms["loss"] = terms["loss"] + self.alpha_cos * cos
+        return out, terms

@@ -1,0 +1,85 @@
+"""AdamW with linear warm-up and decay, no weight decay on biases and LayerNorm."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
+
+__all__ = ["build_optimizer", "linear_warmup_decay", "parameter_groups", "resolve_warmup_steps"]
+
+
+def parameter_groups(
+    modules: Iterable[nn.Module], weight_decay: float
+) -> list[dict[str, list[nn.Parameter] | float]]:
+    """Split trainable parameters into a decayed and a non-decayed group.
+
+    Biases and the weights of normalisation layers (``LayerNorm``, any module whose
+    class name contains "Norm") get no weight decay, as in BERT's original
+    optimiser; frozen parameters are left out.
+
+    Args:
+        modules: the modules whose parameters are trained.
+        weight_decay: decay for the decayed group.
+
+    Returns:
+        Two parameter groups for :class:`torch.optim.AdamW` (empty groups dropped).
+    """
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
+    seen: set[int] = set()
+    for module in modules:
+        for sub in module.modules():
+            is_norm = isinstance(sub, nn.LayerNorm) or "Norm" in type(sub).__name__
+            for name, param in sub.named_parameters(recurse=False):
+                if not param.requires_grad or id(param) in seen:
+                    continue
+                seen.add(id(param))
+                (no_decay if is_norm or name == "bias" or param.ndim < 2 else decay).append(param)
+    groups: list[dict[str, list[nn.Parameter] | float]] = []
+    if decay:
+        groups.append({"params": decay, "weight_decay": weight_decay})
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
+
+
+def resolve_warmup_steps(warmup_steps: int, warmup_ratio: float, total_steps: int) -> int:
+    """Warm-up length in optimiser steps: ``warmup_steps`` if > 0, else ``warmup_ratio * total_steps``."""
+    if warmup_steps > 0:
+        return min(warmup_steps, total_steps)
+    return round(warmup_ratio * total_steps)
+
+
+def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> LambdaLR:
+    """Learning rate rising linearly from 0 over ``warmup_steps``, then falling linearly to 0 at ``total_steps``."""
+    total = max(1, total_steps)
+    warm = max(0, min(warmup_steps, total))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        return max(0.0, (total - step) / max(1, total - warm))
+
+    return LambdaLR(optimizer, factor)
+
+
+def build_optimizer(
+    modules: Iterable[nn.Module],
+    *,
+    learning_rate: float,
+    weight_decay: float,
+    adam_epsilon: float,
+    warmup_steps: int,
+    warmup_ratio: float,
+    total_steps: int,
+) -> tuple[torch.optim.AdamW, LambdaLR]:
+    """AdamW over :func:`parameter_groups` and its per-step linear schedule."""
+    groups = parameter_groups(modules, weight_decay)
+    if not groups:
+        raise ValueError("nothing to train: every parameter of the module is frozen")
+    optimizer = torch.optim.AdamW(groups, lr=learning_rate, eps=adam_epsilon)  # type: ignore[arg-type]
+    warm = resolve_warmup_steps(warmup_steps, warmup_ratio, total_steps)
+    return optimizer, linear_warmup_decay(optimizer, warm, total_steps)

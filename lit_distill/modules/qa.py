@@ -1,0 +1,362 @@
+"""``QAModule``: the QA logic shared by the teacher and every student.
+
+Subclasses build ``self.model`` (a :class:`~lit_distill.models.qa.QAModel`) in
+:meth:`QAModule.build_model` and compute their loss in :meth:`QAModule.compute_loss`;
+everything else lives here: the optimiser and schedule, the loss-contribution
+protocol, SQuAD scoring, official-format predictions and checkpoints that
+remember the model's shape.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+from torch import Tensor
+from typing_extensions import override
+
+from lit_distill.callbacks.base import loss_contributors
+from lit_distill.models.config import EncoderConfig
+from lit_distill.models.qa import QAModel
+from lit_distill.modules.optim import build_optimizer
+from lit_distill.modules.resumable import make_resumable
+from lit_distill.modules.sources import CHECKPOINT_KEY
+from lit_distill.modules.tokenizers import TokenizerInfo, tokenizer_info
+
+__all__ = ["CHECKPOINT_KEY", "QAModule"]
+
+
+class QAModule(pl.LightningModule):
+    """Shared training, evaluation and prediction for extractive QA.
+
+    Args:
+        learning_rate: peak AdamW learning rate.
+        weight_decay: AdamW weight decay (never applied to biases and LayerNorm weights).
+        adam_epsilon: AdamW epsilon.
+        warmup_steps: linear warm-up length in optimiser steps; 0 to use ``warmup_ratio``.
+        warmup_ratio: warm-up as a fraction of all optimiser steps (used when ``warmup_steps`` is 0).
+        length_config: Drop-and-Restore length configuration used at evaluation time
+            (validation, test, predict): one length per layer, ints (tokens) or floats
+            (ratios of the real length). ``None`` evaluates the full model.
+        predictions_dir: where ``predictions.json`` and ``null_odds.json`` are written
+            (test and predict). Default: the logger's directory, else the trainer's root dir.
+        export_dir: if set, the trained model (and the data's tokenizer) is saved there with
+            ``QAModel.save`` at the end of ``fit``, ready for ``QAModel.from_pretrained``.
+        n_best_size: candidate starts/ends considered per feature when decoding answers.
+        max_answer_length: longest answer span in tokens.
+        resumable_train_loader: rebuild the data module's plain training ``DataLoader`` as a
+            stateful one (order seeded per epoch, position saved in the trainer's progress), so that a run
+            resumed mid-epoch with ``fit --ckpt_path last`` sees exactly the batches an
+            uninterrupted run would (see :mod:`lit_distill.modules.resumable`). The random
+            generators (dropout, any sampling in callbacks) are also reseeded at every training step
+            from ``(seed, global_step, rank)``, so that the resumed run draws the same numbers.
+    """
+
+    model: QAModel
+
+    def __init__(
+        self,
+        learning_rate: float = 3e-5,
+        weight_decay: float = 0.01,
+        adam_epsilon: float = 1e-8,
+        warmup_steps: int = 0,
+        warmup_ratio: float = 0.1,
+        length_config: list[int] | list[float] | None = None,
+        predictions_dir: str | None = None,
+        export_dir: str | None = None,
+        n_best_size: int = 20,
+        max_answer_length: int = 30,
+        resumable_train_loader: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_range("learning_rate", learning_rate, low=0.0, low_open=True)
+        _check_range("weight_decay", weight_decay, low=0.0)
+        _check_range("adam_epsilon", adam_epsilon, low=0.0, low_open=True)
+        _check_range("warmup_ratio", warmup_ratio, low=0.0, high=1.0)
+        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
+        for name, value in (("n_best_size", n_best_size), ("max_answer_length", max_answer_length)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.adam_epsilon = adam_epsilon
+        self.warmup_steps = warmup_steps
+        self.warmup_ratio = warmup_ratio
+        self.length_config = None if length_config is None else list(length_config)
+        self.predictions_dir = predictions_dir
+        self.export_dir = export_dir
+        self.n_best_size = n_best_size
+        self.max_answer_length = max_answer_length
+        self.resumable_train_loader = resumable_train_loader
+        self.tokenizer: TokenizerInfo | None = None
+        self._metrics: dict[str, Any] = {}  # a plain dict: the metric is no submodule (not in state_dict)
+
+    # ------------------------------------------------------------------ model
+    def build_model(self, stage: str) -> None:
+        """Create ``self.model`` (and any other trainable part) for a fresh run; subclasses override."""
+        raise NotImplementedError
+
+    def compute_loss(self, batch: dict[str, Tensor]) -> tuple[Any, dict[str, Tensor]]:
+        """Forward the batch and return ``(QAOutput, terms)``; ``terms["loss"]`` is optimised.
+
+        Every other entry of ``terms`` is logged as ``train/<name>``.
+        """
+        raise NotImplementedError
+
+    def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
+        """The model being trained, on the batch's inputs (plus ``length_config``, ``skip_layers``, ...)."""
+        return self.model(
+            batch["input_ids"],
+            batch["attention_mask"],
+            token_type_ids=batch.get("token_type_ids"),
+            **model_kwargs,
+        )
+
+    def forward(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
+        return self.forward_student(batch, **model_kwargs)
+
+    def has_model(self) -> bool:
+        """Whether ``self.model`` exists yet (it is built in ``setup`` or restored from a checkpoint)."""
+        return isinstance(getattr(self, "model", None), QAModel)
+
+    @override
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
+        data_tokenizer = getattr(datamodule, "tokenizer", None)
+        if data_tokenizer is not None:
+            self.tokenizer = tokenizer_info(data_tokenizer)
+        # a checkpoint given to validate/test/predict (or a resumed fit) rebuilds the
+        # model in on_load_checkpoint; only a fresh run builds it here
+        restoring = self._trainer is not None and self.trainer.ckpt_path is not None and stage != "fit"
+        if not self.has_model() and not restoring:
+            self.build_model(stage)
+        if self.has_model():
+            self.check_model_against_data()
+        if stage == "fit" and self.resumable_train_loader and datamodule is not None:
+            self._make_train_loader_resumable(datamodule)
+
+    def _make_train_loader_resumable(self, datamodule: Any) -> None:
+        # wrap the data module's own method (again from the original if it was wrapped for an
+        # earlier trainer, so that the progress read is always this run's)
+        original = getattr(datamodule.train_dataloader, "_lit_distill_original", datamodule.train_dataloader)
+        trainer = self.trainer
+        seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
+
+        def processed() -> int:
+            return int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+
+        def train_dataloader() -> Any:
+            return make_resumable(original(), seed, processed)
+
+        train_dataloader._lit_distill_original = original  # type: ignore[attr-defined]
+        datamodule.train_dataloader = train_dataloader
+
+    def check_model_against_data(self) -> None:
+        """Errors before training when the model cannot read the data's token ids."""
+        if self.tokenizer is None:
+            return
+        vocab = self.model.config.vocab_size
+        if self.tokenizer.vocab_size > vocab:
+            raise ValueError(
+                f"the data's tokenizer has {self.tokenizer.vocab_size} tokens but the model's embedding "
+                f"table has {vocab} rows: the model and the data use different vocabularies "
+                f"(tokenizer: {self.tokenizer.describe()})"
+            )
+
+    # ----------------------------------------------------------- optimiser
+    @override
+    def configure_optimizers(self) -> Any:
+        estimated = self.trainer.estimated_stepping_batches
+        if estimated == math.inf:
+            raise ValueError(
+                "cannot schedule the learning rate over an unbounded run: set trainer.max_steps or trainer.max_epochs"
+            )
+        total = max(1, int(estimated))
+        optimizer, scheduler = build_optimizer(
+            [self],
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            adam_epsilon=self.adam_epsilon,
+            warmup_steps=self.warmup_steps,
+            warmup_ratio=self.warmup_ratio,
+            total_steps=total,
+        )
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    # --------------------------------------------------------------- train
+    @override
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        if self.resumable_train_loader:
+            # random numbers of a step depend only on (seed, step, rank), not on what ran before
+            seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
+            step_seed = (seed * 1_000_003 + self.trainer.global_step * 97 + self.global_rank) % (2**32)
+            torch.manual_seed(step_seed)
+            random.seed(step_seed)
+            np.random.seed(step_seed)
+
+    @override
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        outputs, terms = self.compute_loss(batch)
+        loss = terms["loss"]
+        batch_size = batch["input_ids"].size(0)
+        for callback in loss_contributors(self.trainer):
+            extra = callback.extra_loss(self.trainer, self, batch, outputs)
+            if extra is None:
+                continue
+            loss = loss + extra
+            self.log(f"train/extra_{type(callback).__name__}", extra.detach(), batch_size=batch_size)
+        for name, value in terms.items():
+            if name != "loss":
+                self.log(f"train/{name}", value.detach(), batch_size=batch_size)
+        self.log("train/loss", loss.detach(), prog_bar=True, batch_size=batch_size)
+        return loss
+
+    # ---------------------------------------------------------------- eval
+    def _eval_logits(self, batch: dict[str, Tensor]) -> Any:
+        return self.forward_student(batch, length_config=self.length_config)
+
+    def _bind_metric(self, split: str) -> None:
+        from lit_distill.metrics.metric import SquadMetric
+
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is None or not hasattr(datamodule, "eval_set"):
+            raise ValueError(
+                "the QA modules score answers with the data module's eval_set(); use a data module "
+                "with eval_set(split), e.g. lit_distill.data.SquadDataModule"
+            )
+        metric = SquadMetric(n_best=self.n_best_size, max_answer_length=self.max_answer_length)
+        metric.bind(datamodule.eval_set(split))
+        self._metrics["current"] = metric.to(self.device)
+
+    def _update_metric(self, batch: dict[str, Tensor]) -> None:
+        out = self._eval_logits(batch)
+        self._metrics["current"].update(out.start_logits, out.end_logits, batch["feature_index"])
+
+    @override
+    def on_validation_epoch_start(self) -> None:
+        self._bind_metric("validation")
+
+    @override
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._update_metric(batch)
+
+    @override
+    def on_validation_epoch_end(self) -> None:
+        self._log_scores("val")
+        self._metrics["current"].reset()
+
+    @override
+    def on_test_epoch_start(self) -> None:
+        self._bind_metric("test")
+
+    @override
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._update_metric(batch)
+
+    @override
+    def on_test_epoch_end(self) -> None:
+        self._log_scores("test")
+        self._write_predictions()  # the answers of the compute() above
+
+    @override
+    def on_predict_epoch_start(self) -> None:
+        self._bind_metric("predict")
+
+    @override
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
+        self._update_metric(batch)
+
+    @override
+    def on_predict_epoch_end(self) -> None:
+        self._write_predictions()
+
+    def _log_scores(self, prefix: str) -> None:
+        scores = self._metrics["current"].compute()
+        for key, value in scores.items():
+            self.log(f"{prefix}/{key}", float(value), prog_bar=key in ("exact", "f1"), sync_dist=False)
+
+    def _write_predictions(self) -> None:
+        answers, null_odds = self._metrics["current"].predictions()
+        self._metrics["current"].reset()
+        self._save_json(answers, null_odds)
+
+    @rank_zero_only
+    def _save_json(self, answers: dict[str, str], null_odds: dict[str, float]) -> None:
+        out = Path(self.predictions_dir or self.trainer.log_dir or self.trainer.default_root_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "predictions.json").write_text(
+            json.dumps(answers, indent=2, ensure_ascii=False), encoding="utf-8"
+        )
+        (out / "null_odds.json").write_text(json.dumps(null_odds, indent=2), encoding="utf-8")
+        print(f"wrote {len(answers)} predictions to {out / 'predictions.json'} and {out / 'null_odds.json'}")
+
+    # ---------------------------------------------------------- end of fit
+    @override
+    def on_fit_end(self) -> None:
+        if self.export_dir:
+            self._export(self.export_dir)
+
+    @rank_zero_only
+    def _export(self, directory: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        self.model.save(directory, tokenizer=getattr(datamodule, "tokenizer", None))
+
+    # --------------------------------------------------------- checkpoints
+    def extra_checkpoint_state(self) -> dict[str, Any]:
+        """Anything else a subclass needs to rebuild its trainable parts before the state dict loads."""
+        return {}
+
+    def restore_extra_state(self, state: dict[str, Any]) -> None:
+        """Rebuild the parts recorded by :meth:`extra_checkpoint_state`."""
+
+    @override
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "model_config": self.model.config.to_dict(),
+            "tokenizer": None if self.tokenizer is None else self.tokenizer.to_dict(),
+            **self.extra_checkpoint_state(),
+        }
+
+    @override
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        state = checkpoint.get(CHECKPOINT_KEY)
+        if state is None:
+            raise ValueError(
+                "this checkpoint was not written by a lit_distill module (no 'lit_distill' entry); "
+                "load Hugging Face models with QAModel.from_pretrained instead"
+            )
+        config = EncoderConfig.from_dict(state["model_config"])
+        if not self.has_model() or self.model.config != config:
+            self.model = QAModel(config)  # the checkpoint's shape (pruned heads, fewer layers) wins
+        if state.get("tokenizer") is not None:
+            self.tokenizer = TokenizerInfo.from_dict(state["tokenizer"])
+        self.restore_extra_state(state)
+
+
+def _check_range(
+    name: str, value: float, low: float, high: float | None = None, low_open: bool = False
+) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (value > low if low_open else value >= low) and (high is None or value < high)
+    if not ok:
+        bound = f"> {low}" if low_open else f">= {low}"
+        if high is not None:
+            bound += f" and < {high}"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+
+
+def frozen_eval_copy(model: torch.nn.Module) -> torch.nn.Module:
+    """Put ``model`` in eval mode with gradients off (for a teacher)."""
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model

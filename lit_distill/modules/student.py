@@ -1,0 +1,280 @@
+"""``StudentModule``: what every distillation student shares.
+
+The teacher is loaded from a checkpoint, frozen and kept in eval mode. It is
+deliberately *not* a submodule: it is not in the student's checkpoint, it is
+not touched by ``model.train()``, and DDP never wraps it (each process loads
+its own copy). Its span logits can be cached once per training set
+(:mod:`lit_distill.modules.teacher_cache`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor
+from typing_extensions import override
+
+from lit_distill.models.qa import QAModel
+from lit_distill.models.surgery import select_layers
+from lit_distill.modules.qa import QAModule
+from lit_distill.modules.sources import LoadedModel, check_source_exists, load_qa_model
+from lit_distill.modules.teacher_cache import (
+    TeacherLogits,
+    assemble,
+    cache_path,
+    compute_teacher_logits,
+    default_cache_dir,
+    model_fingerprint,
+)
+from lit_distill.modules.tokenizers import check_same_tokenizer
+
+__all__ = ["StudentModule", "check_layer_map", "check_weights"]
+
+
+def check_layer_map(layers: list[int], teacher_layers: int, parameter: str = "student_layers") -> list[int]:
+    """Validate a list of teacher layer indices to copy into the student.
+
+    Raises:
+        ValueError: for an empty list, a repeated index or an index the teacher lacks.
+    """
+    if not isinstance(layers, (list, tuple)) or not layers:
+        raise ValueError(f"{parameter} must be a non-empty list of teacher layer indices, got {layers!r}")
+    for layer in layers:
+        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < teacher_layers:
+            raise ValueError(
+                f"{parameter}={list(layers)} references teacher layer {layer!r}, but the teacher has "
+                f"{teacher_layers} layers (allowed indices 0..{teacher_layers - 1})"
+            )
+    if len(set(layers)) != len(layers):
+        raise ValueError(f"{parameter}={list(layers)} repeats a layer; give each teacher layer at most once")
+    return list(layers)
+
+
+def check_weights(weights: dict[str, float]) -> None:
+    """Loss weights must be finite, >= 0, and not all 0.
+
+    Raises:
+        ValueError: naming the bad weight.
+    """
+    for name, value in weights.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not value >= 0
+            or value == float("inf")
+        ):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    if sum(weights.values()) <= 0:
+        names = ", ".join(f"{k}={v}" for k, v in weights.items())
+        raise ValueError(
+            f"the loss weights sum to 0 ({names}): nothing would be trained; make at least one > 0"
+        )
+
+
+def check_temperature(temperature: float) -> None:
+    """Raise unless ``temperature`` is a finite number > 0."""
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not 0 < temperature < float("inf")
+    ):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+
+
+class StudentModule(QAModule):
+    """A QA module trained from a frozen teacher.
+
+    Args:
+        teacher: the teacher: a ``.ckpt`` of this project, a model directory or a hub id.
+        student: start the student from this checkpoint (same kinds as ``teacher``)
+            instead of from teacher layers.
+        student_layers: teacher layers copied into the student (when ``student`` is
+            not given). Default: every other layer, ``[0, 2, 4, ...]``.
+        use_cache: reuse the teacher's span logits from a cache built once per
+            training set (only where the loss needs nothing but the logits).
+        logit_cache_dir: where cache files live (default ``$LIT_DISTILL_CACHE/teacher_logits``
+            or ``~/.cache/lit_distill/teacher_logits``).
+        cache_batch_size: batch size of the pass that fills the cache.
+        **kwargs: the optimiser and evaluation arguments of :class:`QAModule`.
+    """
+
+    def __init__(
+        self,
+        teacher: str,
+        student: str | None = None,
+        student_layers: list[int] | None = None,
+        use_cache: bool = True,
+        logit_cache_dir: str | None = None,
+        cache_batch_size: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        check_source_exists(teacher, "teacher")
+        if student is not None:
+            check_source_exists(student, "student")
+            if student_layers is not None:
+                raise ValueError(
+                    f"give student (a checkpoint) or student_layers (teacher layers to copy), not both; "
+                    f"got student={student!r}, student_layers={student_layers!r}"
+                )
+        if (
+            isinstance(cache_batch_size, bool)
+            or not isinstance(cache_batch_size, int)
+            or cache_batch_size < 1
+        ):
+            raise ValueError(f"cache_batch_size must be a positive integer, got {cache_batch_size!r}")
+        self.teacher_source = teacher
+        self.student_source = student
+        self.student_layers = None if student_layers is None else list(student_layers)
+        self.use_cache = use_cache
+        self.logit_cache_dir = logit_cache_dir
+        self.cache_batch_size = cache_batch_size
+        self._frozen: dict[str, Any] = {}  # teacher and logit cache: plain dict, never submodules
+
+    # ------------------------------------------------------------ teacher
+    @property
+    def teacher(self) -> QAModel:
+        """The frozen teacher (loaded on first use)."""
+        if "teacher" not in self._frozen:
+            loaded = load_qa_model(self.teacher_source, "teacher")
+            loaded.model.eval()
+            loaded.model.requires_grad_(False)
+            self._frozen["teacher"] = loaded.model
+            self._frozen["teacher_info"] = loaded
+        return self._frozen["teacher"]
+
+    @property
+    def teacher_logits(self) -> TeacherLogits | None:
+        """The teacher-logit cache, once built in ``on_fit_start``."""
+        return self._frozen.get("logits")
+
+    def teacher_forward(self, batch: dict[str, Tensor], **kwargs: Any) -> Any:
+        """The teacher on the batch, without gradients, in eval mode, on the student's device."""
+        teacher = self.teacher
+        if teacher.training:
+            teacher.eval()
+        first = next(teacher.parameters())
+        if first.device != self.device:
+            teacher.to(self.device)
+        with torch.no_grad():
+            return teacher(
+                batch["input_ids"],
+                batch["attention_mask"],
+                token_type_ids=batch.get("token_type_ids"),
+                **kwargs,
+            )
+
+    def wants_logit_cache(self) -> bool:
+        """Whether this run's loss needs only the teacher's span logits (subclasses refine)."""
+        return self.use_cache
+
+    # -------------------------------------------------------------- build
+    def build_model(self, stage: str) -> None:
+        """Student from ``student`` or from teacher layers; checks teacher/student/data agree."""
+        teacher_info: LoadedModel
+        self.teacher  # noqa: B018 (loads it)
+        teacher_info = self._frozen["teacher_info"]
+        if self.student_source is not None:
+            loaded = load_qa_model(self.student_source, "student")
+            self.on_student_loaded(loaded)
+            check_same_tokenizer(teacher_info.tokenizer, loaded.tokenizer, "teacher", "student")
+            check_same_tokenizer(loaded.tokenizer, self.tokenizer, "student", "data module")
+            self.model = loaded.model
+        else:
+            n = teacher_info.model.config.num_hidden_layers
+            layers = self.student_layers if self.student_layers is not None else list(range(0, n, 2))
+            check_layer_map(layers, n)
+            self.model = select_layers(teacher_info.model, layers)  # copies; the teacher is untouched
+            self.model.requires_grad_(True)
+            self.model.train()
+        check_same_tokenizer(teacher_info.tokenizer, self.tokenizer, "teacher", "data module")
+        t_vocab, s_vocab = teacher_info.model.config.vocab_size, self.model.config.vocab_size
+        if t_vocab != s_vocab:
+            raise ValueError(
+                f"the teacher's vocabulary has {t_vocab} tokens but the student's has {s_vocab}: teacher "
+                f"{self.teacher_source!r} and student {self.student_source!r} must share one tokenizer"
+            )
+        self.check_teacher_student()
+
+    def on_student_loaded(self, loaded: LoadedModel) -> None:
+        """Hook: inspect a loaded student checkpoint before it is used (e.g. TinyBERT's PD stage)."""
+
+    def check_teacher_student(self) -> None:
+        """Hook: subclass checks that need both models (raise ``ValueError``)."""
+
+    @override
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        if stage == "fit":
+            # the teacher must read the data too (on a resumed run the student was not rebuilt)
+            self.teacher  # noqa: B018
+            check_same_tokenizer(
+                self._frozen["teacher_info"].tokenizer, self.tokenizer, "teacher", "data module"
+            )
+
+    # -------------------------------------------------------------- cache
+    @override
+    def on_fit_start(self) -> None:
+        self.teacher.to(self.device)
+        if self.wants_logit_cache() and self.teacher_logits is None:
+            self._frozen["logits"] = self._load_or_build_cache()
+
+    def _load_or_build_cache(self) -> TeacherLogits:
+        datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
+        fingerprint_fn = getattr(datamodule, "train_dataset_fingerprint", None)
+        if fingerprint_fn is None:
+            raise ValueError(
+                "use_cache needs a data module with train_dataset_fingerprint() (e.g. SquadDataModule); "
+                "set use_cache false to run the teacher at every step"
+            )
+        loader = datamodule.train_dataloader()
+        dataset = loader.dataset
+        if isinstance(dataset, torch.utils.data.IterableDataset):
+            raise ValueError(
+                "the teacher-logit cache needs a map-style training dataset; set use_cache false"
+            )
+        strategy = self.trainer.strategy
+        path = cache_path(
+            Path(self.logit_cache_dir) if self.logit_cache_dir else default_cache_dir(),
+            model_fingerprint(self.teacher),
+            str(fingerprint_fn()),
+        )
+        if strategy.reduce_boolean_decision(path.is_file(), all=True):
+            rank_zero_info(f"teacher logits: reusing {path}")
+            return TeacherLogits.load(path)
+        rank_zero_info(f"teacher logits: computing for {len(dataset)} training features -> {path}")
+        index, start, end = compute_teacher_logits(
+            self.teacher,
+            dataset,
+            loader.collate_fn,
+            batch_size=self.cache_batch_size,
+            device=self.device,
+            rank=self.trainer.global_rank,
+            world_size=self.trainer.world_size,
+        )
+        if self.trainer.world_size > 1:
+            index, start, end = _gather_shares(strategy, index, start, end, self.device)
+        table = assemble(index, start, end, len(dataset))
+        if strategy.is_global_zero:
+            table.save(path, {"teacher": self.teacher_source})
+        strategy.barrier("teacher_logit_cache")
+        return table
+
+
+def _gather_shares(
+    strategy: Any, index: Tensor, start: Tensor, end: Tensor, device: torch.device
+) -> tuple[Tensor, ...]:
+    """All-gather every rank's ``(index, start, end)`` rows (padded to a common shape)."""
+    from lit_distill.modules.teacher_cache import PAD_LOGIT
+
+    sizes = strategy.all_gather(torch.tensor([index.numel(), start.size(1)], device=device))  # (world, 2)
+    rows, width = (int(v) for v in sizes.max(dim=0).values)
+    pad_rows = rows - index.numel()
+    index = torch.nn.functional.pad(index, (0, pad_rows), value=-1)
+    start = torch.nn.functional.pad(start, (0, width - start.size(1), 0, pad_rows), value=PAD_LOGIT)
+    end = torch.nn.functional.pad(end, (0, width - end.size(1), 0, pad_rows), value=PAD_LOGIT)
+    gathered = [strategy.all_gather(t.to(device)).cpu() for t in (index, start, end)]
+    return gathered[0].reshape(-1), gathered[1].reshape(-1, width), gathered[2].reshape(-1, width)

@@ -1,0 +1,175 @@
+"""Teacher span logits computed once per training set and reused across epochs and runs.
+
+A frozen teacher in eval mode gives the same logits for a feature every time, so
+the DistilBERT-style and TinyBERT prediction-layer losses read them from a cache
+instead of running the teacher at every step. The cache is a file keyed by a
+fingerprint of the teacher's weights and the data module's
+``train_dataset_fingerprint()``: another run with the same teacher and data
+reuses it; a different teacher or different features get a new file.
+
+Under DDP every rank computes the logits of its own share of the features; the
+shares are gathered so that every rank holds the whole table, and rank 0 writes
+the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+__all__ = [
+    "TeacherLogits",
+    "cache_path",
+    "compute_teacher_logits",
+    "default_cache_dir",
+    "model_fingerprint",
+]
+
+# fill value for positions past a feature's computed length (always padding; masked in the losses)
+PAD_LOGIT = -1.0e4
+
+
+def default_cache_dir() -> Path:
+    """``$LIT_DISTILL_CACHE/teacher_logits``, else ``~/.cache/lit_distill/teacher_logits``."""
+    root = os.environ.get("LIT_DISTILL_CACHE") or Path.home() / ".cache" / "lit_distill"
+    return Path(root) / "teacher_logits"
+
+
+def model_fingerprint(model: nn.Module) -> str:
+    """Hash of every parameter and buffer (names, shapes, dtypes and values)."""
+    h = hashlib.blake2b(digest_size=12)
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def cache_path(cache_dir: str | Path, teacher_fingerprint: str, data_fingerprint: str) -> Path:
+    """File of the cache for one teacher and one training set."""
+    key = hashlib.sha256(f"{teacher_fingerprint}|{data_fingerprint}".encode()).hexdigest()[:24]
+    return Path(cache_dir) / f"teacher-logits-{key}.pt"
+
+
+@dataclass
+class TeacherLogits:
+    """Start and end logits of every training feature, rows indexed by ``feature_index``.
+
+    Attributes:
+        start: ``(N, L)`` float.
+        end: ``(N, L)`` float.
+        filled: ``(N,)`` bool, which rows were computed.
+    """
+
+    start: Tensor
+    end: Tensor
+    filled: Tensor
+
+    def lookup(self, feature_index: Tensor, length: int, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Cached ``(start, end)`` logits, each ``(B, length)``, for a batch.
+
+        Raises:
+            KeyError: when a feature of the batch is not in the cache (the training set changed).
+        """
+        index = feature_index.detach().cpu().long()
+        if bool((index < 0).any() or (index >= self.filled.numel()).any()) or not bool(
+            self.filled[index].all()
+        ):
+            missing = [int(i) for i in index if i < 0 or i >= self.filled.numel() or not self.filled[i]]
+            raise KeyError(
+                f"features {missing[:10]} are not in the teacher-logit cache ({self.filled.numel()} rows); "
+                "the training set changed after the cache was built: delete the cache file or set use_cache false"
+            )
+        start, end = self.start[index], self.end[index]  # (B, L_cache)
+        width = start.size(1)
+        if width < length:
+            pad = (0, length - width)
+            start = torch.nn.functional.pad(start, pad, value=PAD_LOGIT)
+            end = torch.nn.functional.pad(end, pad, value=PAD_LOGIT)
+        return start[:, :length].to(device).float(), end[:, :length].to(device).float()
+
+    def save(self, path: Path, meta: dict[str, str]) -> None:
+        """Write atomically (a temporary file renamed into place)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        torch.save({"start": self.start, "end": self.end, "filled": self.filled, "meta": meta}, tmp)
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> TeacherLogits:
+        """Read a file written by :meth:`save`."""
+        data = torch.load(path, map_location="cpu", weights_only=True)
+        return cls(start=data["start"], end=data["end"], filled=data["filled"])
+
+
+@torch.no_grad()
+def compute_teacher_logits(
+    teacher: Callable[..., object],
+    dataset: Dataset,  # type: ignore[type-arg]
+    collate_fn: Callable[[list[object]], dict[str, Tensor]] | None,
+    *,
+    batch_size: int,
+    device: torch.device,
+    rank: int = 0,
+    world_size: int = 1,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Run the teacher over this rank's share of ``dataset``.
+
+    Rank ``r`` takes the items ``r, r + world_size, ...`` so that the shares are
+    disjoint and cover the dataset.
+
+    Returns:
+        ``(feature_index (n,), start (n, L), end (n, L))`` for this rank's items,
+        ``L`` being the longest batch seen (shorter batches padded with a very low logit).
+    """
+    indices = list(range(rank, len(dataset), world_size))  # type: ignore[arg-type]
+    loader = DataLoader(
+        torch.utils.data.Subset(dataset, indices), batch_size=batch_size, shuffle=False, collate_fn=collate_fn
+    )
+    rows: list[tuple[Tensor, Tensor, Tensor]] = []
+    for batch in loader:
+        out = teacher(
+            batch["input_ids"].to(device),
+            batch["attention_mask"].to(device),
+            token_type_ids=batch["token_type_ids"].to(device) if "token_type_ids" in batch else None,
+        )
+        rows.append(
+            (
+                batch["feature_index"].cpu().long(),
+                out.start_logits.to("cpu", dtype),  # type: ignore[attr-defined]
+                out.end_logits.to("cpu", dtype),  # type: ignore[attr-defined]
+            )
+        )
+    width = max((r[1].size(1) for r in rows), default=1)
+    index = torch.cat([r[0] for r in rows]) if rows else torch.zeros(0, dtype=torch.long)
+    start = _cat_padded([r[1] for r in rows], width, dtype)
+    end = _cat_padded([r[2] for r in rows], width, dtype)
+    return index, start, end
+
+
+def _cat_padded(parts: Iterable[Tensor], width: int, dtype: torch.dtype) -> Tensor:
+    padded = [torch.nn.functional.pad(p, (0, width - p.size(1)), value=PAD_LOGIT) for p in parts]
+    return torch.cat(padded) if padded else torch.zeros(0, width, dtype=dtype)
+
+
+def assemble(index: Tensor, start: Tensor, end: Tensor, num_features: int) -> TeacherLogits:
+    """Place gathered rows at their ``feature_index`` (rows with index < 0 are padding and dropped)."""
+    keep = index >= 0
+    index, start, end = index[keep], start[keep], end[keep]
+    if index.numel() and int(index.max()) >= num_features:
+        num_features = int(index.max()) + 1
+    width = start.size(1) if start.ndim == 2 else 1
+    table_start = torch.full((num_features, width), PAD_LOGIT, dtype=start.dtype)
+    table_end = torch.full((num_features, width), PAD_LOGIT, dtype=end.dtype)
+    filled = torch.zeros(num_features, dtype=torch.bool)
+    table_start[index] = start
+    table_end[index] = end
+    filled[index] = True
+    return TeacherLogits(start=table_start, end=table_end, filled=filled)

@@ -1,0 +1,199 @@
+"""``python -m lit_distill search``: run, join, check and report a multi-objective search.
+
+python -m lit_distill search --config SPEC.yaml              # same as `search run`
+python -m lit_distill search run --config SPEC.yaml          # trials, then the report
+python -m lit_distill search worker --config SPEC.yaml --storage postgresql://…   # one more worker
+python -m lit_distill search report --config SPEC.yaml       # Pareto JSON/CSV + PNG figures
+python -m lit_distill search check --config SPEC.yaml        # validate; show space and a trial command
+python -m lit_distill search holdout --config SPEC.yaml      # re-evaluate the front on the holdout split
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from lit_distill.search.spec import SearchSpec, SearchSpecError, load_spec
+
+log = logging.getLogger("lit_distill.search")
+
+SUBCOMMANDS = ("run", "worker", "report", "check", "holdout")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lit_distill search",
+        description="Multi-objective search over distillation or length configurations (Optuna / SigOpt). "
+        "Without a subcommand, `run` is assumed.",
+    )
+    sub = parser.add_subparsers(dest="subcommand", metavar="{" + ",".join(SUBCOMMANDS) + "}")
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--config", required=True, help="search spec YAML")
+        p.add_argument(
+            "--storage", default=None, help="Optuna storage URL or journal file (overrides backend.storage)"
+        )
+        p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+        return p
+
+    for name, text in (
+        ("run", "run trials until the observation budget is used, then write the report"),
+        ("worker", "join a search as one more worker (any machine sharing the storage); no report"),
+    ):
+        p = add(name, text)
+        p.add_argument(
+            "--threads",
+            type=int,
+            default=None,
+            help="trials at once in this process (default: parallel_bandwidth for run, 1 for worker)",
+        )
+        p.add_argument("--budget", type=int, default=None, help="override observation_budget")
+        p.add_argument("--seed", type=int, default=None, help="sampler seed (give each worker its own)")
+        if name == "run":
+            p.add_argument("--no-report", action="store_true", help="skip the report at the end")
+    p = add("report", "write pareto.json, trials.csv and PNG figures from the stored trials")
+    p.add_argument("--out", default=None, help="report directory (default: <output_dir>/report)")
+    p.add_argument("--no-plots", action="store_true", help="JSON and CSV only")
+    p = add("check", "validate the spec and the config keys, print the space and an example trial command")
+    add("holdout", "re-evaluate the Pareto front on the holdout split (spec `holdout:`), then report")
+    return parser
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[search] %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+    log.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m lit_distill search``; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in (*SUBCOMMANDS, "-h", "--help"):
+        args_list.insert(0, "run")
+    parser = _parser()
+    args = parser.parse_args(args_list)
+    if args.subcommand is None:
+        parser.print_help()
+        return 0
+    _setup_logging(args.verbose)
+    try:
+        spec = load_spec(args.config)
+        if args.subcommand == "check":
+            return _check(spec)
+        if args.subcommand == "report":
+            return _report(spec, args.storage, Path(args.out) if args.out else None, not args.no_plots)
+        if args.subcommand == "holdout":
+            return _holdout(spec, args.storage)
+        return _run(spec, args)
+    except SearchSpecError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("search interrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
+    threads = args.threads or (spec.parallel_bandwidth if args.subcommand == "run" else 1)
+    if threads < 1:
+        raise SearchSpecError(f"--threads must be ≥ 1, got {threads}")
+    if spec.backend.type == "sigopt":
+        from lit_distill.search.sigopt_backend import SigOptWorker
+
+        ran = SigOptWorker(spec, budget=args.budget).run(threads)
+    else:
+        from lit_distill.search.optuna_backend import OptunaWorker
+
+        seed = args.seed
+        if seed is None and args.subcommand == "worker" and spec.backend.seed is not None:
+            seed = spec.backend.seed + os.getpid()  # distinct proposals from concurrent workers
+        ran = OptunaWorker(spec, storage=args.storage, seed=seed, budget=args.budget).run(threads)
+    log.info("this process ran %d trial(s)", ran)
+    if args.subcommand == "run" and not args.no_report:
+        return _report(spec, args.storage, None, True)
+    return 0
+
+
+def load_records(spec: SearchSpec, storage: str | None) -> list:  # type: ignore[type-arg]
+    """The search's trials as report records, from whichever backend the spec names."""
+    if spec.backend.type == "sigopt":
+        from lit_distill.search.sigopt_backend import records_from_experiment
+
+        return records_from_experiment(spec)
+    from lit_distill.search.optuna_backend import load_study
+    from lit_distill.search.report import records_from_study
+
+    return records_from_study(load_study(spec, storage, create=False))
+
+
+def _report(spec: SearchSpec, storage: str | None, out: Path | None, plots: bool) -> int:
+    from lit_distill.search.holdout import attach_holdout
+    from lit_distill.search.report import write_report
+
+    records = attach_holdout(load_records(spec, storage))
+    files = write_report(spec, records, out or spec.output_dir / "report", plots=plots)
+    front = [r for r in records if r.on_front]
+    names = [m.name for m in spec.objectives]
+    print(f"{len(records)} trials, {len(front)} on the Pareto front ({', '.join(names)}):")
+    for r in front:
+        shown = ", ".join(f"{n}={r.metrics[n]:.4g}" for n in names)
+        print(f"  trial {r.number}: {shown}  {r.assignment}")
+    for name, path in files.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _check(spec: SearchSpec) -> int:
+    from lit_distill.search.config_keys import canonical_keys, spec_keys
+    from lit_distill.search.runner import build_command
+    from lit_distill.search.space import config_overrides, decode, optimizer_space
+
+    keys = canonical_keys(spec, spec_keys(spec))
+    if spec.backend.type == "sigopt":
+        from lit_distill.search.sigopt_backend import connection_settings
+
+        connection_settings()
+    print(f"search {spec.name!r}: {spec.command} trials on {spec.base_config}")
+    print(f"objectives: {[(m.name, m.objective) for m in spec.objectives]}")
+    print(f"thresholds: {[(m.name, m.threshold) for m in spec.thresholded]}")
+    print("optimiser space:")
+    mid: dict[str, object] = {}
+    for p in optimizer_space(spec):
+        if p.type == "categorical":
+            print(f"  {p.name}: one of {list(p.choices or ())}")
+            mid[p.name] = (p.choices or (None,))[0]
+        else:
+            print(f"  {p.name}: {p.type} in [{p.low:g}, {p.high:g}]{' (log)' if p.log else ''}")
+            mid[p.name] = (
+                (p.low or 0) + ((p.high or 0) - (p.low or 0)) / 2
+                if not p.log
+                else ((p.low or 1) * (p.high or 1)) ** 0.5
+            )
+            if p.type == "int":
+                mid[p.name] = round(float(mid[p.name]))  # type: ignore[arg-type]
+    assignment = decode(spec, mid)
+    overrides = {keys.get(k, k): v for k, v in config_overrides(spec, assignment).items()}
+    example = spec.output_dir / "trials" / "example"
+    example.mkdir(parents=True, exist_ok=True)
+    argv = build_command(spec, example, overrides)
+    print(f"example trial (mid-point of the space): {assignment}")
+    print(f"  {shlex.join(argv)}")
+    print(f"  overrides: {example / 'overrides.yaml'}")
+    print("spec OK")
+    return 0
+
+
+def _holdout(spec: SearchSpec, storage: str | None) -> int:
+    from lit_distill.search.holdout import run_holdout
+
+    records = load_records(spec, storage)
+    run_holdout(spec, records)
+    return _report(spec, storage, None, True)

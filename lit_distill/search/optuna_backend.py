@@ -1,0 +1,431 @@
+"""The Optuna backend: one study in a file or database, any number of worker processes.
+
+Each worker process runs ``threads`` loops of ask → run one trial subprocess → tell
+against a shared study. What each trial tells the optimiser:
+
+* complete: the objective values; constraints ``[0, threshold violations…]``;
+* out of memory: a *complete* trial with pessimistic values and the first constraint
+  violated (``1.0``). Optuna's samplers ignore FAIL trials, so a FAIL would leave the
+  sampler free to propose the same too-large region again; a violated constraint makes
+  TPE/GP rank the trial as infeasible and move away;
+* crash, timeout, missing metrics: FAIL, with the reason and the log path as user attributes.
+
+Interrupted trials (the worker died: SIGKILL, power loss) are found by any worker:
+on the same host by the dead pid, elsewhere by a heartbeat older than ``stale_after_s``.
+If the dead worker had already recorded the trial's outcome (``outcome.json``), that
+outcome is told; otherwise the trial becomes FAIL (``interrupted``) and, with
+``on_interrupted: rerun``, the same parameters are queued again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import optuna
+import optuna.storages.journal
+from optuna.trial import FrozenTrial, Trial, TrialState
+
+from lit_distill.search.config_keys import canonical_keys, spec_keys
+from lit_distill.search.runner import TrialOutcome, pid_alive, read_outcome, run_trial, trial_dir
+from lit_distill.search.space import (
+    OptParam,
+    config_overrides,
+    decode,
+    optimizer_space,
+    violated_linear_constraints,
+)
+from lit_distill.search.spec import SearchSpec, SearchSpecError
+
+log = logging.getLogger("lit_distill.search")
+
+_STARTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
+
+#: Fallback pessimistic magnitude when nothing better is known (see :func:`pessimistic_values`).
+FALLBACK_PESSIMISTIC = 1e18
+
+
+def open_storage(spec: SearchSpec, storage: str | None = None) -> optuna.storages.BaseStorage:
+    """The study storage: an RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file.
+
+    Args:
+        spec: The search spec (``backend.storage`` is used when ``storage`` is None).
+        storage: Overrides the spec. A value without ``://`` is a journal file path.
+    """
+    url = storage or spec.backend.storage
+    if url is None:
+        path = spec.output_dir / "study.journal"
+    elif "://" in url:
+        kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
+        return optuna.storages.RDBStorage(url, **kwargs)
+    else:
+        path = Path(url) if storage is not None else (spec.path.parent / url).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    backend = optuna.storages.journal.JournalFileBackend(str(path))
+    return optuna.storages.JournalStorage(backend)
+
+
+#: Optuna ≥ 5 reads constraints that trials carry (``Trial.set_constraint``); older
+#: versions need a ``constraints_func`` on the sampler.
+NATIVE_CONSTRAINTS = hasattr(optuna.trial.Trial, "set_constraint")
+
+
+def constraints_of(trial: FrozenTrial) -> Sequence[float]:
+    """``constraints_func`` for Optuna < 5: the constraint values a worker stored on the trial."""
+    return [float(c) for c in trial.user_attrs.get("constraints", [0.0])]
+
+
+def constraint_values(
+    spec: SearchSpec, status: str, metrics: dict[str, float] | None = None
+) -> dict[str, float]:
+    """Named constraint values of a told trial (≤ 0 is satisfied), the same keys for every trial.
+
+    ``oom`` is 1 for an out-of-memory trial (and every other constraint then reads violated too);
+    ``linear`` is 1 for a suggestion that breaks a linear constraint; ``threshold:<metric>`` is
+    the distance to the metric's threshold (:meth:`Metric.violation`).
+    """
+    bad = status in ("oom", "linear_constraint")
+    values = {"oom": 1.0 if status == "oom" else 0.0}
+    if spec.linear_constraints:
+        values["linear"] = 1.0 if status == "linear_constraint" else 0.0
+    for m in spec.thresholded:
+        values[f"threshold:{m.name}"] = 1.0 if bad or metrics is None else m.violation(metrics[m.name])
+    return values
+
+
+def store_constraints(storage: optuna.storages.BaseStorage, trial_id: int, values: dict[str, float]) -> None:
+    """Attach constraint values to a running trial so the sampler sees them when it is told."""
+    storage.set_trial_user_attr(trial_id, "constraints", list(values.values()))
+    if NATIVE_CONSTRAINTS:
+        for key, value in values.items():
+            storage.set_trial_system_attr(trial_id, f"constraints:{key}", float(value))
+
+
+def make_sampler(spec: SearchSpec, seed: int | None) -> optuna.samplers.BaseSampler:
+    """The sampler named by ``backend.sampler`` (multi-objective TPE by default)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if spec.backend.sampler == "random":
+            return optuna.samplers.RandomSampler(seed=seed)
+        extra: dict[str, Any] = {} if NATIVE_CONSTRAINTS else {"constraints_func": constraints_of}
+        if spec.backend.sampler == "gp":
+            return optuna.samplers.GPSampler(
+                seed=seed, n_startup_trials=spec.backend.n_startup_trials, **extra
+            )
+        return optuna.samplers.TPESampler(
+            seed=seed,
+            n_startup_trials=spec.backend.n_startup_trials,
+            multivariate=True,
+            constant_liar=True,
+            **extra,
+        )
+
+
+def study_name(spec: SearchSpec) -> str:
+    """The study's name in the storage (``backend.study_name``, else the spec's name)."""
+    return spec.backend.study_name or spec.name
+
+
+def load_study(
+    spec: SearchSpec, storage: str | None = None, seed: int | None = None, create: bool = True
+) -> optuna.Study:
+    """Create or load the study, refusing one whose objectives differ from the spec's.
+
+    Raises:
+        SearchSpecError: If the stored study optimises other metrics, or does not exist and
+            ``create`` is False.
+    """
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for attempt in range(5):  # workers starting together may race to create the tables/study
+        try:
+            return _load_study(spec, storage, seed, create)
+        except SearchSpecError:
+            raise
+        except Exception as err:
+            racy = type(err).__name__ in ("OperationalError", "IntegrityError", "DuplicatedStudyError")
+            if not racy or attempt == 4:
+                where = storage or spec.backend.storage or spec.output_dir / "study.journal"
+                raise SearchSpecError(
+                    f"cannot open the study storage {where}: {type(err).__name__}: {err}"
+                ) from err
+            log.debug("opening the study failed (%s); retrying", err)
+            time.sleep(0.5 + attempt)
+    raise AssertionError("unreachable")
+
+
+def _load_study(spec: SearchSpec, storage: str | None, seed: int | None, create: bool) -> optuna.Study:
+    store = open_storage(spec, storage)
+    directions = [m.objective for m in spec.objectives]
+    sampler = make_sampler(spec, spec.backend.seed if seed is None else seed)
+    name = study_name(spec)
+    if not create:
+        names = [s.study_name for s in store.get_all_studies()]
+        if name not in names:
+            raise SearchSpecError(
+                f"no study {name!r} in storage {storage or spec.backend.storage}; found {names}"
+            )
+    study = optuna.create_study(
+        storage=store, sampler=sampler, study_name=name, directions=directions, load_if_exists=True
+    )
+    objectives = [m.name for m in spec.objectives]
+    stored = study.user_attrs.get("objectives")
+    if stored is None:
+        study.set_user_attr("objectives", objectives)
+        study.set_user_attr("space", [p.name for p in optimizer_space(spec)])
+    elif stored != objectives:
+        raise SearchSpecError(
+            f"study {name!r} already optimises {stored}, but the spec {spec.path} optimises {objectives}; "
+            "set backend.study_name to start a new study"
+        )
+    return study
+
+
+def pessimistic_values(spec: SearchSpec, trials: Sequence[FrozenTrial]) -> list[float]:
+    """Values told for an out-of-memory trial, one per objective.
+
+    Per metric: its ``pessimistic`` if given; else the worst value among trials that
+    completed normally; else its threshold; else ``∓1e18``.
+    """
+    values = []
+    for i, metric in enumerate(spec.objectives):
+        seen = [
+            t.values[i]
+            for t in trials
+            if t.state == TrialState.COMPLETE and t.user_attrs.get("outcome") == "complete" and t.values
+        ]
+        if metric.pessimistic is not None:
+            values.append(metric.pessimistic)
+        elif seen:
+            values.append(min(seen) if metric.objective == "maximize" else max(seen))
+        elif metric.threshold is not None:
+            values.append(metric.threshold)
+        else:
+            values.append(-FALLBACK_PESSIMISTIC if metric.objective == "maximize" else FALLBACK_PESSIMISTIC)
+    return values
+
+
+def suggest(trial: Trial, param: OptParam) -> Any:
+    """Ask the trial for one coordinate of the search space."""
+    if param.type == "categorical":
+        return trial.suggest_categorical(param.name, list(param.choices or ()))
+    if param.type == "int":
+        return trial.suggest_int(param.name, int(param.low or 0), int(param.high or 0), log=param.log)
+    return trial.suggest_float(param.name, float(param.low or 0.0), float(param.high or 0.0), log=param.log)
+
+
+class OptunaWorker:
+    """One worker process of an Optuna search (run it with :meth:`run`).
+
+    Args:
+        spec: The validated search spec.
+        storage: Storage URL or journal path overriding ``backend.storage``.
+        seed: Sampler seed overriding ``backend.seed`` (give each worker its own).
+        budget: Overrides ``observation_budget`` (trials counted over all workers).
+    """
+
+    def __init__(
+        self, spec: SearchSpec, storage: str | None = None, seed: int | None = None, budget: int | None = None
+    ) -> None:
+        self.spec = spec
+        self.budget = budget or spec.observation_budget
+        self.study = load_study(spec, storage, seed)
+        self.keys = canonical_keys(spec, spec_keys(spec))
+        self.space = optimizer_space(spec)
+        self.host = socket.gethostname()
+        self.worker_id = f"{self.host}:{os.getpid()}"
+        self._running: dict[int, int] = {}  # trial number -> trial id, of this process
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+
+    def counted(self, trials: Sequence[FrozenTrial]) -> list[FrozenTrial]:
+        """Trials that use the observation budget (not interrupted, surplus or rejected)."""
+        return [t for t in trials if not t.user_attrs.get("uncounted")]
+
+    def recover(self) -> int:
+        """Close trials whose worker died; returns how many were handled."""
+        handled = 0
+        now = time.time()
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            with self._lock:
+                if t.number in self._running:
+                    continue
+            owner = str(t.user_attrs.get("worker", ""))
+            host, _, pid = owner.rpartition(":")
+            beat = float(
+                t.user_attrs.get("heartbeat", t.datetime_start.timestamp() if t.datetime_start else now)
+            )
+            dead_here = host == self.host and pid.isdigit() and not pid_alive(int(pid))
+            if owner == self.worker_id or not (dead_here or now - beat > self.spec.stale_after_s):
+                continue
+            if self._close_interrupted(t, owner or "unknown worker"):
+                handled += 1
+        return handled
+
+    def _close_interrupted(self, t: FrozenTrial, owner: str) -> bool:
+        directory = Path(str(t.user_attrs.get("trial_dir", trial_dir(self.spec, t.number))))
+        outcome = read_outcome(directory)
+        try:
+            if outcome is not None:
+                self._tell(t.number, t._trial_id, outcome, recovered=True)
+                log.warning(
+                    "trial %d: worker %s died after it finished; its %s outcome was recovered",
+                    t.number,
+                    owner,
+                    outcome.status,
+                )
+                return True
+            storage = self.study._storage
+            storage.set_trial_user_attr(t._trial_id, "uncounted", True)
+            storage.set_trial_user_attr(t._trial_id, "outcome", "interrupted")
+            storage.set_trial_user_attr(t._trial_id, "reason", f"worker {owner} died while the trial ran")
+            self.study.tell(t.number, state=TrialState.FAIL)
+        except (RuntimeError, ValueError) as err:  # another worker closed it first
+            log.debug("trial %d already closed: %s", t.number, err)
+            return False
+        action = "queued again" if self.spec.on_interrupted == "rerun" else "left as FAIL"
+        log.warning(
+            "trial %d: worker %s died while it ran; marked FAIL (interrupted), %s", t.number, owner, action
+        )
+        if self.spec.on_interrupted == "rerun":
+            self.study.enqueue_trial(dict(t.params), user_attrs={"rerun_of": t.number})
+        return True
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.spec.heartbeat_s):
+            with self._lock:
+                ids = list(self._running.values())
+            for trial_id in ids:
+                with contextlib.suppress(RuntimeError, ValueError):
+                    self.study._storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, threads: int = 1) -> int:
+        """Run trials until the study holds ``budget`` counted trials; returns trials run here."""
+        self.recover()
+        beat = threading.Thread(target=self._heartbeat, daemon=True)
+        beat.start()
+        counts = [0] * threads
+        loops = [threading.Thread(target=self._loop, args=(counts, i)) for i in range(threads)]
+        try:
+            for t in loops:
+                t.start()
+            for t in loops:
+                t.join()
+        finally:
+            self._stop.set()
+        if self._errors:
+            raise self._errors[0]
+        return sum(counts)
+
+    def _loop(self, counts: list[int], index: int) -> None:
+        try:
+            self._loop_body(counts, index)
+        except BaseException as err:  # surfaced by run() in the main thread
+            self._errors.append(err)
+            self._stop.set()
+
+    def _loop_body(self, counts: list[int], index: int) -> None:
+        rejected_in_a_row = 0
+        while not self._stop.is_set():
+            self.recover()
+            started = self.study.get_trials(deepcopy=False, states=_STARTED)
+            if len(self.counted(started)) >= self.budget:
+                return
+            trial = self.study.ask()
+            raw = {p.name: suggest(trial, p) for p in self.space}
+            earlier = [
+                t for t in self.counted(self.study.get_trials(deepcopy=False)) if t.number < trial.number
+            ]
+            if len(earlier) >= self.budget:
+                trial.set_user_attr("uncounted", True)
+                trial.set_user_attr("outcome", "surplus")
+                trial.set_user_attr("reason", "budget reached by other workers before this trial ran")
+                self.study.tell(trial, state=TrialState.FAIL)
+                return
+            assignment = decode(self.spec, raw)
+            directory = trial_dir(self.spec, trial.number)
+            trial.set_user_attr("worker", self.worker_id)
+            trial.set_user_attr("heartbeat", time.time())
+            trial.set_user_attr("assignment", json.loads(json.dumps(assignment)))
+            trial.set_user_attr("trial_dir", str(directory))
+            violated = violated_linear_constraints(self.spec, assignment)
+            if violated:
+                rejected_in_a_row += 1
+                if rejected_in_a_row > 1000:
+                    raise SearchSpecError(
+                        "1000 suggestions in a row violated the linear constraints; check them"
+                    )
+                self._tell_rejected(trial, violated)
+                continue
+            rejected_in_a_row = 0
+            with self._lock:
+                self._running[trial.number] = trial._trial_id
+            try:
+                overrides = {
+                    self.keys.get(k, k): v for k, v in config_overrides(self.spec, assignment).items()
+                }
+                outcome = run_trial(
+                    self.spec, directory, overrides, on_start=partial(trial.set_user_attr, "pid")
+                )
+                self._tell(trial.number, trial._trial_id, outcome)
+            finally:
+                with self._lock:
+                    self._running.pop(trial.number, None)
+            counts[index] += 1
+            log.info("%s", describe(trial.number, assignment, outcome))
+
+    def _tell_rejected(self, trial: Trial, violated: list[int]) -> None:
+        trial.set_user_attr("uncounted", True)
+        trial.set_user_attr("outcome", "linear_constraint")
+        trial.set_user_attr("reason", f"violates linear_constraints {violated}; not run")
+        store_constraints(
+            self.study._storage, trial._trial_id, constraint_values(self.spec, "linear_constraint")
+        )
+        self.study.tell(trial, pessimistic_values(self.spec, self.study.get_trials(deepcopy=False)))
+
+    def _tell(self, number: int, trial_id: int, outcome: TrialOutcome, recovered: bool = False) -> None:
+        storage = self.study._storage
+        attrs: dict[str, Any] = {"outcome": outcome.status, "reason": outcome.reason, "log": outcome.log}
+        attrs["wall_s"] = outcome.wall_s
+        if recovered:
+            attrs["recovered"] = True
+        if outcome.status == "fail":
+            for k, v in attrs.items():
+                storage.set_trial_user_attr(trial_id, k, v)
+            self.study.tell(number, state=TrialState.FAIL)
+            return
+        if outcome.status == "oom":
+            values = pessimistic_values(self.spec, self.study.get_trials(deepcopy=False))
+            attrs["feasible"] = False
+        else:
+            values = [outcome.metrics[m.name] for m in self.spec.objectives]
+            attrs["feasible"] = all(m.violation(outcome.metrics[m.name]) <= 0 for m in self.spec.thresholded)
+            attrs["metrics"] = outcome.metrics
+        for k, v in attrs.items():
+            storage.set_trial_user_attr(trial_id, k, v)
+        store_constraints(storage, trial_id, constraint_values(self.spec, outcome.status, outcome.metrics))
+        self.study.tell(number, values)
+
+
+def describe(number: int, assignment: dict[str, Any], outcome: TrialOutcome) -> str:
+    """One log line for a finished trial."""
+    if outcome.status == "complete":
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(outcome.metrics.items())[:8])
+        return f"trial {number}: complete in {outcome.wall_s:.1f} s: {shown}"
+    return f"trial {number}: {outcome.status} after {outcome.wall_s:.1f} s: {outcome.reason} (log: {outcome.log})"

@@ -1,0 +1,152 @@
+"""What the optimiser sees, and how its suggestion becomes a trial's config overrides.
+
+A monotone chain x0 ≥ x1 ≥ … ≥ x_{n−1} in [lo, hi] is reparametrised as ``n``
+fractions u_i ∈ [0, 1]:
+
+    x0 = lo + u0 · (hi − lo)
+    x_i = lo + u_i · (x_{i−1} − lo)          (i ≥ 1)
+
+Every point of the unit cube decodes to a valid chain (integer chains round
+each step, which keeps x_i ≤ x_{i−1}), and every valid chain has a preimage, so
+the optimiser works on a box and never proposes a violation. The functions
+here are pure; the backends call them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from lit_distill.search.expression import evaluate
+from lit_distill.search.spec import MonotoneChain, SearchSpec
+
+
+@dataclass(frozen=True)
+class OptParam:
+    """One coordinate of the optimiser's search space.
+
+    Attributes:
+        name: Name in the optimiser (``lr``, or ``length_config.u3`` for a chain fraction).
+        type: ``int``, ``double`` or ``categorical``.
+        low: Lower bound for int/double.
+        high: Upper bound for int/double.
+        log: Log-scale sampling.
+        choices: Allowed values for categorical (and for SigOpt-style grids).
+    """
+
+    name: str
+    type: Literal["int", "double", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: tuple[Any, ...] | None = None
+
+
+def chain_param_names(chain: MonotoneChain) -> list[str]:
+    """Names of the fractions the optimiser sees for a chain."""
+    return [f"{chain.name}.u{i}" for i in range(chain.length)]
+
+
+def optimizer_space(spec: SearchSpec) -> list[OptParam]:
+    """The flat list of coordinates the optimiser searches (parameters, then chain fractions)."""
+    space: list[OptParam] = []
+    for p in spec.parameters:
+        if p.type == "categorical":
+            space.append(OptParam(p.name, "categorical", choices=p.categories))
+        elif p.grid is not None:
+            grid = tuple(int(v) for v in p.grid) if p.type == "int" else p.grid
+            space.append(OptParam(p.name, "categorical", choices=grid))
+        else:
+            space.append(OptParam(p.name, p.type, p.low, p.high, p.log))
+    for chain in spec.chains:
+        space.extend(OptParam(n, "double", 0.0, 1.0) for n in chain_param_names(chain))
+    return space
+
+
+def decode_chain(chain: MonotoneChain, fractions: list[float]) -> list[float] | list[int]:
+    """Map fractions in [0, 1] to a non-increasing list within the chain's bounds.
+
+    Raises:
+        ValueError: If the number of fractions is wrong or one lies outside [0, 1].
+    """
+    if len(fractions) != chain.length:
+        raise ValueError(f"chain {chain.name!r} needs {chain.length} fractions, got {len(fractions)}")
+    bad = [u for u in fractions if not 0.0 <= u <= 1.0]
+    if bad:
+        raise ValueError(f"chain {chain.name!r}: fractions must lie in [0, 1], got {bad}")
+    values: list[float] = []
+    upper = chain.high
+    for u in fractions:
+        x = chain.low + u * (upper - chain.low)
+        if chain.type == "int":
+            x = float(min(round(x), math.floor(upper)))
+        values.append(x)
+        upper = x
+    if chain.type == "int":
+        return [int(v) for v in values]
+    return values
+
+
+def encode_chain(chain: MonotoneChain, values: list[float]) -> list[float]:
+    """Inverse of :func:`decode_chain` (for enqueueing a known chain, e.g. a baseline).
+
+    Raises:
+        ValueError: If ``values`` is not non-increasing within the chain's bounds.
+    """
+    if len(values) != chain.length:
+        raise ValueError(f"chain {chain.name!r} needs {chain.length} values, got {len(values)}")
+    fractions = []
+    upper = chain.high
+    for i, x in enumerate(values):
+        if not chain.low <= x <= upper:
+            raise ValueError(
+                f"chain {chain.name!r}: value {x} at position {i} must lie in [{chain.low:g}, {upper:g}] "
+                "(within bounds and not above the previous value)"
+            )
+        fractions.append(0.0 if upper == chain.low else (x - chain.low) / (upper - chain.low))
+        upper = x
+    return fractions
+
+
+def decode(spec: SearchSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn the optimiser's values into the user-facing assignment (chains as lists).
+
+    Args:
+        spec: The search spec.
+        raw: Optimiser values by :class:`OptParam` name.
+
+    Returns:
+        Parameter name → value, chain name → list of lengths.
+    """
+    assignment: dict[str, Any] = {}
+    for p in spec.parameters:
+        value = raw[p.name]
+        if p.type == "int":
+            value = int(value)
+        elif p.type == "double":
+            value = float(value)
+        assignment[p.name] = value
+    for chain in spec.chains:
+        assignment[chain.name] = decode_chain(chain, [float(raw[n]) for n in chain_param_names(chain)])
+    return assignment
+
+
+def config_overrides(spec: SearchSpec, assignment: Mapping[str, Any]) -> dict[str, Any]:
+    """Config key → value for one trial: fixed values, parameters, chains, derived values."""
+    overrides: dict[str, Any] = dict(spec.fixed)
+    for p in spec.parameters:
+        if p.key is not None:
+            overrides[p.key] = assignment[p.name]
+    for chain in spec.chains:
+        overrides[chain.key] = list(assignment[chain.name])
+    env = {k: v for k, v in assignment.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    for d in spec.derived:
+        overrides[d.key] = evaluate(d.expression, env)
+    return overrides
+
+
+def violated_linear_constraints(spec: SearchSpec, assignment: Mapping[str, Any]) -> list[int]:
+    """Indices of ``spec.linear_constraints`` that an assignment violates."""
+    return [i for i, c in enumerate(spec.linear_constraints) if not c.satisfied(assignment)]

@@ -1,0 +1,66 @@
+"""AdamW parameter groups and the linear warm-up/decay schedule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from lit_distill.modules.optim import (
+    build_optimizer,
+    linear_warmup_decay,
+    parameter_groups,
+    resolve_warmup_steps,
+)
+
+
+class Tiny(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(5, 4)
+        self.lin = nn.Linear(4, 4)
+        self.norm = nn.LayerNorm(4)
+        self.frozen = nn.Linear(4, 2)
+        self.frozen.requires_grad_(False)
+
+
+def test_biases_and_layernorm_get_no_decay_and_frozen_are_left_out() -> None:
+    m = Tiny()
+    decay, no_decay = parameter_groups([m], weight_decay=0.01)
+    assert decay["weight_decay"] == 0.01 and no_decay["weight_decay"] == 0.0
+    ids = lambda g: {id(p) for p in g["params"]}  # noqa: E731
+    assert ids(decay) == {id(m.emb.weight), id(m.lin.weight)}
+    assert ids(no_decay) == {id(m.lin.bias), id(m.norm.weight), id(m.norm.bias)}
+
+
+def test_schedule_warms_up_then_decays_to_zero() -> None:
+    p = nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=1.0)
+    sched = linear_warmup_decay(opt, warmup_steps=3, total_steps=7)
+    lrs = []
+    for _ in range(7):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([0.25, 0.5, 0.75, 1.0, 0.75, 0.5, 0.25])
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0)
+
+
+def test_warmup_steps_win_over_ratio() -> None:
+    assert resolve_warmup_steps(5, 0.5, 100) == 5
+    assert resolve_warmup_steps(0, 0.1, 100) == 10
+    assert resolve_warmup_steps(500, 0.0, 100) == 100
+
+
+def test_everything_frozen_is_an_error() -> None:
+    m = nn.Linear(2, 2).requires_grad_(False)
+    with pytest.raises(ValueError, match="nothing to train"):
+        build_optimizer(
+            [m],
+            learning_rate=1e-3,
+            weight_decay=0.0,
+            adam_epsilon=1e-8,
+            warmup_steps=0,
+            warmup_ratio=0.0,
+            total_steps=5,
+        )

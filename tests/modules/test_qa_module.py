@@ -1,0 +1,183 @@
+"""QAModule through the Teacher: training, metrics, predictions, checkpoints, the loss protocol."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import pytest
+import torch
+
+from lit_distill.callbacks.base import LossContributor, loss_contributors
+from lit_distill.losses import span_cross_entropy
+from lit_distill.models.surgery import prune_heads
+from lit_distill.modules import Teacher
+from tests.modules.conftest import SEQ, trainer
+
+SMALL = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    max_position_embeddings=SEQ,
+)
+
+
+class ConstantExtra(pl.Callback):
+    """Test-only LossContributor: adds 3.0 and records the base loss it was given."""
+
+    def __init__(self) -> None:
+        self.base: list[float] = []
+        self.seen_forward_student = False
+
+    def extra_loss(
+        self, trainer: pl.Trainer, pl_module: Any, batch: dict[str, torch.Tensor], outputs: Any
+    ) -> torch.Tensor:
+        base = span_cross_entropy(
+            outputs.start_logits, outputs.end_logits, batch["start_positions"], batch["end_positions"]
+        )
+        self.base.append(float(base.detach()))
+        again = pl_module.forward_student(batch, skip_layers=[0])  # the hook a LengthDrop-like callback uses
+        self.seen_forward_student = again.start_logits.shape == outputs.start_logits.shape
+        return torch.tensor(3.0)
+
+
+class Silent(pl.Callback):
+    """Has no extra_loss: must be ignored by the protocol."""
+
+
+def test_protocol_recognises_only_callbacks_with_extra_loss(tmp_path: Path) -> None:
+    t = trainer(tmp_path, callbacks=[ConstantExtra(), Silent()])
+    assert isinstance(ConstantExtra(), LossContributor) and not isinstance(Silent(), LossContributor)
+    assert [type(c) for c in loss_contributors(t)] == [ConstantExtra]
+
+
+def test_teacher_trains_logs_namespaced_metrics_and_adds_extra_losses(
+    tmp_path: Path, datamodule: Callable[..., Any]
+) -> None:
+    extra = ConstantExtra()
+    module = Teacher(model_config=SMALL, learning_rate=1e-3)
+    t = trainer(
+        tmp_path, limit_train_batches=2, limit_val_batches=1, callbacks=[extra], num_sanity_val_steps=0
+    )
+    t.fit(module, datamodule=datamodule())
+    metrics = t.callback_metrics
+    for key in ("val/exact", "val/f1", "val/HasAns_f1", "val/NoAns_f1", "val/best_f1", "train/loss"):
+        assert key in metrics, sorted(metrics)
+    assert float(metrics["train/extra_ConstantExtra"]) == 3.0
+    # the returned loss is the module's own loss plus the callback's contribution
+    assert float(metrics["train/loss"]) == pytest.approx(extra.base[-1] + 3.0, rel=1e-5)
+    assert extra.seen_forward_student
+    # vocab_size came from the data module's tokenizer
+    assert module.model.config.vocab_size == len(t.datamodule.tokenizer)
+
+
+def test_test_and_predict_write_official_json(tmp_path: Path, datamodule: Callable[..., Any]) -> None:
+    module = Teacher(model_config=SMALL, predictions_dir=str(tmp_path / "preds"))
+    dm = datamodule()
+    t = trainer(tmp_path)
+    t.test(module, datamodule=dm)
+    answers = json.loads((tmp_path / "preds" / "predictions.json").read_text())
+    null_odds = json.loads((tmp_path / "preds" / "null_odds.json").read_text())
+    question_ids = {e.qid for e in dm.examples("test")} if hasattr(dm.examples("test")[0], "qid") else None
+    assert set(answers) == set(null_odds) and answers
+    if question_ids is not None:
+        assert set(answers) == question_ids
+    assert all(isinstance(a, str) for a in answers.values())
+    assert all(0.0 <= p <= 1.0 for p in null_odds.values())
+    assert "test/exact" in t.callback_metrics
+    (tmp_path / "preds" / "predictions.json").unlink()
+    t.predict(module, datamodule=dm, return_predictions=False)
+    assert json.loads((tmp_path / "preds" / "predictions.json").read_text()) == answers
+
+
+def test_length_config_is_used_at_evaluation(datamodule: Callable[..., Any], tmp_path: Path) -> None:
+    dm = datamodule()
+    dm.prepare_data()
+    dm.setup("validate")
+    batch = next(iter(dm.val_dataloader()))
+    full = Teacher(model_config={**SMALL, "vocab_size": len(dm.tokenizer)})
+    full.build_model("validate")
+    short = Teacher(model_config={**SMALL, "vocab_size": len(dm.tokenizer)}, length_config=[0.5, 0.25])
+    short.model = full.model
+    short.eval()
+    expected = full.model(
+        batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], length_config=[0.5, 0.25]
+    )
+    got = short._eval_logits(batch)
+    assert torch.allclose(got.start_logits, expected.start_logits)
+    plain = full._eval_logits(batch)
+    assert not torch.allclose(got.start_logits, plain.start_logits)
+
+
+class PrunedTeacher(Teacher):
+    """Prunes head 1 of layer 0 right after building (before the optimiser exists), as a pruning run does."""
+
+    def build_model(self, stage: str) -> None:
+        super().build_model(stage)
+        prune_heads(self.model, {0: [1]})
+
+
+def test_checkpoint_of_a_head_pruned_model_reloads_and_resumes(
+    tmp_path: Path, datamodule: Callable[..., Any]
+) -> None:
+    dm = datamodule()
+    module = PrunedTeacher(model_config=SMALL)
+    t = trainer(tmp_path, max_steps=1, limit_val_batches=0)
+    t.fit(module, datamodule=dm)
+    assert module.model.config.heads_per_layer == [1, 2]
+    ckpt = tmp_path / "pruned.ckpt"
+    t.save_checkpoint(ckpt)
+    # a plain Teacher (which would build 2 heads per layer) takes the checkpoint's shape
+    loaded = Teacher.load_from_checkpoint(ckpt)
+    assert loaded.model.config.heads_per_layer == [1, 2]
+    for (name, a), (_, b) in zip(
+        module.model.state_dict().items(), loaded.model.state_dict().items(), strict=True
+    ):
+        assert torch.equal(a, b), name
+    # fit --ckpt_path resumes into the pruned shape, optimiser state included
+    resumed = Teacher(model_config=SMALL)
+    t2 = trainer(tmp_path, max_steps=3, max_epochs=5, limit_val_batches=0)
+    t2.fit(resumed, datamodule=dm, ckpt_path=str(ckpt))
+    assert resumed.model.config.heads_per_layer == [1, 2] and t2.global_step == 3
+
+
+def test_export_dir_holds_a_loadable_model_with_tokenizer(
+    tmp_path: Path, datamodule: Callable[..., Any]
+) -> None:
+    from lit_distill.models import QAModel, load_tokenizer
+
+    module = Teacher(model_config=SMALL, export_dir=str(tmp_path / "export"))
+    t = trainer(tmp_path, max_steps=1, limit_val_batches=0)
+    t.fit(module, datamodule=datamodule())
+    back = QAModel.from_pretrained(tmp_path / "export")
+    assert back.config == module.model.config
+    assert len(load_tokenizer(tmp_path / "export")) == len(t.datamodule.tokenizer)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(), "exactly one of model"),
+        (dict(model="x/y/missing.ckpt"), "model='x/y/missing.ckpt': no such file"),
+        (dict(model_config=SMALL, learning_rate=0.0), "learning_rate must be > 0"),
+        (dict(model_config=SMALL, warmup_ratio=1.5), "warmup_ratio must be >= 0.0 and < 1.0"),
+        (dict(model_config=SMALL, warmup_steps=-1), "warmup_steps must be an integer >= 0"),
+    ],
+)
+def test_bad_teacher_arguments(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        Teacher(**kwargs)
+
+
+def test_model_with_a_smaller_vocabulary_than_the_data_fails_before_training(
+    tmp_path: Path, datamodule: Callable[..., Any]
+) -> None:
+    module = Teacher(model_config={**SMALL, "vocab_size": 50})
+    t = trainer(tmp_path, max_steps=1)
+    with pytest.raises(ValueError, match="embedding table has 50 rows"):
+        t.fit(module, datamodule=datamodule())
+    assert t.global_step == 0

@@ -1,0 +1,114 @@
+"""`python -m lit_distill search`: subcommands end to end with the fake launcher, errors without tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lit_distill.search.cli import main
+
+from .helpers import spec_dict, write_spec
+
+
+def test_run_then_report_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = spec_dict(tmp_path, observation_budget=4)
+    raw["monotone_chains"] = [
+        {"name": "lengths", "key": "model.length_config", "length": 3, "bounds": {"min": 4, "max": 32}}
+    ]
+    raw["produced_metrics"] = ["length_sum"]
+    raw["metrics"].append({"name": "length_sum", "strategy": "store"})
+    path = write_spec(tmp_path, raw)
+    assert main(["--config", str(path)]) == 0  # no subcommand: run
+    out = capsys.readouterr().out
+    assert "4 trials" in out and "on the Pareto front" in out
+    report = tmp_path / "out" / "report"
+    assert {p.name for p in report.iterdir()} >= {"pareto.json", "trials.csv", "pareto_front.png"}
+    for overrides in (tmp_path / "out" / "trials").glob("*/overrides.yaml"):
+        lengths = yaml.safe_load(overrides.read_text())["model"]["init_args"]["length_config"]
+        assert lengths == sorted(lengths, reverse=True) and lengths[-1] >= 4 and lengths[0] <= 32
+
+    (report / "pareto.json").unlink()
+    assert main(["report", "--config", str(path), "--no-plots"]) == 0
+    assert (report / "pareto.json").exists()
+
+    assert main(["check", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "lengths.u0: double in [0, 1]" in out and "spec OK" in out and "--config" in out
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        (
+            {
+                "parameters": [
+                    {"name": "p", "key": "model.nope", "type": "double", "bounds": {"min": 0, "max": 1}}
+                ]
+            },
+            "config key 'model.nope' does not exist",
+        ),
+        (
+            {
+                "parameters": [
+                    {"name": "p", "key": "model.knob", "type": "double", "bounds": {"min": 1, "max": 0}}
+                ]
+            },
+            "bounds.min (1) must be smaller than bounds.max (0)",
+        ),
+        ({"metrics": [{"name": "exact", "objective": "up"}]}, "'up' is not allowed"),
+        (
+            {"metrics": [{"name": "latency_ms", "objective": "minimize", "threshold": 3}]},
+            "do not produce a metric 'latency_ms'",
+        ),
+    ],
+)
+def test_bad_specs_exit_2_before_any_trial(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    changes: dict,
+    message: str,  # type: ignore[type-arg]
+) -> None:
+    path = write_spec(tmp_path, spec_dict(tmp_path, **changes))
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not (tmp_path / "out" / "trials").exists()
+
+
+def test_report_of_a_missing_study_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_spec(tmp_path, spec_dict(tmp_path))
+    assert main(["report", "--config", str(path)]) == 2
+    assert "no study 'toy'" in capsys.readouterr().err
+
+
+def test_holdout_without_a_holdout_block_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_spec(tmp_path, spec_dict(tmp_path, observation_budget=2))
+    assert main(["run", "--config", str(path), "--no-report"]) == 0
+    assert main(["holdout", "--config", str(path)]) == 2
+    assert "no `holdout:` block" in capsys.readouterr().err
+
+
+def test_holdout_reevaluates_the_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = spec_dict(tmp_path, observation_budget=3)
+    raw["holdout"] = {"overrides": {"model.init_args.other": 7.5, "model.init_args.tag": "{trial_dir}/x"}}
+    raw["produced_metrics"] = ["other"]
+    path = write_spec(tmp_path, raw)
+    assert main(["run", "--config", str(path), "--no-report"]) == 0
+    assert main(["holdout", "--config", str(path)]) == 0
+    csv_text = (tmp_path / "out" / "report" / "trials.csv").read_text()
+    assert "holdout_other" in csv_text and "7.5" in csv_text
+    for done in (tmp_path / "out" / "trials").glob("*/holdout/overrides.yaml"):
+        assert yaml.safe_load(done.read_text())["model"]["init_args"]["tag"] == f"{done.parent.parent}/x"
+
+
+def test_unusable_storage_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_spec(tmp_path, spec_dict(tmp_path))
+    assert main(["run", "--config", str(path), "--storage", "nosuchdb://x/y"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot open the study storage nosuchdb://x/y" in err and "Traceback" not in err

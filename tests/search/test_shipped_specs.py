@@ -1,0 +1,68 @@
+"""Every shipped search spec loads, and every config key it sets exists in its base config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lit_distill.search.config_keys import read_yaml, resolve_key, spec_keys
+from lit_distill.search.space import optimizer_space
+from lit_distill.search.spec import load_spec
+
+from .helpers import ROOT
+
+SPECS = sorted((ROOT / "configs" / "search").glob("*.yaml"))
+
+
+def test_the_issue_s_specs_ship() -> None:
+    names = {p.name for p in SPECS}
+    assert {"distilbert_multimetric.yaml", "length_config.yaml", "quickstart.yaml"} <= names
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_spec_loads_and_its_keys_exist(path: Path) -> None:
+    spec = load_spec(path)
+    assert optimizer_space(spec)
+    base = read_yaml(spec.base_config)
+    keys = spec_keys(spec) + [(f"holdout {k}", k) for k in spec.holdout_overrides]
+    missing = [(where, key) for where, key in keys if resolve_key(base, key) is None]
+    assert not missing, f"{path.name}: keys not in {spec.base_config.name}: {missing}"
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
+def test_a_trial_config_parses_with_lightning_cli(
+    path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The mid-point trial's command line (base + overrides + TrialResult) parses, with every override applied."""
+    import yaml
+
+    from lit_distill.cli import LitDistillCLI
+    from lit_distill.search.config_keys import canonical_keys
+    from lit_distill.search.runner import build_command, fill_trial_dir
+    from lit_distill.search.space import config_overrides, decode
+
+    spec = load_spec(path)
+    raw = {p.name: p.choices[0] if p.choices else (p.low + p.high) / 2 for p in optimizer_space(spec)}  # type: ignore[operator]
+    raw = {
+        k: round(v)
+        if isinstance(v, float) and k in {p.name for p in spec.parameters if p.type == "int"}
+        else v
+        for k, v in raw.items()
+    }
+    keys = canonical_keys(spec, spec_keys(spec))
+    overrides = {keys[k]: v for k, v in config_overrides(spec, decode(spec, raw)).items()}
+    argv = build_command(spec, tmp_path, overrides)
+    command_at = argv.index(spec.command)
+    with pytest.raises(SystemExit) as exit_info:
+        LitDistillCLI(args=[*argv[command_at:], "--print_config"])
+    assert exit_info.value.code in (0, None)
+    printed = yaml.safe_load(capsys.readouterr().out)
+    assert printed["trainer"]["default_root_dir"] == str(tmp_path)
+    callbacks = printed["trainer"]["callbacks"] or []
+    assert any(c["class_path"].endswith("TrialResult") for c in callbacks)
+    for key, value in overrides.items():
+        node = printed
+        for part in key.split("."):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        assert node == fill_trial_dir(value, tmp_path), key

@@ -1,0 +1,52 @@
+"""``python -m lit_distill quickstart`` end to end at a reduced scale (the full run is timed by hand)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lit_distill.models.qa import QAModel
+from lit_distill.modules import DistilBertStudent
+from lit_distill.quickstart import main
+
+
+def test_quickstart_trains_teacher_and_student_and_leaves_loadable_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "qs"
+    code = main(
+        [
+            "--output-dir",
+            str(out),
+            "--train-size",
+            "40",
+            "--dev-size",
+            "10",
+            "--teacher-epochs",
+            "1",
+            "--student-epochs",
+            "1",
+        ]
+    )
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    teacher, student = summary["teacher"], summary["student"]
+    assert teacher["layers"] == 4 and student["layers"] == 2
+    assert student["parameters"] < teacher["parameters"]
+    for role in (teacher, student):
+        assert 0.0 <= role["exact"] <= 100.0 and 0.0 <= role["f1"] <= 100.0
+        assert QAModel.from_pretrained(role["model_dir"]).config.num_hidden_layers == role["layers"]
+        assert Path(role["checkpoint"]).is_file()
+    assert Path(teacher["model_dir"]) == out / "teacher" / "model"
+    assert DistilBertStudent.load_from_checkpoint(student["checkpoint"]).model.config.num_hidden_layers == 2
+    printed = capsys.readouterr().out
+    assert "teacher" in printed and "student" in printed and "EM" in printed
+    # the configs actually used are kept next to the results
+    assert (out / "student" / "fit_config.yaml").is_file()
+
+
+def test_quickstart_rejects_bad_sizes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["--output-dir", str(tmp_path), "--train-size", "0"]) == 2
+    assert "--train-size must be a positive integer, got 0" in capsys.readouterr().err
