@@ -68,3 +68,11 @@ def test_every_config_prints_a_full_config(config: Path) -> None:
     assert res.returncode == 0, res.stderr[-3000:]
     assert "model:" in res.stdout and "class_path" in res.stdout
     assert "trainer:" in res.stdout
+
+
+@pytest.mark.parametrize("command", sorted(PROJECT_COMMANDS))
+def test_every_project_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([command, "--help"])
+    assert exc.value.code == 0
+    assert f"python -m lit_distill {command}" in capsys.readouterr().out

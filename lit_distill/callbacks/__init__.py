@@ -1,1 +1,23 @@
-"""lit_distill.callbacks."""
+"""Lightning callbacks of lit_distill.
+
+Short class names work in YAML and on the command line
+(``--trainer.callbacks+=LengthDrop``); full class paths always do.
+A callback that defines ``extra_loss(trainer, pl_module, batch, outputs)``
+contributes a term to the training loss (:class:`LossContributor`).
+"""
+
+from lit_distill.callbacks.base import LossContributor
+from lit_distill.callbacks.head_pruning import HeadPruning
+from lit_distill.callbacks.length_drop import LengthDrop
+from lit_distill.callbacks.length_eval import LengthConfigEvaluator
+from lit_distill.callbacks.sigopt_reporter import SigOptReporter
+from lit_distill.callbacks.trial_result import TrialResult
+
+__all__ = [
+    "HeadPruning",
+    "LengthConfigEvaluator",
+    "LengthDrop",
+    "LossContributor",
+    "SigOptReporter",
+    "TrialResult",
+]
