@@ -178,30 +178,53 @@ _RELATION_BY_NAME = {r.name: r for r in _RELATIONS}
 _FACT_KINDS = ("born", "job", "founding", "teacher", "instrument", "pet", "workplace", "distance")
 
 
-class _Namer:
-    """Invents pronounceable, unique capitalised words from syllables."""
+_POOL_SIZES = {"first": 40, "last": 40, "city": 40, "org": 24, "pet": 24, "near": 16}
 
-    def __init__(self, rng: random.Random) -> None:
+
+class _Namer:
+    """Draws capitalised names from a closed inventory of invented words.
+
+    The inventory (pools of first names, surnames, cities, ...) is built from
+    syllables by its own seed, so every split of a dataset shares it: dev
+    paragraphs use known names in new combinations (new people, new facts),
+    and a small model can learn each name as one token. Names are unique
+    within a paragraph (``new_paragraph`` resets that).
+    """
+
+    def __init__(self, rng: random.Random, inventory_seed: int) -> None:
         self._rng = rng
+        inv = random.Random(inventory_seed)
+        seen: set[str] = set()
+        self._pools: dict[str, list[str]] = {}
+        for kind, size in _POOL_SIZES.items():
+            lo, hi = (2, 3) if kind in ("city", "near") else (1, 2)
+            pool: list[str] = []
+            while len(pool) < size:
+                n = inv.randint(lo, hi)
+                w = "".join(inv.choice(_ONSETS) + inv.choice(_VOWELS) + inv.choice(_CODAS) for _ in range(n))
+                if w not in seen and len(w) > 2:
+                    seen.add(w)
+                    pool.append(w.capitalize())
+            self._pools[kind] = pool
         self._used: set[str] = set()
 
-    def word(self, min_syll: int = 1, max_syll: int = 2) -> str:
+    def new_paragraph(self) -> None:
+        self._used = set()
+
+    def word(self, kind: str) -> str:
+        pool = self._pools[kind]
         for _ in range(1000):
-            n = self._rng.randint(min_syll, max_syll)
-            w = "".join(
-                self._rng.choice(_ONSETS) + self._rng.choice(_VOWELS) + self._rng.choice(_CODAS)
-                for _ in range(n)
-            )
+            w = self._rng.choice(pool)
             if w not in self._used:
                 self._used.add(w)
-                return w.capitalize()
-        raise RuntimeError("the syllable inventory is exhausted; this should not happen")
+                return w
+        raise RuntimeError(f"the {kind} pool is exhausted; this should not happen")
 
     def person(self) -> str:
-        return f"{self.word()} {self.word()}"
+        return f"{self.word('first')} {self.word('last')}"
 
     def city(self) -> str:
-        return self.word(2, 3) if self._rng.random() < 0.6 else f"{self.word()} {self.word()}"
+        return self.word("city")
 
 
 @dataclass
@@ -221,7 +244,7 @@ def _person_facts(rng: random.Random, namer: _Namer, n_facts: int) -> dict[str, 
             job = rng.choice(_JOB_NOUN)
             facts[kind] = _Fact("job", f"{rng.choice(_JOB_ADJ)} {job}" if rng.random() < 0.6 else job)
         elif kind == "founding":
-            org = f"{namer.word()} {rng.choice(_ORG_KIND)}"
+            org = f"{namer.word('org')} {rng.choice(_ORG_KIND)}"
             year = str(rng.randint(1200, 1999))
             facts[kind] = (_Fact("org", org, year), _Fact("year", year, org))
         elif kind == "teacher":
@@ -230,14 +253,14 @@ def _person_facts(rng: random.Random, namer: _Namer, n_facts: int) -> dict[str, 
         elif kind == "instrument":
             facts[kind] = _Fact("instrument", rng.choice(_INSTRUMENTS))
         elif kind == "pet":
-            facts[kind] = _Fact("pet", namer.word(), rng.choice(_ANIMALS))
+            facts[kind] = _Fact("pet", namer.word("pet"), rng.choice(_ANIMALS))
         elif kind == "workplace":
             place = f"{rng.choice(_PLACE_ADJ)} {rng.choice(_PLACE_NOUN)}"
             where = rng.random()
             if where < 0.4:  # five words
                 place += f" {rng.choice(_PLACE_NEAR)}"
             elif where < 0.7:  # four words
-                place += f" near {namer.word(2, 2)}"
+                place += f" near {namer.word('near')}"
             facts[kind] = _Fact("workplace", place)
         else:
             facts[kind] = _Fact("distance", f"{rng.randint(2, 900)} {rng.choice(_UNITS)}", namer.city())
@@ -255,6 +278,7 @@ def _render(template: str, person: str, fact: _Fact) -> tuple[str, int]:
 def _paragraph(
     rng: random.Random, namer: _Namer, long: bool, qid_prefix: str, unanswerable_fraction: float
 ) -> dict[str, Any]:
+    namer.new_paragraph()
     n_people = rng.randint(3, 4) if long else rng.randint(1, 2)
     people = [namer.person() for _ in range(n_people)]
     facts_by_person = {p: _person_facts(rng, namer, rng.randint(2, 4)) for p in people}
@@ -334,7 +358,7 @@ def _unanswerable(
         relation = rng.choice(absent)
         extra = {
             "org": rng.choice(["1500", "1720", "1888"]),
-            "year": f"{namer.word()} {rng.choice(_ORG_KIND)}",
+            "year": f"{namer.word('org')} {rng.choice(_ORG_KIND)}",
         }
         extra.update({"pet": rng.choice(_ANIMALS), "distance": namer.city()})
         question = rng.choice(relation.questions).format(p=rng.choice(people), x=extra.get(relation.name, ""))
@@ -366,6 +390,7 @@ def generate_squad_json(
     long_fraction: float = 0.15,
     id_prefix: str = "syn",
     unanswerable_fraction: float = 0.35,
+    inventory_seed: int | None = None,
 ) -> dict[str, Any]:
     """Generate a SQuAD-2.0-format dataset (the dict ``json.load`` would return).
 
@@ -376,6 +401,9 @@ def generate_squad_json(
             sentences (usually longer than 128 tokens, so doc stride is used).
         id_prefix: Prefix of the question ids (keeps splits' ids distinct).
         unanswerable_fraction: Expected share of unanswerable questions.
+        inventory_seed: Seed of the closed name inventory (first names, surnames,
+            cities, ...); splits that share it use the same names in new
+            combinations. ``None`` uses ``seed``.
 
     Returns:
         ``{"version": "v2.0", "data": [{"title", "paragraphs": [{"context", "qas"}]}]}``.
@@ -389,12 +417,12 @@ def generate_squad_json(
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value}")
     rng = random.Random(seed)
-    namer = _Namer(rng)
+    namer = _Namer(rng, seed if inventory_seed is None else inventory_seed)
     articles: list[dict[str, Any]] = []
     remaining = n_questions
     a_i = 0
     while remaining > 0:
-        title = f"The {namer.word()} chronicles"
+        title = f"The {namer.word('city')} chronicles"
         paragraphs = []
         for p_i in range(rng.randint(2, 4)):
             long = rng.random() < long_fraction
@@ -505,9 +533,11 @@ def make_synthetic_dataset(
 ) -> dict[str, Path]:
     """Write ``train.json``, ``dev.json``, ``search.json`` and a ``tokenizer/`` directory.
 
-    The three splits use different seeds derived from ``seed`` and different
-    invented names, so ``dev`` and ``search`` measure generalisation and the
-    length search never sees the reported dev split.
+    The three splits use different seeds derived from ``seed`` but share one
+    closed inventory of invented names: ``dev`` and ``search`` hold new people
+    (known first names and surnames in new combinations) with new facts, so they
+    measure generalisation to unseen paragraphs, and the length search never
+    sees the reported dev split.
 
     Args:
         out_dir: Folder to write into (created).
@@ -532,6 +562,7 @@ def make_synthetic_dataset(
             long_fraction=long_fraction,
             id_prefix=f"{split}{seed}",
             unanswerable_fraction=unanswerable_fraction,
+            inventory_seed=seed,
         )
         for offset, (split, n) in enumerate(sizes.items())
     }
