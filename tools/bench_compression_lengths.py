@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,17 +31,14 @@ from lit_distill.compression.length_config import parse_length_configs  # noqa: 
 from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
 from lit_distill.metrics.metric import SquadMetric  # noqa: E402
 
-QUICKSTART_DATA = {
-    "synthetic": True,
-    "synthetic_train_size": 3000,
-    "synthetic_dev_size": 500,
-    "version": "2.0",
-    "max_seq_length": 128,
-    "doc_stride": 64,
-    "batch_size": 32,
-    "eval_batch_size": 64,
-    "cache_dir": "runs/quickstart/data",
-}
+
+def _quickstart_data() -> dict[str, Any]:
+    """The data section of configs/quickstart/teacher.yaml (so the benchmark follows the quickstart)."""
+    config = Path(__file__).resolve().parents[1] / "configs" / "quickstart" / "teacher.yaml"
+    return dict(yaml.safe_load(config.read_text())["data"]["init_args"])
+
+
+QUICKSTART_DATA = _quickstart_data()
 
 
 def main() -> int:
