@@ -20,7 +20,7 @@ import lightning.pytorch as pl
 import torch
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from _bench_data import RandomQADataModule  # noqa: E402
+from _bench_data import RandomQADataModule, parse_bench_args  # noqa: E402
 
 from lit_distill.models.config import EncoderConfig  # noqa: E402
 from lit_distill.models.qa import QAModel  # noqa: E402
@@ -70,17 +70,7 @@ def run(teacher_dir: Path, logit_cache_dir: Path, use_cache: bool, args: argpars
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--features", type=int, default=96)
-    parser.add_argument("--seq-length", type=int, default=128)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0: leave as is)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_bench_args(__doc__)
     with tempfile.TemporaryDirectory() as tmp:
         teacher_dir = Path(tmp) / "teacher"
         torch.manual_seed(0)
