@@ -81,6 +81,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     from torch.utils.data import DataLoader
 
     sys.path.insert(0, str(ROOT))
+    from lit_distill.callbacks.base import loss_contributors
     from lit_distill.callbacks.length_drop import LengthDrop
     from lit_distill.models.config import EncoderConfig
     from lit_distill.models.qa import QAModel
@@ -112,11 +113,10 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
                 F.cross_entropy(out.start_logits, batch["start_positions"])
                 + F.cross_entropy(out.end_logits, batch["end_positions"])
             )
-            for cb in self.trainer.callbacks:  # type: ignore[attr-defined]
-                if hasattr(cb, "extra_loss"):
-                    extra = cb.extra_loss(self.trainer, self, batch, out)
-                    if extra is not None:
-                        loss = loss + extra
+            for cb in loss_contributors(self.trainer):
+                extra = cb.extra_loss(self.trainer, self, batch, out)
+                if extra is not None:
+                    loss = loss + extra
             return loss
 
         def configure_optimizers(self) -> Any:

@@ -20,6 +20,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from lit_distill.callbacks.base import loss_contributors
+
 
 @dataclass
 class ToyConfig:
@@ -104,12 +106,11 @@ class ToyQAModule(pl.LightningModule):
             F.cross_entropy(out.start_logits, batch["start_positions"])
             + F.cross_entropy(out.end_logits, batch["end_positions"])
         )
-        for cb in self.trainer.callbacks:  # type: ignore[attr-defined]
-            if hasattr(cb, "extra_loss"):
-                extra = cb.extra_loss(self.trainer, self, batch, out)
-                if extra is not None:
-                    loss = loss + extra
-                    self.log(f"train/extra_{type(cb).__name__}", extra.detach())
+        for cb in loss_contributors(self.trainer):
+            extra = cb.extra_loss(self.trainer, self, batch, out)
+            if extra is not None:
+                loss = loss + extra
+                self.log(f"train/extra_{type(cb).__name__}", extra.detach())
         return loss
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
