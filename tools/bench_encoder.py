@@ -8,7 +8,9 @@ interleaved round-robin so that load changes hit every model alike):
 2. a 6-layer, 768-hidden student with several Drop-and-Restore length
    configurations vs 12-layer BERT-base at full length: measured speed-up, FLOP
    reduction (``lit_distill.models.flops``) and their ratio;
-3. peak memory of one forward pass (RSS growth, each model in a fresh subprocess).
+3. peak memory of one forward pass, each model in a fresh subprocess: the growth of resident
+   memory ("rss MiB", what the allocator holds) and the peak size of the tensors alive at
+   once ("tensor MiB", independent of the allocator; ``tools/_tensor_memory.py``).
 
 Usage::
 
@@ -33,6 +35,8 @@ from typing import cast
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _tensor_memory import peak_tensor_bytes
 
 from lit_distill.models import EncoderConfig, QAModel
 from lit_distill.models.encoder import EncoderLayer
@@ -107,7 +111,7 @@ def rss_bytes() -> int:
 
 
 def memory_probe(name: str, batch_size: int) -> None:
-    """Run in a fresh subprocess: peak RSS growth of one forward pass, printed as JSON."""
+    """Run in a fresh subprocess: peak RSS growth and peak live tensors of one forward, printed as JSON."""
     _, forward, _ = build(name)
     batch = make_batch(batch_size)
     base = rss_bytes()
@@ -126,10 +130,13 @@ def memory_probe(name: str, batch_size: int) -> None:
         forward(batch)
     done.set()
     thread.join()
-    print(json.dumps({"peak_mib": (max(peak, rss_bytes()) - base) / 2**20}))
+    rss_mib = (max(peak, rss_bytes()) - base) / 2**20
+    with torch.inference_mode():
+        tensor_mib = peak_tensor_bytes(lambda: forward(batch)) / 2**20
+    print(json.dumps({"rss_mib": rss_mib, "tensor_mib": tensor_mib}))
 
 
-def measure_memory(name: str, batch_size: int) -> float:
+def measure_memory(name: str, batch_size: int) -> dict[str, float]:
     cmd = [
         sys.executable,
         __file__,
@@ -143,7 +150,7 @@ def measure_memory(name: str, batch_size: int) -> float:
         str(torch.get_num_threads()),
     ]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return float(json.loads(out.stdout.strip().splitlines()[-1])["peak_mib"])
+    return {k: float(v) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
 def time_models(
@@ -188,10 +195,15 @@ def main() -> None:
             f"ratios from {ARGS.clock} medians"
         )
         print(
-            f"{'model':42s} {'wall med':>9s} {'wall min':>9s} {'cpu med':>9s} {'GFLOP/seq':>9s} {'peak MiB':>9s}"
+            f"{'model':42s} {'wall med':>9s} {'wall min':>9s} {'cpu med':>9s} {'GFLOP/seq':>9s} "
+            f"{'rss MiB':>9s} {'tensor MiB':>10s}"
         )
         for n in names:
-            mem = f"{memory[n]:9.0f}" if memory else f"{'-':>9s}"
+            mem = (
+                f"{memory[n]['rss_mib']:9.0f} {memory[n]['tensor_mib']:10.0f}"
+                if memory
+                else f"{'-':>9s} {'-':>10s}"
+            )
             print(
                 f"{n:42s} {med_wall[n]:9.3f} {min(wall[n]):9.3f} {med_cpu[n]:9.3f} {flops[n] / 1e9:9.2f} {mem}"
             )

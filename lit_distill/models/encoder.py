@@ -25,11 +25,20 @@ from torch import Tensor, nn
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import (
     LengthConfig,
+    mark_significance,
+    received_attention,
     select_tokens,
-    significance,
     tokens_to_keep,
     validate_length_config,
 )
+
+PROBS_CHUNK_BYTES = 16 * 2**20
+"""Budget for the (B, heads, n, n) probabilities the explicit attention path holds at a time.
+
+Token selection needs the attention each token receives, which SDPA does not return, so
+those layers compute attention explicitly, a chunk of heads at a time: at batch 16 and
+384 tokens one head's probabilities take 9 MiB, all twelve 108 MiB (twice that while the
+softmax runs)."""
 
 
 def activation(name: str) -> nn.Module:
@@ -93,7 +102,7 @@ class Attention:
 
     context: Tensor  # (B, n, h*dh), per-head outputs before the output projection
     scores: Tensor | None  # (B, h, n, n) pre-softmax, no mask added
-    probs: Tensor | None  # (B, h, n, n) post-softmax, before dropout
+    received: Tensor | None  # (B, n) attention each key receives from real queries, no gradient
 
 
 class EncoderLayer(nn.Module):
@@ -124,7 +133,7 @@ class EncoderLayer(nn.Module):
         valid: Tensor | None,
         gate: Tensor | None = None,
         need_scores: bool = False,
-        need_probs: bool = False,
+        need_received: bool = False,
     ) -> Attention:
         """Multi-head self-attention up to (not including) the output projection.
 
@@ -134,7 +143,8 @@ class EncoderLayer(nn.Module):
                 every key may be (no padding: no mask, as Hugging Face does).
             gate: (h,) multiplier of each head's output, or None.
             need_scores: Return pre-softmax scores (explicit path).
-            need_probs: Return attention probabilities (explicit path).
+            need_received: Return the attention each token receives, summed over heads and
+                real queries (explicit path, a chunk of heads at a time).
         """
         batch, n, _ = x.shape
         q, k, v = (
@@ -142,25 +152,57 @@ class EncoderLayer(nn.Module):
         )  # each (B, h, n, dh)
         dropout_p = self.attn_dropout_p if self.training else 0.0
         mask_bias = None if valid is None else additive_mask(valid, q.dtype)  # (B, 1, 1, n)
-        scores = probs = None
-        if need_scores or need_probs:
-            logits = torch.matmul(q * (1.0 / math.sqrt(self.head_size)), k.transpose(-1, -2))  # (B, h, n, n)
-            if need_scores:
-                scores = logits
-                logits = logits if mask_bias is None else logits + mask_bias
-            elif mask_bias is not None:
-                logits.add_(mask_bias)  # in place: the raw scores are not needed
-            probs = torch.softmax(logits, dim=-1)
-            context = torch.matmul(F.dropout(probs, dropout_p, self.training), v)  # (B, h, n, dh)
+        queries = None  # (B, n) real queries, when the received attention is needed
+        if need_received:
+            queries = valid if valid is not None else x.new_ones(batch, n, dtype=torch.bool)
+        scores = received = None
+        if need_scores:
+            scores = torch.matmul(q * (1.0 / math.sqrt(self.head_size)), k.transpose(-1, -2))  # (B, h, n, n)
+            probs = torch.softmax(scores if mask_bias is None else scores + mask_bias, dim=-1)
+            if queries is not None:
+                received = received_attention(probs, queries)
+            context = torch.matmul(F.dropout(probs, dropout_p, self.training), v).transpose(1, 2)
+        elif queries is not None:
+            context, received = self._attend_in_chunks(q, k, v, mask_bias, queries, dropout_p)
         else:
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_bias, dropout_p=dropout_p)
+            context = context.transpose(1, 2)  # (B, n, h, dh)
         if gate is not None:
-            context = context * gate.to(context.dtype)[None, :, None, None]
-        context = context.transpose(1, 2).reshape(batch, n, self.num_heads * self.head_size)
-        return Attention(context, scores if need_scores else None, probs if need_probs else None)
+            context = context * gate.to(context.dtype)[None, None, :, None]
+        context = context.reshape(batch, n, self.num_heads * self.head_size)
+        return Attention(context, scores, received)
+
+    def _attend_in_chunks(
+        self, q: Tensor, k: Tensor, v: Tensor, mask_bias: Tensor | None, queries: Tensor, dropout_p: float
+    ) -> tuple[Tensor, Tensor]:
+        """Explicit attention over chunks of heads: ((B, n, h, dh) context, (B, n) received attention)."""
+        batch, heads, n, _ = q.shape
+        step = max(1, min(heads, PROBS_CHUNK_BYTES // max(1, batch * n * n * q.element_size())))
+        received = q.new_zeros(batch, n)
+        contexts = []
+        for start in range(0, heads, step):
+            part = slice(start, start + step)
+            logits = torch.matmul(
+                q[:, part] * (1.0 / math.sqrt(self.head_size)), k[:, part].transpose(-1, -2)
+            )
+            if mask_bias is not None:
+                logits.add_(mask_bias)  # (B, c, n, n); in place: the raw scores are not needed
+            probs = torch.softmax(logits, dim=-1)
+            received += received_attention(probs, queries)
+            context = torch.matmul(F.dropout(probs, dropout_p, self.training), v[:, part])  # (B, c, n, dh)
+            contexts.append(context.transpose(1, 2))
+        return torch.cat(contexts, dim=2), received  # (B, n, h, dh), (B, n)
+
+    def attention_output(self, x: Tensor, context: Tensor) -> Tensor:
+        """Output projection, residual + LayerNorm: (B, n, H), (B, n, h*dh) -> (B, n, H)."""
+        return self.attn_norm(x + self.dropout(self.attn_out(context)))
+
+    def feed_forward(self, x: Tensor) -> Tensor:
+        """Feed-forward block, residual + LayerNorm: (B, n, H) -> (B, n, H)."""
+        return self.ffn_norm(x + self.dropout(self.ffn_out(self.act(self.ffn_in(x)))))
 
     def transform(self, x: Tensor, context: Tensor) -> Tensor:
-        """Output projection, residual + LayerNorm, feed-forward, residual + LayerNorm.
+        """The per-token half of the layer: :meth:`attention_output`, then :meth:`feed_forward`.
 
         Args:
             x: (B, n, H) layer input (only the tokens being kept).
@@ -169,8 +211,7 @@ class EncoderLayer(nn.Module):
         Returns:
             (B, n, H) layer output.
         """
-        x = self.attn_norm(x + self.dropout(self.attn_out(context)))
-        return self.ffn_norm(x + self.dropout(self.ffn_out(self.act(self.ffn_in(x)))))
+        return self.feed_forward(self.attention_output(x, context))
 
     def forward(self, x: Tensor, valid: Tensor | None, gate: Tensor | None = None) -> Tensor:
         """Plain layer: (B, n, H) -> (B, n, H)."""
@@ -286,7 +327,7 @@ class Encoder(nn.Module):
                 valid if padded else None,
                 gate,
                 need_scores=output_attention_scores,
-                need_probs=lengths is not None,
+                need_received=lengths is not None,
             )
             if att.scores is not None:
                 scores_out.append(
@@ -294,22 +335,23 @@ class Encoder(nn.Module):
                     if positions is None
                     else _scatter_scores(att.scores, positions, valid, seq_length)
                 )
-            context, probs = att.context, att.probs
-            del att  # free the (B, h, n, n) tensors before the feed-forward block runs
-            if lengths is not None and probs is not None:
+            context, received = att.context, att.received
+            del att  # the (B, h, n, n) scores are not needed past this point
+            if lengths is not None and received is not None:
                 if positions is None or full is None:
                     positions = torch.arange(seq_length, device=x.device).expand(batch, seq_length)
                     full = torch.cat([x, x.new_zeros(batch, 1, x.shape[-1])], dim=1)
                 else:
                     full = _write_rows(full, positions, x)  # tokens dropped now keep this vector
                 counts = tokens_to_keep(lengths[i], real_lengths)  # (B,)
-                index, valid = select_tokens(significance(probs, valid), counts, positions)  # (B, k)
-                del probs
+                index, valid = select_tokens(mark_significance(received, valid), counts, positions)  # (B, k)
                 padded = not bool(valid.all())
                 positions = positions.gather(1, index).masked_fill(~valid, seq_length)
                 x = _gather_rows(x, index)
                 context = _gather_rows(context, index)
-            x = layer.transform(x, context)
+            x = layer.attention_output(x, context)
+            del context  # (B, n, h*dh): not needed by the feed-forward block
+            x = layer.feed_forward(x)
             if output_hidden_states:
                 hidden.append(
                     x

@@ -91,8 +91,39 @@ def tokens_to_keep(length: int | float, real_lengths: Tensor) -> Tensor:
     return counts.clamp(min=1)
 
 
+def received_attention(probs: Tensor, valid: Tensor) -> Tensor:
+    """Attention each key receives from the real queries, summed over heads and queries.
+
+    Args:
+        probs: (B, h, n, n) post-softmax attention probabilities (query, key); ``h`` may be a
+            subset of a layer's heads (sums over head chunks add up).
+        valid: (B, n) bool, real (kept, non-padding) tokens.
+
+    Returns:
+        (B, n) float, no gradient (selection is discrete).
+    """
+    queries = valid[:, None, None, :].to(probs.dtype)  # (B, 1, 1, n)
+    return torch.matmul(queries, probs.detach()).sum(dim=(1, 2))  # (B, h, 1, n) -> (B, n)
+
+
+def mark_significance(received: Tensor, valid: Tensor) -> Tensor:
+    """Significance from received attention: +inf for [CLS] at index 0, -inf for invalid tokens.
+
+    Args:
+        received: (B, n) from :func:`received_attention`.
+        valid: (B, n) bool, real (kept, non-padding) tokens.
+
+    Returns:
+        (B, n) float: -inf for invalid tokens (padding never wins, not even at index 0),
+        +inf for [CLS] at index 0 when it is a real token.
+    """
+    received = received.clone()
+    received[:, 0] = float("inf")  # [CLS]
+    return received.masked_fill(~valid, float("-inf"))
+
+
 def significance(probs: Tensor, valid: Tensor) -> Tensor:
-    """Attention each token receives, summed over heads and real queries.
+    """Attention each token receives, summed over heads and real queries, marked for selection.
 
     Args:
         probs: (B, h, n, n) post-softmax attention probabilities (query, key).
@@ -101,11 +132,7 @@ def significance(probs: Tensor, valid: Tensor) -> Tensor:
     Returns:
         (B, n) float: -inf for invalid tokens, +inf for [CLS] at index 0 (when it is a real token).
     """
-    probs = probs.detach()  # selection is discrete; no gradient flows through it
-    queries = valid[:, None, None, :].to(probs.dtype)  # (B, 1, 1, n)
-    received = torch.matmul(queries, probs).sum(dim=(1, 2))  # (B, h, 1, n) -> (B, n)
-    received[:, 0] = float("inf")  # [CLS]
-    return received.masked_fill(~valid, float("-inf"))  # padding never wins, not even at index 0
+    return mark_significance(received_attention(probs, valid), valid)
 
 
 def select_tokens(scores: Tensor, counts: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:

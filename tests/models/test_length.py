@@ -142,3 +142,32 @@ def test_length_config_with_skipped_layers() -> None:
         for b in range(3)
     ]
     assert changed == [8, 8, 7]  # layer 0 kept 8 (or all 7 real tokens); the skipped layer dropped nothing
+
+
+def test_selection_attention_in_head_chunks_equals_all_heads_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunking the explicit attention by heads (to bound memory) changes neither outputs nor gradients."""
+    from lit_distill.models import encoder
+
+    batch = make_batch()
+
+    def run(chunk_bytes: int) -> tuple[torch.Tensor, ...]:
+        monkeypatch.setattr(encoder, "PROBS_CHUNK_BYTES", chunk_bytes)
+        model = tiny_model(
+            heads=4, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, qa_dropout_prob=0.0
+        ).train()
+        out = model(**batch, length_config=[9, 6, 4])
+        (out.start_logits.sum() + 2 * out.end_logits.sum()).backward()
+        grad = model.encoder.layers[0].qkv.weight.grad
+        assert grad is not None
+        return out.start_logits.detach(), out.end_logits.detach(), grad
+
+    whole = run(2**40)  # every head in one chunk
+    per_head = run(1)  # one head per chunk
+    for a, b in zip(whole, per_head, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # the path that also returns pre-softmax scores (TinyBERT losses) selects the same tokens
+    model = tiny_model(heads=4)
+    with torch.no_grad():
+        plain = model(**batch, length_config=[9, 6, 4])
+        with_scores = model(**batch, length_config=[9, 6, 4], output_attention_scores=True)
+    torch.testing.assert_close(plain.start_logits, with_scores.start_logits, atol=1e-5, rtol=0)
