@@ -1,4 +1,4 @@
-"""Model surgery: head pruning, layer selection, student initialisation, parameter counts.
+"""Model surgery: head pruning, layer selection, dropout, student initialisation, parameter counts.
 
 ``prune_heads`` changes a model in place (like Hugging Face's old
 ``prune_heads``); ``select_layers`` and ``init_student_from_teacher`` return a
@@ -134,6 +134,40 @@ def select_layers(model: QAModel, layers: Sequence[int]) -> QAModel:
     new.encoder.layers = nn.ModuleList(copy.deepcopy(source[i]) for i in indices)
     _set_config(new, num_hidden_layers=len(indices), heads_per_layer=[source[i].num_heads for i in indices])
     return new
+
+
+def check_dropout_rate(name: str, rate: object) -> None:
+    """Raise a ``ValueError`` naming ``name`` unless ``rate`` is None or a number in [0, 1)."""
+    if rate is not None and (
+        isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1
+    ):
+        raise ValueError(f"{name}={rate!r}: a dropout rate must be a number in [0, 1) (or null to keep it)")
+
+
+def set_dropout(model: QAModel, hidden: float | None = None, attention: float | None = None) -> QAModel:
+    """Change a model's dropout rates in place (``None`` keeps a rate); returns the model.
+
+    Args:
+        model: The model to change.
+        hidden: After the embeddings, the attention output and the feed-forward block
+            (``hidden_dropout_prob``).
+        attention: On the attention probabilities (``attention_probs_dropout_prob``).
+
+    Raises:
+        ValueError: for a rate outside [0, 1).
+    """
+    check_dropout_rate("set_dropout: hidden", hidden)
+    check_dropout_rate("set_dropout: attention", attention)
+    if hidden is not None:
+        model.encoder.embeddings.dropout.p = float(hidden)
+        for layer in _layers(model):
+            layer.dropout.p = float(hidden)
+        _set_config(model, hidden_dropout_prob=float(hidden))
+    if attention is not None:
+        for layer in _layers(model):
+            layer.attn_dropout_p = float(attention)
+        _set_config(model, attention_probs_dropout_prob=float(attention))
+    return model
 
 
 def default_layer_map(teacher_layers: int, student_layers: int) -> list[int]:

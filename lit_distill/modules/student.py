@@ -18,7 +18,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from lit_distill.models.qa import QAModel
-from lit_distill.models.surgery import select_layers
+from lit_distill.models.surgery import check_dropout_rate, select_layers, set_dropout
 from lit_distill.modules.qa import QAModule
 from lit_distill.modules.sources import LoadedModel, check_source_exists, load_qa_model
 from lit_distill.modules.teacher_cache import (
@@ -98,6 +98,10 @@ class StudentModule(QAModule):
         logit_cache_dir: where cache files live (default ``$LIT_DISTILL_CACHE/teacher_logits``
             or ``~/.cache/lit_distill/teacher_logits``).
         cache_batch_size: batch size of the pass that fills the cache.
+        dropout: the student's hidden dropout rate (after embeddings, attention output and
+            feed-forward); default: the rate of the model it starts from.
+        attention_dropout: the student's dropout on attention probabilities; default: the
+            rate of the model it starts from.
         **kwargs: the optimiser and evaluation arguments of :class:`QAModule`.
     """
 
@@ -109,6 +113,8 @@ class StudentModule(QAModule):
         use_cache: bool = True,
         logit_cache_dir: str | None = None,
         cache_batch_size: int = 64,
+        dropout: float | None = None,
+        attention_dropout: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -126,6 +132,10 @@ class StudentModule(QAModule):
             or cache_batch_size < 1
         ):
             raise ValueError(f"cache_batch_size must be a positive integer, got {cache_batch_size!r}")
+        check_dropout_rate("dropout", dropout)
+        check_dropout_rate("attention_dropout", attention_dropout)
+        self.dropout = dropout
+        self.attention_dropout = attention_dropout
         self.teacher_source = teacher
         self.student_source = student
         self.student_layers = None if student_layers is None else list(student_layers)
@@ -190,6 +200,7 @@ class StudentModule(QAModule):
             self.model = select_layers(teacher_info.model, layers)  # copies; the teacher is untouched
             self.model.requires_grad_(True)
             self.model.train()
+        set_dropout(self.model, hidden=self.dropout, attention=self.attention_dropout)
         check_same_tokenizer(teacher_info.tokenizer, self.tokenizer, "teacher", "data module")
         t_vocab, s_vocab = teacher_info.model.config.vocab_size, self.model.config.vocab_size
         if t_vocab != s_vocab:

@@ -14,6 +14,7 @@ from lit_distill.models.surgery import (
     init_student_from_teacher,
     prune_heads,
     select_layers,
+    set_dropout,
 )
 
 from ._tiny import make_batch, tiny_model
@@ -127,3 +128,20 @@ def test_count_parameters_with_and_without_embeddings() -> None:
     expected = embeddings + 2 * 32 + 3 * per_layer + (32 * 2 + 2)
     assert count_parameters(model) == expected
     assert count_parameters(model, include_embeddings=False) == expected - embeddings
+
+
+def test_set_dropout_changes_the_rates_and_survives_save_load(tmp_path: Path) -> None:
+    model = tiny_model()
+    set_dropout(model, hidden=0.3)
+    assert model.encoder.embeddings.dropout.p == 0.3
+    assert all(layer.dropout.p == 0.3 and layer.attn_dropout_p == 0.1 for layer in model.encoder.layers)
+    set_dropout(model, attention=0.0)
+    assert all(layer.attn_dropout_p == 0.0 for layer in model.encoder.layers)
+    model.save(tmp_path / "m")
+    loaded = QAModel.from_pretrained(tmp_path / "m")
+    assert (loaded.config.hidden_dropout_prob, loaded.config.attention_probs_dropout_prob) == (0.3, 0.0)
+    assert all(layer.dropout.p == 0.3 and layer.attn_dropout_p == 0.0 for layer in loaded.encoder.layers)
+    with pytest.raises(
+        ValueError, match=r"set_dropout: hidden=1.5: a dropout rate must be a number in \[0, 1\)"
+    ):
+        set_dropout(model, hidden=1.5)

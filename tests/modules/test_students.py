@@ -81,6 +81,8 @@ def test_cache_and_live_teacher_give_the_same_loss(
         (dict(alpha_ce=0.0, alpha_squad=0.0), "the loss weights sum to 0"),
         (dict(teacher="runs/none/teacher.ckpt"), "teacher='runs/none/teacher.ckpt': no such file"),
         (dict(student="./missing_student"), "student='./missing_student': no such file"),
+        (dict(dropout=1.0), r"dropout=1.0: a dropout rate must be a number in \[0, 1\)"),
+        (dict(attention_dropout=-0.1), r"attention_dropout=-0.1: a dropout rate must be"),
     ],
 )
 def test_bad_distilbert_arguments_fail_at_construction(
@@ -88,6 +90,19 @@ def test_bad_distilbert_arguments_fail_at_construction(
 ) -> None:
     with pytest.raises((ValueError, FileNotFoundError), match=match):
         DistilBertStudent(**{"teacher": str(teacher_dir), **kwargs})
+
+
+def test_student_dropout_options_set_the_students_rates_only(
+    tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path
+) -> None:
+    module = DistilBertStudent(teacher=str(teacher_dir), dropout=0.25, attention_dropout=0.05)
+    trainer(tmp_path, max_steps=1, limit_val_batches=0).fit(module, datamodule=datamodule())
+    student, teacher = module.model, module.teacher
+    assert (student.config.hidden_dropout_prob, student.config.attention_probs_dropout_prob) == (0.25, 0.05)
+    assert {layer.dropout.p for layer in student.encoder.layers} == {0.25}
+    assert {layer.attn_dropout_p for layer in student.encoder.layers} == {0.05}
+    assert student.encoder.embeddings.dropout.p == 0.25
+    assert teacher.config.hidden_dropout_prob != 0.25  # the teacher keeps its own rates
 
 
 def _fit_fails(module: Any, tmp_path: Path, dm: Any, match: str) -> None:
