@@ -1,7 +1,8 @@
-"""Run one trial as a subprocess and classify how it ended.
+"""Run one trial as its own process and classify how it ended.
 
-A trial is ``<launcher> fit|validate --config BASE --config overrides.yaml``
-started in its own directory ``<output_dir>/trials/<number>/`` holding
+A trial is ``<launcher> fit|validate --config BASE --config overrides.yaml``, started as
+a fresh subprocess or forked from the pre-imported trial server
+(:mod:`lit_distill.search.launch`, spec key ``start_method``), in its own directory ``<output_dir>/trials/<number>/`` holding
 ``overrides.yaml``, ``command.txt``, ``trial.log`` (stdout + stderr),
 ``metrics.json`` (written by :class:`~lit_distill.callbacks.trial_result.TrialResult`)
 and ``outcome.json`` (written here, before the optimiser is told, so a search
@@ -17,8 +18,6 @@ Outcomes:
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import json
 import math
 import os
@@ -36,6 +35,7 @@ from typing import Any, Literal
 import yaml
 
 from lit_distill.search.config_keys import launcher_argv, override_tree, read_yaml, trial_env
+from lit_distill.search.launch import ForkedTrial, die_with_parent, resolve_start_method
 from lit_distill.search.protocol import METRICS_PATH_ENV, TRIAL_DIR_ENV
 from lit_distill.search.spec import SearchSpec
 
@@ -135,12 +135,6 @@ def classify(
     return "fail", f"exited with code {returncode}: {last[0][:300]}"
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """Ask Linux to SIGKILL this child when the search process dies (prctl PR_SET_PDEATHSIG)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-
-
 def pid_alive(pid: int) -> bool:
     """Whether a process with this id exists on this machine."""
     try:
@@ -226,15 +220,21 @@ def run_trial(
     env = trial_env({METRICS_PATH_ENV: str(metrics_path), TRIAL_DIR_ENV: str(directory)})
     start = time.perf_counter()
     timed_out = False
-    with log_path.open("wb") as log:
+    method = resolve_start_method(spec.start_method, spec.launcher)
+    log_path.write_bytes(b"")
+    proc: subprocess.Popen[bytes] | ForkedTrial
+    with log_path.open("ab") as log:
         try:
-            proc = subprocess.Popen(
-                argv,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-            )
+            if method == "forkserver":
+                proc = ForkedTrial(argv[len(spec.launcher) :], env, str(log_path))
+            else:
+                proc = subprocess.Popen(
+                    argv,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
+                )
         except OSError as err:
             outcome = TrialOutcome("fail", reason=f"could not start {argv[0]!r}: {err}", log=str(log_path))
             (directory / "outcome.json").write_text(outcome.to_json())

@@ -33,6 +33,7 @@ from typing import Any, Literal
 import yaml
 
 from lit_distill.search.expression import evaluate, expression_names
+from lit_distill.search.launch import DEFAULT_LAUNCHER, START_METHODS, StartMethod, resolve_start_method
 
 ParamType = Literal["int", "double", "categorical"]
 Objective = Literal["maximize", "minimize"]
@@ -188,7 +189,8 @@ class SearchSpec:
     observation_budget: int = 20
     parallel_bandwidth: int = 1
     output_dir: Path = Path("search_runs")
-    launcher: tuple[str, ...] = ("{python}", "-m", "lit_distill")
+    launcher: tuple[str, ...] = DEFAULT_LAUNCHER
+    start_method: StartMethod = "auto"
     trial_timeout_s: float | None = None
     heartbeat_s: float = 30.0
     stale_after_s: float = 120.0
@@ -430,6 +432,7 @@ _TOP_FIELDS = {
     "parallel_bandwidth",
     "output_dir",
     "launcher",
+    "start_method",
     "trial_timeout_s",
     "heartbeat_s",
     "stale_after_s",
@@ -545,9 +548,14 @@ def parse_spec(raw: Any, path: Path) -> SearchSpec:
         raise ctx.fail("linear_constraints", f"expected a list, got {linear_raw!r}")
     linear = tuple(_linear(ctx, i, c, doubles) for i, c in enumerate(linear_raw))
 
-    launcher = top.get("launcher", ["{python}", "-m", "lit_distill"])
+    launcher = top.get("launcher", list(DEFAULT_LAUNCHER))
     if not isinstance(launcher, list) or not launcher or not all(isinstance(s, str) for s in launcher):
         raise ctx.fail("launcher", f"expected a non-empty list of strings, got {launcher!r}")
+    start_method = _choice(ctx, "start_method", top.get("start_method", "auto"), START_METHODS)
+    try:
+        resolve_start_method(start_method, launcher)
+    except ValueError as err:
+        raise ctx.fail("start_method", str(err)) from None
 
     holdout = _mapping(ctx, "holdout", top.get("holdout", {}))
     _keys(ctx, "holdout", holdout, {"command", "overrides"})
@@ -577,6 +585,7 @@ def parse_spec(raw: Any, path: Path) -> SearchSpec:
         parallel_bandwidth=_positive_int(ctx, "parallel_bandwidth", top.get("parallel_bandwidth", 1)),
         output_dir=(here / output_dir).resolve() if not Path(output_dir).is_absolute() else Path(output_dir),
         launcher=tuple(launcher),
+        start_method=start_method,
         trial_timeout_s=None if timeout is None else _number(ctx, "trial_timeout_s", timeout),
         heartbeat_s=_number(ctx, "heartbeat_s", top.get("heartbeat_s", 30.0)),
         stale_after_s=_number(ctx, "stale_after_s", top.get("stale_after_s", 120.0)),

@@ -1,16 +1,23 @@
-"""The trial runner: real `python -m lit_distill fit` subprocesses on the toy module, and classification."""
+"""The trial runner: real `python -m lit_distill fit` trials on the toy module (fresh subprocesses and
+forks of the pre-imported trial server), and classification."""
 
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
+import sys
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from lit_distill.search.launch import resolve_start_method
 from lit_distill.search.runner import build_command, classify, read_outcome, run_trial
-from lit_distill.search.spec import parse_spec
+from lit_distill.search.spec import SearchSpecError, parse_spec
 
 from .helpers import ROOT, spec_dict
 
@@ -49,11 +56,31 @@ def test_command_adds_trial_result_and_writes_overrides(tmp_path: Path) -> None:
     assert "knob: 0.3" in text and f"default_root_dir: {tmp_path}" in text
 
 
+def test_start_method_resolution(tmp_path: Path) -> None:
+    default = ("{python}", "-m", "lit_distill")
+    linux = sys.platform.startswith("linux")
+    assert resolve_start_method("auto", default) == ("forkserver" if linux else "subprocess")
+    assert resolve_start_method("auto", ("srun", "{python}", "-m", "lit_distill")) == "subprocess"
+    assert resolve_start_method("subprocess", default) == "subprocess"
+    with pytest.raises(ValueError, match="cannot use launcher"):
+        resolve_start_method("forkserver", ("srun", "python"))
+    with pytest.raises(SearchSpecError, match=r"start_method: .*'subprocess' \(or 'auto'\)"):
+        parse_spec(spec_dict(tmp_path, start_method="forkserver"), tmp_path / "spec.yaml")  # fake launcher
+    with pytest.raises(SearchSpecError, match=r"start_method: 'fork' is not allowed; choose one of"):
+        parse_spec(spec_dict(tmp_path, fake=False, start_method="fork"), tmp_path / "spec.yaml")
+
+
+START_METHODS = ["subprocess", "forkserver"] if sys.platform.startswith("linux") else ["subprocess"]
+
+
 @pytest.mark.slow
-def test_real_trials_complete_and_oom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("start_method", START_METHODS)
+def test_real_trials_complete_and_oom(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, start_method: str
+) -> None:
     """Two real Lightning trials at once: the overrides reach the module, CUDA OOM is recognised."""
     monkeypatch.chdir(ROOT)  # trials import this worktree's code and tests.search.toy
-    raw = spec_dict(tmp_path, fake=False)
+    raw = spec_dict(tmp_path, fake=False, start_method=start_method)
     raw["metrics"].append({"name": "HasAns_f1", "strategy": "store"})
     spec = parse_spec(raw, tmp_path / "spec.yaml")
     runs = {
@@ -103,3 +130,69 @@ def test_timeout_kills_the_trial(tmp_path: Path) -> None:
     spec = parse_spec(spec_dict(tmp_path, trial_timeout_s=0.5), tmp_path / "spec.yaml")
     outcome = run_trial(spec, tmp_path / "t", {"model.init_args.sleep": 30})
     assert outcome.status == "fail" and "timed out" in outcome.reason and outcome.wall_s < 10
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the trial fork server is Linux-only")
+def test_forked_trials_end_like_processes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forked trials crash, run out of memory, time out and get SIGKILLed one at a time, as subprocesses do."""
+    monkeypatch.chdir(ROOT)
+    spec = parse_spec(
+        spec_dict(tmp_path, fake=False, start_method="forkserver", trial_timeout_s=20), tmp_path / "spec.yaml"
+    )
+    crash = run_trial(spec, tmp_path / "crash", {"model.init_args.fail": "crash"})
+    assert crash.status == "fail" and crash.returncode == 1 and "ValueError: toy crash" in crash.reason
+    assert "Traceback" in Path(crash.log).read_text()  # stderr of the fork goes to the trial's log
+    host = run_trial(spec, tmp_path / "host", {"model.init_args.fail": "host_oom"})
+    assert host.status == "oom" and "MemoryError" in host.reason
+
+    slow = {"model.init_args.sleep": 60}
+    timed = run_trial(spec, tmp_path / "timeout", slow)
+    assert timed.status == "fail" and "timed out" in timed.reason and timed.wall_s < 40
+
+    def kill_soon(pid: int) -> None:
+        threading.Timer(1.0, os.kill, (pid, signal.SIGKILL)).start()
+
+    killed = run_trial(spec, tmp_path / "killed", slow, on_start=kill_soon)
+    assert killed.status == "oom" and killed.returncode == -signal.SIGKILL and "SIGKILL" in killed.reason
+
+    ok = run_trial(spec, tmp_path / "ok", {"model.init_args.knob": 0.2})  # the server survived all of it
+    assert ok.status == "complete" and ok.metrics["exact"] == pytest.approx(80.0)
+
+
+_DRIVER = """
+import sys
+from pathlib import Path
+from lit_distill.search.runner import run_trial
+from lit_distill.search.spec import parse_spec
+from tests.search.helpers import spec_dict
+
+if __name__ == "__main__":
+    tmp = Path(sys.argv[1])
+    spec = parse_spec(spec_dict(tmp, fake=False, start_method="forkserver"), tmp / "spec.yaml")
+    run_trial(spec, tmp / "t", {"model.init_args.sleep": 120}, on_start=lambda pid: print(pid, flush=True))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the trial fork server is Linux-only")
+def test_forked_trial_dies_with_its_search(tmp_path: Path) -> None:
+    """SIGKILL of the search process ends the server and so the forked trial: no orphan keeps training."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(_DRIVER)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    search = subprocess.Popen(
+        [sys.executable, str(driver), str(tmp_path)], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert search.stdout is not None
+    child = int(search.stdout.readline())
+    time.sleep(0.5)
+    search.send_signal(signal.SIGKILL)
+    search.wait()
+    for _ in range(100):
+        if not os.path.exists(f"/proc/{child}") or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail(f"forked trial {child} outlived the killed search")

@@ -2,11 +2,13 @@
 
 Its validation metrics are a known function of its arguments, so a test can check
 that a trial's overrides reached the module and its metrics came back.
-``fail`` makes it die the ways real trials die.
+``fail`` makes it die the ways real trials die; ``sleep`` (seconds, in the training step)
+makes it slow enough to be timed out or killed.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Literal
 
 import torch
@@ -49,15 +51,18 @@ class ToyQA(LightningModule):
         length_config: list[int] | None = None,
         fail: Literal["none", "cuda_oom", "host_oom", "crash"] = "none",
         tag: str | None = None,
+        sleep: float = 0.0,
     ) -> None:
         super().__init__()
         self.knob = knob
+        self.sleep = sleep
         self.length_config = length_config
         self.fail = fail
         self.other = other
         self.model = torch.nn.Sequential(torch.nn.Embedding(10, hidden), torch.nn.Linear(hidden, 1))
 
     def training_step(self, batch: list[torch.Tensor], batch_idx: int) -> torch.Tensor:
+        time.sleep(self.sleep)
         if self.fail == "cuda_oom":
             raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB (toy)")
         if self.fail == "host_oom":

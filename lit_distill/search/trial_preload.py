@@ -1,0 +1,18 @@
+"""Imported once by the trial fork server (:mod:`lit_distill.search.launch`), before any trial forks.
+
+Everything a ``python -m lit_distill fit|validate`` run imports that costs time:
+torch, Lightning, jsonargparse, transformers' tokenizers, the project's modules,
+data modules and callbacks. Nothing here touches CUDA or starts a thread, so a
+``fork()`` of this process is as clean as a fresh interpreter.
+"""
+
+from __future__ import annotations
+
+import lightning.pytorch  # noqa: F401
+import torch  # noqa: F401
+import transformers  # noqa: F401
+
+from lit_distill.cli import LitDistillCLI, _register_project_classes
+
+_register_project_classes()
+__all__ = ["LitDistillCLI"]
