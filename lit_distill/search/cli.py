@@ -18,6 +18,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from lit_distill.search.launch import resolve_start_method
 from lit_distill.search.spec import SearchSpec, SearchSpecError, load_spec
 
 log = logging.getLogger("lit_distill.search")
@@ -105,6 +106,12 @@ def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
     threads = args.threads or (spec.parallel_bandwidth if args.subcommand == "run" else 1)
     if threads < 1:
         raise SearchSpecError(f"--threads must be ≥ 1, got {threads}")
+    method = resolve_start_method(spec.start_method, spec.launcher)
+    log.info(
+        "trials start as %s%s",
+        method,
+        " (the first one also starts the pre-imported trial server)" if method == "forkserver" else "",
+    )
     if spec.backend.type == "sigopt":
         from lit_distill.search.sigopt_backend import SigOptWorker
 
@@ -162,6 +169,8 @@ def _check(spec: SearchSpec) -> int:
 
         connection_settings()
     print(f"search {spec.name!r}: {spec.command} trials on {spec.base_config}")
+    method = resolve_start_method(spec.start_method, spec.launcher)
+    print(f"trials start as: {method} (start_method: {spec.start_method})")
     print(f"objectives: {[(m.name, m.objective) for m in spec.objectives]}")
     print(f"thresholds: {[(m.name, m.threshold) for m in spec.thresholded]}")
     print("optimiser space:")

@@ -36,6 +36,7 @@ def test_run_then_report_then_check(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["check", "--config", str(path)]) == 0
     out = capsys.readouterr().out
     assert "lengths.u0: double in [0, 1]" in out and "spec OK" in out and "--config" in out
+    assert "trials start as: subprocess (start_method: auto)" in out  # a custom launcher: no fork
 
 
 @pytest.mark.parametrize(
