@@ -74,6 +74,20 @@ def validate_length_config(
     return values
 
 
+def fit_to_width(length_config: LengthConfig, width: int) -> list[int | float]:
+    """Clamp absolute lengths to a batch's padded width ``width``; ratios are returned unchanged.
+
+    A batch padded to its longest feature can be narrower than the ``max_seq_length`` a
+    length configuration was written for (e.g. ``[320, 256, ...]`` for 384 tokens); a
+    count at or above the width keeps every token, as it would in a full-width batch.
+    Clamping keeps the configuration non-increasing.
+    """
+    values = list(length_config)
+    if values and all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return [min(int(v), width) for v in values]
+    return values
+
+
 def tokens_to_keep(length: int | float, real_lengths: Tensor) -> Tensor:
     """Per-sequence number of tokens a layer keeps.
 

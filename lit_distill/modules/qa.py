@@ -25,6 +25,7 @@ from typing_extensions import override
 
 from lit_distill.callbacks.base import loss_contributors
 from lit_distill.models.config import EncoderConfig
+from lit_distill.models.length import fit_to_width
 from lit_distill.models.qa import QAModel
 from lit_distill.modules.optim import build_optimizer
 from lit_distill.modules.resumable import make_resumable
@@ -113,7 +114,15 @@ class QAModule(pl.LightningModule):
         raise NotImplementedError
 
     def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
-        """The model being trained, on the batch's inputs (plus ``length_config``, ``skip_layers``, ...)."""
+        """The model being trained, on the batch's inputs (plus ``length_config``, ``skip_layers``, ...).
+
+        Absolute lengths of a ``length_config`` are clamped to the batch's padded width
+        (batches are padded to their longest feature, often shorter than ``max_seq_length``).
+        """
+        if model_kwargs.get("length_config") is not None:
+            model_kwargs["length_config"] = fit_to_width(
+                model_kwargs["length_config"], int(batch["input_ids"].shape[1])
+            )
         return self.model(
             batch["input_ids"],
             batch["attention_mask"],
@@ -141,8 +150,22 @@ class QAModule(pl.LightningModule):
             self.build_model(stage)
         if self.has_model():
             self.check_model_against_data()
+        self._check_length_config_against_data(datamodule)
         if stage == "fit" and self.resumable_train_loader and datamodule is not None:
             self._make_train_loader_resumable(datamodule)
+
+    def _check_length_config_against_data(self, datamodule: Any) -> None:
+        """An absolute length above the data's ``max_seq_length`` is a mistake, not a clamp."""
+        max_len = getattr(getattr(datamodule, "settings", None), "max_seq_length", None)
+        if self.length_config is None or not isinstance(max_len, int):
+            return
+        too_long = [v for v in self.length_config if isinstance(v, int) and v > max_len]
+        if too_long:
+            raise ValueError(
+                f"model.init_args.length_config={self.length_config} has lengths above the data's "
+                f"max_seq_length={max_len}; absolute lengths must be in [1, {max_len}] "
+                "(or give ratios in (0, 1])"
+            )
 
     def _make_train_loader_resumable(self, datamodule: Any) -> None:
         # wrap the data module's own method (again from the original if it was wrapped for an

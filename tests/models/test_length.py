@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lit_distill.models.length import select_tokens, significance, tokens_to_keep, validate_length_config
+from lit_distill.models.length import (
+    fit_to_width,
+    select_tokens,
+    significance,
+    tokens_to_keep,
+    validate_length_config,
+)
 
 from ._tiny import make_batch, tiny_model
 
@@ -171,3 +177,10 @@ def test_selection_attention_in_head_chunks_equals_all_heads_at_once(monkeypatch
         plain = model(**batch, length_config=[9, 6, 4])
         with_scores = model(**batch, length_config=[9, 6, 4], output_attention_scores=True)
     torch.testing.assert_close(plain.start_logits, with_scores.start_logits, atol=1e-5, rtol=0)
+
+
+def test_fit_to_width_clamps_absolute_lengths_only() -> None:
+    assert fit_to_width([320, 256, 96], 200) == [200, 200, 96]  # still non-increasing
+    assert fit_to_width([32, 16], 64) == [32, 16]
+    assert fit_to_width([0.9, 0.5], 10) == [0.9, 0.5]  # ratios follow each sequence anyway
+    validate_length_config(fit_to_width([320, 256, 96], 200), 3, 200)

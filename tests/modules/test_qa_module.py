@@ -113,6 +113,36 @@ def test_length_config_is_used_at_evaluation(datamodule: Callable[..., Any], tmp
     assert not torch.allclose(got.start_logits, plain.start_logits)
 
 
+def test_absolute_lengths_longer_than_a_batch_keep_all_its_tokens(datamodule: Callable[..., Any]) -> None:
+    """Batches are padded to their longest feature; a length written for max_seq_length still applies."""
+    dm = datamodule(eval_batch_size=2)
+    dm.prepare_data()
+    dm.setup("validate")
+    batch = min(dm.val_dataloader(), key=lambda b: b["input_ids"].shape[1])
+    width = batch["input_ids"].shape[1]
+    assert width < SEQ  # the case: narrower than max_seq_length
+    module = Teacher(model_config={**SMALL, "vocab_size": len(dm.tokenizer)}, length_config=[SEQ, width - 4])
+    module.build_model("validate")
+    module.eval()
+    got = module._eval_logits(batch)
+    expected = module.model(
+        batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], length_config=[width, width - 4]
+    )
+    assert torch.equal(got.start_logits, expected.start_logits)
+
+
+def test_length_config_above_max_seq_length_is_an_error_before_evaluating(
+    datamodule: Callable[..., Any], tmp_path: Path
+) -> None:
+    dm = datamodule()
+    module = Teacher(model_config={**SMALL, "vocab_size": len(dm.tokenizer)}, length_config=[SEQ + 1, 8])
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    with pytest.raises(
+        ValueError, match=rf"length_config=\[{SEQ + 1}, 8\] has lengths above the data's max_seq_length={SEQ}"
+    ):
+        trainer.validate(module, datamodule=dm)
+
+
 class PrunedTeacher(Teacher):
     """Prunes head 1 of layer 0 right after building (before the optimiser exists), as a pruning run does."""
 
