@@ -35,6 +35,20 @@ from lit_distill.modules.tokenizers import TokenizerInfo, tokenizer_info
 __all__ = ["CHECKPOINT_KEY", "QAModule"]
 
 
+RUN_TIME_ARGS: tuple[str, ...] = (
+    "length_config",
+    "predictions_dir",
+    "export_dir",
+    "n_best_size",
+    "max_answer_length",
+)
+"""Arguments that say how a run evaluates and where it writes, not what the model is.
+
+They stay out of a checkpoint's hyper-parameters: LightningCLI replaces the model arguments
+of ``validate/test/predict --ckpt_path FILE`` by the checkpoint's hyper-parameters, which
+would silently drop e.g. ``--model.init_args.length_config`` given for that evaluation."""
+
+
 class QAModule(pl.LightningModule):
     """Shared training, evaluation and prediction for extractive QA.
 

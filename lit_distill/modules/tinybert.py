@@ -13,6 +13,7 @@ from lit_distill.losses import (
     span_cross_entropy,
     tinybert_layer_map,
 )
+from lit_distill.modules.qa import RUN_TIME_ARGS
 from lit_distill.modules.sources import LoadedModel
 from lit_distill.modules.student import StudentModule, check_temperature, check_weights
 
@@ -101,7 +102,7 @@ class TinyBertStudent(StudentModule):
         self.alpha_hard = float(alpha_hard)
         self.reference_soft_ce = reference_soft_ce
         self.projection: nn.Linear | None = None
-        self.save_hyperparameters()
+        self.save_hyperparameters(ignore=list(RUN_TIME_ARGS))
 
     # -------------------------------------------------------------- build
     def wants_logit_cache(self) -> bool:

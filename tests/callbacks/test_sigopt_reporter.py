@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -47,6 +48,9 @@ def test_no_run_context_is_a_no_op_with_one_notice(
 ) -> None:
     module, calls = _fake_sigopt(None)
     monkeypatch.setitem(sys.modules, "sigopt", module if installed else None)  # None: import fails
+    # Lightning stops propagation at its logger when it is imported before logging is set up;
+    # let the notice reach caplog whatever the test order
+    monkeypatch.setattr(logging.getLogger("lightning.pytorch"), "propagate", True)
     callback = SigOptReporter()
     with caplog.at_level("INFO"):
         _fit(tmp_path, callback)

@@ -161,3 +161,45 @@ def test_ddp_two_cpu_processes_cache_and_metric_match_one_process(tmp_path: Path
     one = trainer(tmp_path / "one").validate(module, datamodule=make_datamodule(data_dir), verbose=False)[0]
     for key in ("val/exact", "val/f1", "val/HasAns_f1", "val/NoAns_f1", "val/total"):
         assert ddp_metrics[key] == pytest.approx(one[key], abs=1e-4), key
+
+
+def test_evaluation_arguments_given_with_a_checkpoint_file_are_honoured(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """LightningCLI replaces model arguments by a checkpoint's hyper-parameters; run-time ones are not among them."""
+    from lit_distill.cli import LitDistillCLI
+
+    model = {
+        "class_path": "lit_distill.modules.Teacher",
+        "init_args": {"model_config": SMALL, "length_config": [0.9, 0.9]},
+    }
+    config = base_config(
+        tmp_path, data_dir, model, max_steps=1, limit_val_batches=1, enable_checkpointing=True
+    )
+    config["trainer"]["callbacks"] = [
+        {
+            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"dirpath": str(tmp_path / "ckpt")},
+        }
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    LitDistillCLI(args=["fit", "--config", str(path)])
+    (ckpt,) = (tmp_path / "ckpt").glob("*.ckpt")
+    hparams = torch.load(ckpt, weights_only=False)["hyper_parameters"]
+    assert "_class_path" in hparams and "length_config" not in hparams
+
+    cli = LitDistillCLI(
+        args=[
+            "validate",
+            "--config",
+            str(path),
+            "--ckpt_path",
+            str(ckpt),
+            "--model.init_args.length_config=[0.5, 0.25]",
+            f"--model.init_args.predictions_dir={tmp_path / 'preds'}",
+        ]
+    )
+    assert cli.model.length_config == [0.5, 0.25]
+    assert cli.model.predictions_dir == str(tmp_path / "preds")
+    assert "val/exact" in cli.trainer.callback_metrics
