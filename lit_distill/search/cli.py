@@ -117,7 +117,9 @@ def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
 
         ran = SigOptWorker(spec, budget=args.budget).run(threads)
     else:
-        from lit_distill.search.optuna_backend import OptunaWorker
+        from lit_distill.search.optuna_backend import OptunaWorker, resolve_sampler
+
+        log.info("sampler: %s (backend.sampler: %s)", resolve_sampler(spec), spec.backend.sampler)
 
         seed = args.seed
         if seed is None and args.subcommand == "worker" and spec.backend.seed is not None:
@@ -171,6 +173,10 @@ def _check(spec: SearchSpec) -> int:
     print(f"search {spec.name!r}: {spec.command} trials on {spec.base_config}")
     method = resolve_start_method(spec.start_method, spec.launcher)
     print(f"trials start as: {method} (start_method: {spec.start_method})")
+    if spec.backend.type == "optuna":
+        from lit_distill.search.optuna_backend import resolve_sampler
+
+        print(f"sampler: {resolve_sampler(spec)} (backend.sampler: {spec.backend.sampler})")
     print(f"objectives: {[(m.name, m.objective) for m in spec.objectives]}")
     print(f"thresholds: {[(m.name, m.threshold) for m in spec.thresholded]}")
     print("optimiser space:")

@@ -163,7 +163,7 @@ class BackendSpec:
     """Which optimiser runs the search and where it keeps its state."""
 
     type: Literal["optuna", "sigopt"] = "optuna"
-    sampler: Literal["tpe", "gp", "random"] = "tpe"
+    sampler: Literal["auto", "tpe", "gp", "random"] = "auto"
     storage: str | None = None
     study_name: str | None = None
     seed: int | None = None
@@ -408,7 +408,9 @@ def _backend(ctx: _Ctx, raw: Any) -> BackendSpec:
             raise ctx.fail(f"backend.{k}", f"expected a string, got {entry[k]!r}")
     return BackendSpec(
         type=_choice(ctx, "backend.type", entry.get("type", "optuna"), ("optuna", "sigopt")),
-        sampler=_choice(ctx, "backend.sampler", entry.get("sampler", "tpe"), ("tpe", "gp", "random")),
+        sampler=_choice(
+            ctx, "backend.sampler", entry.get("sampler", "auto"), ("auto", "tpe", "gp", "random")
+        ),
         storage=entry.get("storage"),
         study_name=entry.get("study_name"),
         seed=seed,

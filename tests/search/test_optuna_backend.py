@@ -11,12 +11,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 from optuna.trial import TrialState
 
-from lit_distill.search.optuna_backend import OptunaWorker, load_study, pessimistic_values
+from lit_distill.search.optuna_backend import (
+    GP_MAX_BUDGET,
+    OptunaWorker,
+    load_study,
+    make_sampler,
+    pessimistic_values,
+    resolve_sampler,
+)
 from lit_distill.search.runner import TrialOutcome, trial_dir
-from lit_distill.search.spec import SearchSpec, load_spec
+from lit_distill.search.spec import SearchSpec, load_spec, parse_spec
 
 from .helpers import ROOT, spec_dict, write_spec
 
@@ -192,3 +200,26 @@ def test_sigkill_loses_no_finished_trial_and_reruns_the_interrupted_one(tmp_path
     assert trials[2].params == t1.params and trials[2].user_attrs["rerun_of"] == 1
     counted = [t for t in trials if not t.user_attrs.get("uncounted")]
     assert len(counted) == 3 and all(t.state == TrialState.COMPLETE for t in counted)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, "gp"),  # a small sequential search
+        ({"observation_budget": GP_MAX_BUDGET + 1}, "tpe"),  # GP's cost grows with the cube of the trials
+        ({"parallel_bandwidth": 2}, "tpe"),  # only TPE's constant liar spreads concurrent trials
+        ({"backend": {"sampler": "tpe"}}, "tpe"),
+        ({"backend": {"sampler": "random"}}, "random"),
+    ],
+)
+def test_auto_sampler_is_gp_for_small_sequential_searches(
+    tmp_path: Path, changes: dict, expected: str
+) -> None:
+    spec = parse_spec(spec_dict(tmp_path, **changes), tmp_path / "spec.yaml")
+    assert resolve_sampler(spec) == expected
+    kinds = {
+        "gp": optuna.samplers.GPSampler,
+        "tpe": optuna.samplers.TPESampler,
+        "random": optuna.samplers.RandomSampler,
+    }
+    assert isinstance(make_sampler(spec, 0), kinds[expected])

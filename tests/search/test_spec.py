@@ -23,7 +23,7 @@ def test_valid_spec(tmp_path: Path) -> None:
     assert [m.name for m in spec.thresholded] == ["exact"]
     assert spec.parameters[1].type == "int" and spec.parameters[1].low == 1
     assert spec.base_config == TOY_FIT
-    assert spec.backend.type == "optuna" and spec.backend.sampler == "tpe"
+    assert spec.backend.type == "optuna" and spec.backend.sampler == "auto"
 
 
 def _param(**entry: Any) -> list[dict[str, Any]]:
