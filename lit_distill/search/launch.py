@@ -122,6 +122,7 @@ class ForkedTrial:
         )
         self._process.start()
         self.pid: int = self._process.pid  # type: ignore[assignment]
+        self._returncode: int | None = None
 
     def wait(self, timeout: float | None = None) -> int:
         """Wait for the trial; its exit code (negative: the signal that killed it).
@@ -129,15 +130,19 @@ class ForkedTrial:
         Raises:
             subprocess.TimeoutExpired: If it still runs after ``timeout`` seconds.
         """
-        self._process.join(timeout)
-        code = self._process.exitcode
-        if code is None:
-            raise subprocess.TimeoutExpired(f"lit_distill trial (pid {self.pid})", timeout or 0.0)
-        return code
+        if self._returncode is None:
+            self._process.join(timeout)
+            code = self._process.exitcode
+            if code is None:
+                raise subprocess.TimeoutExpired(f"lit_distill trial (pid {self.pid})", timeout or 0.0)
+            self._returncode = code
+            self._process.close()  # frees its pipe now: a long search forks thousands of trials
+        return self._returncode
 
     def kill(self) -> None:
-        """SIGKILL the trial."""
-        self._process.kill()
+        """SIGKILL the trial (nothing if it has ended)."""
+        if self._returncode is None:
+            self._process.kill()
 
 
 def _release_server() -> None:  # pragma: no cover - runs in the forked child
