@@ -235,8 +235,9 @@ def run_trial(
                     env=env,
                     preexec_fn=die_with_parent if sys.platform.startswith("linux") else None,
                 )
-        except OSError as err:
-            outcome = TrialOutcome("fail", reason=f"could not start {argv[0]!r}: {err}", log=str(log_path))
+        except (OSError, EOFError) as err:  # EOFError: the fork server died while starting
+            what = "the trial fork server" if method == "forkserver" else repr(argv[0])
+            outcome = TrialOutcome("fail", reason=f"could not start {what}: {err!r}", log=str(log_path))
             (directory / "outcome.json").write_text(outcome.to_json())
             return outcome
         if on_start is not None:
