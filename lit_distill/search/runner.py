@@ -2,8 +2,8 @@
 
 A trial is ``<launcher> fit|validate --config BASE --config overrides.yaml``, started as
 a fresh subprocess or forked from the pre-imported trial server
-(:mod:`lit_distill.search.launch`, spec key ``start_method``), in its own directory ``<output_dir>/trials/<number>/`` holding
-``overrides.yaml``, ``command.txt``, ``trial.log`` (stdout + stderr),
+(:mod:`lit_distill.search.launch`, spec key ``start_method``), in its own directory
+``<output_dir>/trials/<number>/`` holding ``overrides.yaml``, ``command.txt``, ``trial.log`` (stdout + stderr),
 ``metrics.json`` (written by :class:`~lit_distill.callbacks.trial_result.TrialResult`)
 and ``outcome.json`` (written here, before the optimiser is told, so a search
 killed in between can recover the finished trial on restart).
