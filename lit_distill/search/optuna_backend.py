@@ -345,14 +345,18 @@ class OptunaWorker:
         beat = threading.Thread(target=self._heartbeat, daemon=True)
         beat.start()
         counts = [0] * threads
-        loops = [threading.Thread(target=self._loop, args=(counts, i)) for i in range(threads)]
+        # One loop runs in this (main) thread: the sampler's native code (the GP sampler's
+        # torch, and greenlet when installed) then never runs in a thread that ends before exit.
+        loops = [threading.Thread(target=self._loop, args=(counts, i)) for i in range(1, threads)]
         try:
             for t in loops:
                 t.start()
+            self._loop(counts, 0)
             for t in loops:
                 t.join()
         finally:
             self._stop.set()
+            beat.join(timeout=10)
         if self._errors:
             raise self._errors[0]
         return sum(counts)
