@@ -106,20 +106,14 @@ def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
     threads = args.threads or (spec.parallel_bandwidth if args.subcommand == "run" else 1)
     if threads < 1:
         raise SearchSpecError(f"--threads must be ≥ 1, got {threads}")
-    method = resolve_start_method(spec.start_method, spec.launcher)
-    log.info(
-        "trials start as %s%s",
-        method,
-        " (the first one also starts the pre-imported trial server)" if method == "forkserver" else "",
-    )
+    for line in _how_trials_run(spec):
+        log.info(line)
     if spec.backend.type == "sigopt":
         from lit_distill.search.sigopt_backend import SigOptWorker
 
         ran = SigOptWorker(spec, budget=args.budget).run(threads)
     else:
-        from lit_distill.search.optuna_backend import OptunaWorker, resolve_sampler
-
-        log.info("sampler: %s (backend.sampler: %s)", resolve_sampler(spec), spec.backend.sampler)
+        from lit_distill.search.optuna_backend import OptunaWorker
 
         seed = args.seed
         if seed is None and args.subcommand == "worker" and spec.backend.seed is not None:
@@ -160,6 +154,17 @@ def _report(spec: SearchSpec, storage: str | None, out: Path | None, plots: bool
     return 0
 
 
+def _how_trials_run(spec: SearchSpec) -> list[str]:
+    """How trials start and, for Optuna, which sampler proposes them (for `check` and the run log)."""
+    method = resolve_start_method(spec.start_method, spec.launcher)
+    lines = [f"trials start as: {method} (start_method: {spec.start_method})"]
+    if spec.backend.type == "optuna":
+        from lit_distill.search.optuna_backend import resolve_sampler
+
+        lines.append(f"sampler: {resolve_sampler(spec)} (backend.sampler: {spec.backend.sampler})")
+    return lines
+
+
 def _check(spec: SearchSpec) -> int:
     from lit_distill.search.config_keys import canonical_keys, spec_keys
     from lit_distill.search.runner import build_command
@@ -171,12 +176,8 @@ def _check(spec: SearchSpec) -> int:
 
         connection_settings()
     print(f"search {spec.name!r}: {spec.command} trials on {spec.base_config}")
-    method = resolve_start_method(spec.start_method, spec.launcher)
-    print(f"trials start as: {method} (start_method: {spec.start_method})")
-    if spec.backend.type == "optuna":
-        from lit_distill.search.optuna_backend import resolve_sampler
-
-        print(f"sampler: {resolve_sampler(spec)} (backend.sampler: {spec.backend.sampler})")
+    for line in _how_trials_run(spec):
+        print(line)
     print(f"objectives: {[(m.name, m.objective) for m in spec.objectives]}")
     print(f"thresholds: {[(m.name, m.threshold) for m in spec.thresholded]}")
     print("optimiser space:")

@@ -32,13 +32,13 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import multiprocessing
 import os
 import runpy
 import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -95,15 +95,12 @@ def die_with_parent() -> None:  # pragma: no cover - runs in a child process
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)
 
 
-_CONTEXT_LOCK = threading.Lock()
-
-
+@functools.cache
 def _forkserver_context() -> ForkServerContext:
     ctx = multiprocessing.get_context("forkserver")
-    with _CONTEXT_LOCK:
-        # Takes effect when the server starts (the first trial of this process); a server that
-        # someone else started earlier keeps its own preload list, which only costs speed.
-        ctx.set_forkserver_preload([PRELOAD_MODULE])
+    # Takes effect when the server starts (the first trial of this process); a server that
+    # someone else started earlier keeps its own preload list, which only costs speed.
+    ctx.set_forkserver_preload([PRELOAD_MODULE])
     return ctx
 
 

@@ -221,9 +221,8 @@ def run_trial(
     start = time.perf_counter()
     timed_out = False
     method = resolve_start_method(spec.start_method, spec.launcher)
-    log_path.write_bytes(b"")
     proc: subprocess.Popen[bytes] | ForkedTrial
-    with log_path.open("ab") as log:
+    with log_path.open("wb") as log:  # a forked trial appends to it through its own descriptor
         try:
             if method == "forkserver":
                 proc = ForkedTrial(argv[len(spec.launcher) :], env, str(log_path))

@@ -8,11 +8,6 @@ data modules and callbacks. Nothing here touches CUDA or starts a thread, so a
 
 from __future__ import annotations
 
-import lightning.pytorch  # noqa: F401
-import torch  # noqa: F401
-import transformers  # noqa: F401
+from lit_distill import cli  # torch, Lightning, jsonargparse
 
-from lit_distill.cli import LitDistillCLI, _register_project_classes
-
-_register_project_classes()
-__all__ = ["LitDistillCLI"]
+cli._register_project_classes()  # the project's modules, data modules (transformers) and callbacks

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,3 +50,14 @@ def write_spec(tmp_path: Path, spec: dict[str, Any], name: str = "spec.yaml") ->
     path = tmp_path / name
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return path
+
+
+def process_gone(pid: int, within_s: float) -> bool:
+    """Whether process ``pid`` has ended (or is a zombie) within ``within_s`` seconds (Linux /proc)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        if not os.path.exists(f"/proc/{pid}") or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)

@@ -26,7 +26,7 @@ from lit_distill.search.optuna_backend import (
 from lit_distill.search.runner import TrialOutcome, trial_dir
 from lit_distill.search.spec import SearchSpec, load_spec, parse_spec
 
-from .helpers import ROOT, spec_dict, write_spec
+from .helpers import ROOT, process_gone, spec_dict, write_spec
 
 FAIL_PARAM = {
     "name": "fail",
@@ -183,11 +183,7 @@ def test_sigkill_loses_no_finished_trial_and_reruns_the_interrupted_one(tmp_path
     t0, t1 = study.get_trials()
     assert t0.state == TrialState.COMPLETE and t1.state == TrialState.RUNNING
     child = int(t1.user_attrs["pid"])
-    for _ in range(50):  # the trial process dies with its search (PR_SET_PDEATHSIG)
-        if not os.path.exists(f"/proc/{child}") or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
-            break
-        time.sleep(0.1)
-    else:
+    if not process_gone(child, within_s=5):  # the trial process dies with its search (PR_SET_PDEATHSIG)
         pytest.fail(f"trial process {child} outlived the killed search")
 
     again = _search(tmp_path, path, "run", "--no-report")

@@ -19,7 +19,7 @@ from lit_distill.search.launch import resolve_start_method
 from lit_distill.search.runner import build_command, classify, read_outcome, run_trial
 from lit_distill.search.spec import SearchSpecError, parse_spec
 
-from .helpers import ROOT, spec_dict
+from .helpers import ROOT, process_gone, spec_dict
 
 REQUIRED = ["exact", "num_parameters"]
 
@@ -189,10 +189,6 @@ def test_forked_trial_dies_with_its_search(tmp_path: Path) -> None:
     time.sleep(0.5)
     search.send_signal(signal.SIGKILL)
     search.wait()
-    for _ in range(100):
-        if not os.path.exists(f"/proc/{child}") or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]:
-            break
-        time.sleep(0.1)
-    else:
+    if not process_gone(child, within_s=10):
         os.kill(child, signal.SIGKILL)
         pytest.fail(f"forked trial {child} outlived the killed search")
