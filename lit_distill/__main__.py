@@ -41,6 +41,7 @@ PROJECT_COMMANDS: dict[str, tuple[str, str]] = {
         "lit_distill.search.cli",
         "multi-objective search over distillation or length configurations (Optuna / SigOpt)",
     ),
+    "analyze": ("lit_distill.analysis.command", "error analysis by topic and category; teacher vs students"),
 }
 
 
