@@ -59,9 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
         "and context length, and teacher-vs-student comparisons. See docs/analysis.md.",
     )
     p.add_argument("--data", required=True, metavar="DEV.json", help="SQuAD 1.1 / 2.0 JSON file")
-    p.add_argument("--predictions", required=True, metavar="PRED.json", help="official predictions.json (first model)")
     p.add_argument(
-        "--compare", nargs="+", default=[], metavar="PRED.json", help="prediction files of models to compare with the first"
+        "--predictions", required=True, metavar="PRED.json", help="official predictions.json (first model)"
+    )
+    p.add_argument(
+        "--compare",
+        nargs="+",
+        default=[],
+        metavar="PRED.json",
+        help="prediction files of models to compare with the first",
     )
     p.add_argument(
         "--na-prob-file",
@@ -76,7 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=1.0,
         help='a question whose no-answer probability exceeds this counts as answered "" (default 1.0, as the official script)',
     )
-    p.add_argument("--labels", nargs="+", default=None, help="one name per model (default: from the file names)")
+    p.add_argument(
+        "--labels", nargs="+", default=None, help="one name per model (default: from the file names)"
+    )
     p.add_argument(
         "--mostly-correct-f1",
         type=float,
@@ -146,8 +154,10 @@ def _check_args(args: argparse.Namespace) -> tuple[list[str], list[str], list[st
     except ValueError as exc:
         raise AnalysisInputError(str(exc)) from exc
     if args.view == "best_threshold" and None in na_files:
-        missing = [lbl for lbl, f in zip(labels, na_files) if f is None]
-        raise AnalysisInputError(f"--view best_threshold needs a --na-prob-file for every model; none for {missing}")
+        missing = [lbl for lbl, f in zip(labels, na_files, strict=True) if f is None]
+        raise AnalysisInputError(
+            f"--view best_threshold needs a --na-prob-file for every model; none for {missing}"
+        )
     out = Path(args.output)
     if out.exists() and not out.is_dir():
         raise AnalysisInputError(f"--output: {out} exists and is not a directory")
@@ -186,7 +196,7 @@ def run_analysis(
         AnalysisInputError: On an unreadable or unusable file.
     """
     models = []
-    for path, label, na_file in zip(paths, labels, na_files):
+    for path, label, na_file in zip(paths, labels, na_files, strict=True):
         models.append(
             analyze_model(
                 dataset,
@@ -221,7 +231,9 @@ def run_analysis(
 
 def _print_summary(dataset: Dataset, models: Sequence[ModelAnalysis], files: dict[str, Path]) -> None:
     cats = categories_for(dataset.version)
-    print(f"{dataset.source}: SQuAD {dataset.version}, {len(dataset.questions)} questions, {len(dataset.topics())} topics")
+    print(
+        f"{dataset.source}: SQuAD {dataset.version}, {len(dataset.questions)} questions, {len(dataset.topics())} topics"
+    )
     for m in models:
         for v in m.views.values():
             row = v.tables["overall"][0]

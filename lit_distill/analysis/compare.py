@@ -41,7 +41,9 @@ def compare_topics(
             row: dict[str, Any] = {"topic": topic, "category": category}
             for label in labels:
                 hits = [scored[label][q] for q in qids if q in scored[label]]
-                row[label] = len(hits) if category == "questions" else sum(s.category == category for s in hits)
+                row[label] = (
+                    len(hits) if category == "questions" else sum(s.category == category for s in hits)
+                )
             for label in labels[1:]:
                 row[f"{label} - {labels[0]}"] = row[label] - row[labels[0]]
             rows.append(row)

@@ -17,6 +17,7 @@ Lengths fall in bins given by their inclusive upper edges: edges ``(1, 2, 3, 5, 
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 
@@ -85,7 +86,7 @@ def check_edges(edges: Sequence[int], name: str) -> tuple[int, ...]:
         ValueError: Naming ``name`` and the bad value.
     """
     values = tuple(edges)
-    if not values or any(e < 1 for e in values) or any(b <= a for a, b in zip(values, values[1:])):
+    if not values or any(e < 1 for e in values) or any(b <= a for a, b in itertools.pairwise(values)):
         raise ValueError(f"{name} must be strictly increasing positive integers, got {list(values)}")
     return values
 
@@ -105,7 +106,7 @@ def length_bin(length: int | None, edges: Sequence[int]) -> str:
     if length is None:
         return NO_ANSWER
     labels = bin_labels(edges)
-    for edge, label in zip(edges, labels):
+    for edge, label in zip(edges, labels[:-1], strict=True):
         if length <= edge:
             return label
     return labels[-1]

@@ -86,7 +86,9 @@ def _text(value: Any, default: str) -> str:
 def parse_dataset(data: Any, source: str) -> Dataset:
     """A :class:`Dataset` from an already-parsed SQuAD JSON object."""
     if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-        raise AnalysisInputError(f"{source}: top level must be an object with a 'data' list (the SQuAD format)")
+        raise AnalysisInputError(
+            f"{source}: top level must be an object with a 'data' list (the SQuAD format)"
+        )
     questions: list[Question] = []
     seen: set[str] = set()
     for a_i, article in enumerate(data["data"]):
@@ -117,7 +119,9 @@ def parse_dataset(data: Any, source: str) -> Dataset:
                         "'answers' must be a list of {'text': ...}"
                     )
                 questions.append(
-                    Question(qid, title, _text(qa.get("question"), ""), context, tuple(a["text"] for a in answers))
+                    Question(
+                        qid, title, _text(qa.get("question"), ""), context, tuple(a["text"] for a in answers)
+                    )
                 )
     if not questions:
         raise AnalysisInputError(f"{source}: the file has no questions")

@@ -104,7 +104,10 @@ def _view(
     wrong_f1 = [
         s.f1
         for q in dataset.questions
-        if (s := scored.get(q.id)) is not None and q.has_answer and not s.exact and normalize_answer(s.prediction)
+        if (s := scored.get(q.id)) is not None
+        and q.has_answer
+        and not s.exact
+        and normalize_answer(s.prediction)
     ]
     view.mostly_correct_sweep = {f"{t:.1f}": sum(1 for f in wrong_f1 if f >= t - 1e-9) for t in SWEEP}
     return view

@@ -91,11 +91,15 @@ def write_outputs(
         write_csv(compare_topics(dataset, scored, categories), files["compare_topics"])
         first = models[0]
         for other in models[1:]:
-            rows = disagreements(dataset, (first.label, scored[first.label]), (other.label, scored[other.label]))
+            rows = disagreements(
+                dataset, (first.label, scored[first.label]), (other.label, scored[other.label])
+            )
             stem = f"disagreements_{file_label(first.label)}_vs_{file_label(other.label)}"
             files[stem] = out_dir / f"{stem}.csv"
             write_csv(rows, files[stem])
-            (out_dir / f"{stem}.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+            (out_dir / f"{stem}.json").write_text(
+                json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8"
+            )
             comparisons.append(
                 {
                     "first": first.label,

@@ -78,7 +78,7 @@ def plot_topics(model: ModelAnalysis, view: str, categories: Sequence[str], path
     for cat in categories:
         widths = [_pct(r, cat) for r in rows]
         ax.barh(ys, widths, left=left, color=COLOURS[cat], label=NAMES[cat], height=0.75)
-        left = [a + b for a, b in zip(left, widths)]
+        left = [a + b for a, b in zip(left, widths, strict=True)]
     ax.set_yticks(ys)
     ax.set_yticklabels([f"{_topic_label(r['group'])} ({r['questions']})" for r in rows], fontsize=9)
     ax.invert_yaxis()
@@ -100,7 +100,7 @@ def plot_compare_topics(
     fig = _figure(3.2 * len(categories) + 2.5, 1.6 + 0.2 * n * max(k, 2))
     height = 0.8 / k
     axes = fig.subplots(1, len(categories), sharey=True)
-    for ax, cat in zip(axes, categories):
+    for ax, cat in zip(axes, categories, strict=True):
         for j, m in enumerate(models):
             ys = [i + (j - (k - 1) / 2) * height for i in range(n)]
             values = [_pct(per_model[j][t], cat) if t in per_model[j] else 0.0 for t in topics]
@@ -129,10 +129,10 @@ def plot_compare_overall(
     for cat in categories:
         widths = [_pct(r, cat) for r in rows]
         ax.barh(ys, widths, left=left, color=COLOURS[cat], label=NAMES[cat], height=0.6)
-        for y, x0, w in zip(ys, left, widths):
+        for y, x0, w in zip(ys, left, widths, strict=True):
             if w >= 4:
                 ax.text(x0 + w / 2, y, f"{w:.0f}", ha="center", va="center", fontsize=8, color="white")
-        left = [a + b for a, b in zip(left, widths)]
+        left = [a + b for a, b in zip(left, widths, strict=True)]
     ax.set_yticks(ys)
     ax.set_yticklabels([m.label for m in models])
     ax.invert_yaxis()
@@ -146,19 +146,36 @@ def plot_compare_overall(
 
 def plot_cuts(models: Sequence[ModelAnalysis], view: str, path: Path) -> None:
     """Exact match (solid) and F1 (hatched outline) per group of each cut, a bar per model."""
-    cuts = (("question_word", "question word"), ("answer_length", "answer length (tokens)"), ("context_length", "context length (words)"))
+    cuts = (
+        ("question_word", "question word"),
+        ("answer_length", "answer length (tokens)"),
+        ("context_length", "context length (words)"),
+    )
     fig = _figure(15.0, 4.8)
     axes = fig.subplots(1, len(cuts), sharey=True)
     k = len(models)
     width = 0.8 / k
-    for ax, (cut, title) in zip(axes, cuts):
+    for ax, (cut, title) in zip(axes, cuts, strict=True):
         groups = [r["group"] for r in models[0].views[view].tables[cut]]
         for j, m in enumerate(models):
             rows = {r["group"]: r for r in m.views[view].tables[cut]}
             xs = [i + (j - (k - 1) / 2) * width for i in range(len(groups))]
             colour = MODEL_COLOURS[j % len(MODEL_COLOURS)]
-            ax.bar(xs, [rows[g]["f1"] or 0.0 for g in groups], width=width, fill=False, edgecolor=colour, hatch="//")
-            ax.bar(xs, [rows[g]["exact"] or 0.0 for g in groups], width=width, color=colour, label=f"{m.label} exact")
+            ax.bar(
+                xs,
+                [rows[g]["f1"] or 0.0 for g in groups],
+                width=width,
+                fill=False,
+                edgecolor=colour,
+                hatch="//",
+            )
+            ax.bar(
+                xs,
+                [rows[g]["exact"] or 0.0 for g in groups],
+                width=width,
+                color=colour,
+                label=f"{m.label} exact",
+            )
         counts = {r["group"]: r["questions"] for r in models[0].views[view].tables[cut]}
         ax.set_xticks(range(len(groups)))
         ax.set_xticklabels([f"{g}\n({counts[g]})" for g in groups], fontsize=8)
