@@ -61,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p = add("report", "write pareto.json, trials.csv and PNG figures from the stored trials")
     p.add_argument("--out", default=None, help="report directory (default: <output_dir>/report)")
     p.add_argument("--no-plots", action="store_true", help="JSON and CSV only")
+    p.add_argument("--analysis-data", type=Path, help="SQuAD file: error analysis of the front's predictions")
     p = add("check", "validate the spec and the config keys, print the space and an example trial command")
     add("holdout", "re-evaluate the Pareto front on the holdout split (spec `holdout:`), then report")
     return parser
@@ -90,7 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.subcommand == "check":
             return _check(spec)
         if args.subcommand == "report":
-            return _report(spec, args.storage, Path(args.out) if args.out else None, not args.no_plots)
+            out = Path(args.out) if args.out else None
+            return _report(spec, args.storage, out, not args.no_plots, args.analysis_data)
         if args.subcommand == "holdout":
             return _holdout(spec, args.storage)
         return _run(spec, args)
@@ -137,12 +139,14 @@ def load_records(spec: SearchSpec, storage: str | None) -> list:  # type: ignore
     return records_from_study(load_study(spec, storage, create=False))
 
 
-def _report(spec: SearchSpec, storage: str | None, out: Path | None, plots: bool) -> int:
+def _report(
+    spec: SearchSpec, storage: str | None, out: Path | None, plots: bool, analysis_data: Path | None = None
+) -> int:
     from lit_distill.search.holdout import attach_holdout
     from lit_distill.search.report import write_report
 
     records = attach_holdout(load_records(spec, storage))
-    files = write_report(spec, records, out or spec.output_dir / "report", plots=plots)
+    files = write_report(spec, records, out or spec.output_dir / "report", plots, analysis_data)
     front = [r for r in records if r.on_front]
     names = [m.name for m in spec.objectives]
     print(f"{len(records)} trials, {len(front)} on the Pareto front ({', '.join(names)}):")

@@ -157,9 +157,16 @@ def write_json(spec: SearchSpec, records: list[TrialRecord], front: list[TrialRe
 
 
 def write_report(
-    spec: SearchSpec, records: list[TrialRecord], out_dir: Path, plots: bool = True
+    spec: SearchSpec,
+    records: list[TrialRecord],
+    out_dir: Path,
+    plots: bool = True,
+    analysis_data: Path | None = None,
 ) -> dict[str, Path]:
     """Write ``pareto.json``, ``trials.csv`` and (with matplotlib) the PNG figures.
+
+    With ``analysis_data`` (a SQuAD file), also the error analysis of the front trials that
+    wrote predictions for it, under ``<out_dir>/analysis`` (see :mod:`lit_distill.analysis.search_front`).
 
     Returns:
         Name → path of every file written.
@@ -173,4 +180,8 @@ def write_report(
         from lit_distill.search.plots import draw_all
 
         files.update(draw_all(spec, records, out_dir))
+    if analysis_data is not None:
+        from lit_distill.analysis.search_front import analyze_front
+
+        files.update(analyze_front(front, analysis_data, out_dir / "analysis", plots=plots))
     return files

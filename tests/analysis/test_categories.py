@@ -96,7 +96,9 @@ def test_question_word(question: str, word: str) -> None:
 
 def test_lengths_and_bins() -> None:
     assert answer_length(["the lazy dog", "lazy dog"]) == 2  # first gold, normalised
-    assert answer_length([" . ", "Captain Orla Venn of the northern guild"]) == 6  # skips a gold that is empty
+    assert (
+        answer_length([" . ", "Captain Orla Venn of the northern guild"]) == 6
+    )  # skips a gold that is empty
     assert answer_length([]) is None
     assert context_length("one  two\nthree") == 3
     assert bin_labels((1, 2, 3, 5, 10)) == ["1", "2", "3", "4-5", "6-10", "11+"]

@@ -39,7 +39,11 @@ def _rows(model, cut: str, view: str = "given") -> dict[str, tuple[object, ...]]
 def test_dataset_reading() -> None:
     dataset = load_dataset(DATA)
     assert dataset.version == "2.0" and dataset.topics() == ["Alpha_topic", "Beta_topic"]
-    assert len(dataset.questions) == 15 and dataset.questions[7].answers == ("1999", "in 1999", "the year 1999")
+    assert len(dataset.questions) == 15 and dataset.questions[7].answers == (
+        "1999",
+        "in 1999",
+        "the year 1999",
+    )
 
 
 def test_overall_and_topics() -> None:
@@ -100,7 +104,9 @@ def test_no_answer_probabilities_given_and_best_threshold() -> None:
     best = m.views["best_threshold"]
     assert best.threshold == 0.15  # hand sweep: b1, a1, a8 answered, everything else "no answer"
     assert _rows(m, "overall", "best_threshold") == {"(all)": (14, 1, 7, 0, 0, 7, 0)}
-    assert best.tables["overall"][0]["exact"] == pytest.approx(m.views["given"].official["best_exact"]) == 50.0
+    assert (
+        best.tables["overall"][0]["exact"] == pytest.approx(m.views["given"].official["best_exact"]) == 50.0
+    )
 
 
 @pytest.mark.parametrize("thresh", [1.0, 0.75, 0.3])
