@@ -53,12 +53,12 @@ def _figure(width: float, height: float) -> Any:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width, height), dpi=100)
+    fig = Figure(figsize=(width, height), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _topic_label(title: str, width: int = 32) -> str:
+def _topic_label(title: str, width: int = 40) -> str:
     text = title.replace("_", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -84,9 +84,9 @@ def plot_topics(model: ModelAnalysis, view: str, categories: Sequence[str], path
     ax.invert_yaxis()
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of the topic's answered questions")
+    ax.margins(y=0.01)
     ax.set_title(f"{model.label}: answers by category per topic ({view})")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.9 / (1.6 + 0.32 * len(rows))), ncol=3, fontsize=8)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)
     fig.savefig(path)
 
 
@@ -111,9 +111,9 @@ def plot_compare_topics(
     axes[0].set_yticks(range(n))
     axes[0].set_yticklabels([_topic_label(t) for t in topics], fontsize=9)
     axes[0].invert_yaxis()
-    axes[-1].legend(fontsize=8, loc="lower right")
+    axes[0].margins(y=0.01)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(models), fontsize=9)
     fig.suptitle(f"{' vs '.join(m.label for m in models)}: categories per topic ({view})")
-    fig.tight_layout()
     fig.savefig(path)
 
 
@@ -139,8 +139,7 @@ def plot_compare_overall(
     ax.set_xlim(0, 100)
     ax.set_xlabel("% of answered questions")
     ax.set_title(f"Answers by category ({view})")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, fontsize=8)
-    fig.tight_layout()
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)
     fig.savefig(path)
 
 
@@ -185,7 +184,6 @@ def plot_cuts(models: Sequence[ModelAnalysis], view: str, path: Path) -> None:
     axes[0].set_ylabel("exact match % (bar), F1 % (hatched outline)")
     axes[-1].legend(fontsize=8)
     fig.suptitle(f"Scores by question word, answer length and context length ({view}; n in brackets)")
-    fig.tight_layout()
     fig.savefig(path)
 
 
