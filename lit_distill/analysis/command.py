@@ -229,7 +229,9 @@ def run_analysis(
     return models, files
 
 
-def _print_summary(dataset: Dataset, models: Sequence[ModelAnalysis], files: dict[str, Path]) -> None:
+def _print_summary(
+    dataset: Dataset, models: Sequence[ModelAnalysis], files: dict[str, Path], view: str
+) -> None:
     cats = categories_for(dataset.version)
     print(
         f"{dataset.source}: SQuAD {dataset.version}, {len(dataset.questions)} questions, {len(dataset.topics())} topics"
@@ -240,6 +242,17 @@ def _print_summary(dataset: Dataset, models: Sequence[ModelAnalysis], files: dic
             counts = ", ".join(f"{c} {row[c]}" for c in cats)
             at = f" at threshold {v.threshold:.4g}" if v.threshold is not None else ""
             print(f"  {m.label} [{v.name}{at}]: exact {row['exact']:.2f}, f1 {row['f1']:.2f} ({counts})")
+    first = models[0]
+    for other in models[1:]:
+        sa, sb = first.views[view].scored, other.views[view].scored
+        both = [q for q in sa if q in sb]
+        right = [(sa[q].category == "correct", sb[q].category == "correct") for q in both]
+        a_only = sum(ra and not rb for ra, rb in right)
+        b_only = sum(rb and not ra for ra, rb in right)
+        print(
+            f"  {first.label} right, {other.label} wrong: {a_only}; "
+            f"{other.label} right, {first.label} wrong: {b_only} ({view})"
+        )
     print(f"wrote {len(files)} files to {files['summary'].parent}")
 
 
@@ -270,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     for m in models:
         _report_problems(m, dataset)
-    _print_summary(dataset, models, files)
+    _print_summary(dataset, models, files, args.view)
     return 0
 
 

@@ -26,7 +26,9 @@ def test_teacher_vs_student(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     args = ["--data", str(DATA), "--predictions", str(TEACHER), "--compare", str(STUDENT)]
     args += ["--labels", "teacher", "student", "--output", str(out), "--no-plots"]
     assert dispatch(["analyze", *args]) == 0  # registered in PROJECT_COMMANDS
-    err = capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "teacher right, student wrong: 2; student right, teacher wrong: 7 (given)" in captured.out
+    err = captured.err
     assert "teacher: 1 prediction(s) for ids not in" in err and "'zz-unknown'" in err
     assert "teacher: 1 question(s) without a prediction" in err and "'b6'" in err
     summary = json.loads((out / "summary.json").read_text())
