@@ -37,6 +37,10 @@ PROJECT_COMMANDS: dict[str, tuple[str, str]] = {
         "lit_distill.quickstart",
         "offline demo: synthetic data, train a small teacher, distil a student, print EM/F1",
     ),
+    "export": (
+        "lit_distill.export.cli",
+        "ship a model: Hugging Face directory or ONNX graph (+ INT8), evaluated, with a model card",
+    ),
     "search": (
         "lit_distill.search.cli",
         "multi-objective search over distillation or length configurations (Optuna / SigOpt)",

@@ -29,7 +29,7 @@ from lit_distill.compression.length_config import LengthConfig, format_length_co
 from lit_distill.compression.report import write_rows
 from lit_distill.compression.timing import summarize_times
 
-__all__ = ["benchmark", "build_parser", "load_qa_model", "main"]
+__all__ = ["benchmark", "benchmark_export", "build_parser", "load_qa_model", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument(
+        "--runtime",
+        choices=["torch", "onnxruntime"],
+        default=None,
+        help="time a directory written by `python -m lit_distill export`: torch (Hugging Face directory) or "
+        "onnxruntime (ONNX directory, fp32 or INT8); its length configuration is built in (default: torch "
+        "for checkpoints, the directory's own runtime for exports)",
+    )
     parser.add_argument("--output", default=None, metavar="JSON", help="write the results as JSON")
     parser.add_argument("--csv", default=None, metavar="CSV", help="write the results as CSV")
     return parser
@@ -199,6 +207,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.threads < 1:
             parser.error(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    if args.runtime is not None or (Path(args.checkpoint) / "lit_distill_export.json").is_file():
+        return _bench_export(parser, args)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     if device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda: no CUDA device is available here")
@@ -239,4 +249,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     for path in (args.output, args.csv):
         if path:
             print(f"wrote {path}")
+    return 0
+
+
+def benchmark_export(
+    directory: str | Path,
+    runtime: str | None = None,
+    batch_size: int = 8,
+    seq_length: int = 384,
+    warmup: int = 3,
+    repeats: int = 10,
+    seed: int = 0,
+    threads: int | None = None,
+) -> dict[str, Any]:
+    """Time a directory written by ``python -m lit_distill export`` on random full-length inputs (CPU).
+
+    Returns:
+        One row: ``config`` (the built-in length configuration), ``runtime``, ``int8``,
+        ``batch_size``, ``seq_length``, latency statistics (``latency_median_s``, ...) and
+        ``throughput_seq_per_s``.
+    """
+    from lit_distill.export.artifact import load_artifact
+    from lit_distill.export.timing import random_inputs, time_interleaved
+
+    artifact = load_artifact(directory, runtime, threads)  # type: ignore[arg-type]
+    inputs = random_inputs(len(artifact.tokenizer), batch_size, seq_length, seed)
+    stats = time_interleaved([lambda: artifact.forward(*inputs)], warmup, repeats)[0]
+    row: dict[str, Any] = {
+        "config": format_length_config(artifact.manifest.length_config),
+        "runtime": artifact.runtime,
+        "int8": artifact.manifest.int8,
+        "batch_size": batch_size,
+        "seq_length": seq_length,
+        "device": "cpu",
+        "repeats": repeats,
+    }
+    row.update({f"latency_{k}_s": v for k, v in stats.items() if k != "mean"})
+    row["throughput_seq_per_s"] = batch_size / stats["median"]
+    return row
+
+
+def _bench_export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``bench --runtime``: time an exported directory."""
+    if args.length_config:
+        parser.error("--length-config: an exported model has its length configuration built in; export another one")
+    if args.device == "cuda":
+        parser.error("--device cuda: exported models are timed on CPU")
+    try:
+        row = benchmark_export(
+            args.checkpoint, args.runtime, args.batch_size, args.seq_length, args.warmup, args.repeats, args.seed,
+            args.threads,
+        )  # fmt: skip
+    except FileNotFoundError as err:
+        print(f"error: --checkpoint: {err} (export it first with `python -m lit_distill export`)", file=sys.stderr)
+        return 2
+    except (OSError, ValueError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"{row['runtime']}{' INT8' if row['int8'] else ''} length {row['config']}: "
+        f"median {row['latency_median_s'] * 1e3:.2f} ms per batch of {row['batch_size']} "
+        f"(IQR {row['latency_iqr_s'] * 1e3:.2f} ms), {row['throughput_seq_per_s']:.1f} seq/s"
+    )
+    write_rows([row], args.output, args.csv, meta={"checkpoint": str(args.checkpoint), "threads": args.threads})
     return 0

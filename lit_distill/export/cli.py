@@ -1,0 +1,68 @@
+"""``python -m lit_distill export``: ship a model as a Hugging Face directory or an ONNX graph.
+
+Example::
+
+    python -m lit_distill export runs/student.ckpt --to onnx --int8 \\
+        --length-config "[315,251,242,159,142,33]" --eval-file dev-v1.1.json --output deploy/student
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+__all__ = ["build_parser", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m lit_distill export``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m lit_distill export",
+        description="Export a model to a Hugging Face directory (AutoModelForQuestionAnswering, pipeline) or "
+        "an ONNX graph (ONNX Runtime, optionally INT8), evaluate the artifact itself and write its model card.",
+    )
+    parser.add_argument("model", metavar="MODEL", help="a .ckpt written by a lit_distill module or a QAModel.save directory")
+    parser.add_argument("--to", required=True, choices=["hf", "onnx"], help="target format")
+    parser.add_argument("--output", required=True, metavar="DIR", help="directory to write (must be new or empty)")
+    parser.add_argument("--int8", action="store_true", help="dynamic INT8 linear layers (ONNX Runtime; --to onnx)")
+    parser.add_argument(
+        "--length-config",
+        default=None,
+        metavar="LIST",
+        help='Drop-and-Restore lengths built into the artifact, e.g. "[315,251,242,159,142,33]" or ratios',
+    )
+    parser.add_argument("--eval-file", default=None, metavar="SQUAD.json", help="evaluate the artifact on this file")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
+    parser.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="upload the directory to the Hub")
+    parser.add_argument("--tokenizer", default=None, help="tokenizer name or directory (default: the model's own)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for evaluation and latency")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit code (2 for bad input)."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.threads is not None and args.threads < 1:
+        print(f"error: --threads must be >= 1, got {args.threads}", file=sys.stderr)
+        return 2
+    from lit_distill.export.api import export_model
+    from lit_distill.export.errors import ExportInputError
+
+    try:
+        export_model(
+            args.model,
+            args.to,
+            args.output,
+            int8=args.int8,
+            length_config=args.length_config,
+            eval_file=args.eval_file,
+            overwrite=args.overwrite,
+            push_to_hub=args.push_to_hub,
+            tokenizer=args.tokenizer,
+            threads=args.threads,
+        )
+    except (ExportInputError, ImportError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,82 @@
+"""``export --to onnx``: logits equal PyTorch's for padding, token types, pruned heads and length configurations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from conftest import make_model
+from helpers import padded_batch
+
+from lit_distill.__main__ import main
+from lit_distill.export import export_model
+from lit_distill.export.artifact import load_artifact, onnx_forward, onnx_session
+from lit_distill.export.onnx_export import export_onnx
+
+# (heads per layer, layout, length configuration)
+CASES = [
+    (None, "bert", None),
+    ([4, 2, 3], "bert", [0.8, 0.5, 0.3]),
+    ([1, 4, 2], "distilbert", [12, 9, 4]),
+]
+
+
+@pytest.mark.parametrize(("heads", "layout", "lengths"), CASES, ids=["plain", "pruned-ratios", "distilbert-pruned-counts"])
+def test_onnx_logits_equal_pytorch(heads: Any, layout: str, lengths: Any, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    model = make_model(heads, seed=3, layout=layout)
+    run = onnx_forward(onnx_session(export_onnx(model, tmp_path / "m.onnx", lengths), threads=1))
+    # Batch sizes and lengths other than the traced (2, 16); every row but the first padded.
+    for seed, (b, n) in enumerate([(3, 20), (1, 12), (5, 40)]):
+        batch = padded_batch(model.config.vocab_size, b, n, seed, types=layout == "bert")
+        start, end = run(*(batch[k].numpy() for k in ("input_ids", "attention_mask", "token_type_ids")))
+        with torch.no_grad():
+            ours = model(**batch, length_config=lengths)
+        mask = batch["attention_mask"].bool().numpy()
+        np.testing.assert_allclose(start[mask], ours.start_logits.numpy()[mask], atol=1e-4, rtol=0)
+        np.testing.assert_allclose(end[mask], ours.end_logits.numpy()[mask], atol=1e-4, rtol=0)
+
+
+@pytest.fixture(scope="module")
+def int8_export(pruned_ckpt: Path, eval_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[str]]:
+    lines: list[str] = []
+    out = tmp_path_factory.mktemp("onnx") / "int8"
+    result = export_model(
+        pruned_ckpt, "onnx", out, int8=True, length_config="[0.9,0.7,0.5]", eval_file=eval_file, threads=1, log=lines.append
+    )
+    return result, lines
+
+
+def test_int8_artifact_runs_and_card_has_its_scores(int8_export: tuple[Any, list[str]]) -> None:
+    result, lines = int8_export
+    out = result.directory
+    assert any(line.startswith("INT8 vs fp32: F1 ") for line in lines)
+    assert not list(out.glob("*.fp32.onnx"))
+    artifact = load_artifact(out, threads=1)
+    assert artifact.manifest.int8 and artifact.manifest.length_config == [0.9, 0.7, 0.5]
+    ops = {node.op_type for node in onnx.load(str(out / "model.onnx")).graph.node}
+    assert ops & {"MatMulInteger", "DynamicQuantizeMatMul"}  # really INT8
+    metrics, fp32 = result.metrics, result.fp32_metrics
+    assert metrics is not None and fp32 is not None and metrics["total"] == 12
+    card = (out / "README.md").read_text()
+    assert f"| EM | {metrics['exact']:.2f} | {fp32['exact']:.2f} |" in card
+    assert f"| F1 | {metrics['f1']:.2f} | {fp32['f1']:.2f} |" in card
+    assert "type: f1" in card and "int8" in card
+
+
+def test_bench_times_the_exported_graph(int8_export: tuple[Any, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = str(int8_export[0].directory)
+    report = tmp_path / "bench.json"
+    argv = ["bench", "--checkpoint", out, "--runtime", "onnxruntime", "--batch-size", "2", "--seq-length", "24",
+            "--warmup", "1", "--repeats", "2", "--threads", "1", "--output", str(report)]  # fmt: skip
+    assert main(argv) == 0
+    assert "onnxruntime INT8 length 0.9-0.7-0.5" in capsys.readouterr().out
+    row = json.loads(report.read_text())["results"][0]
+    assert row["runtime"] == "onnxruntime" and row["int8"] is True and row["latency_median_s"] > 0
+    assert main(["bench", "--checkpoint", out, "--runtime", "torch"]) == 2
+    assert "--runtime onnxruntime" in capsys.readouterr().err
