@@ -25,6 +25,7 @@ relative to the 300-trial random search's final hypervolume, and writes the curv
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import math
@@ -53,8 +54,11 @@ DIRECTIONS = ("maximize", "minimize")
 
 def build_objective(
     spec: SearchSpec, score: str, cost: str, extra: list[str] | None = None, fast_mode: bool = True
-) -> tuple[Callable[[Chain], tuple[float, float]], Any]:
-    """An in-process ``chain -> (score, cost)`` over the spec's base config (memoised)."""
+) -> tuple[Callable[[Chain], tuple[float, float]], Callable[[Chain], float] | None, Any]:
+    """An in-process ``chain -> (score, cost)`` over the spec's base config (memoised).
+
+    Also returns the cost alone (``chain -> GFLOPs``, cheap) when the cost is FLOPs, else None.
+    """
     import yaml
 
     from lit_distill.callbacks.trial_result import TrialResult
@@ -140,7 +144,7 @@ def build_objective(
         print(f"check {lengths}: trainer.validate {score}={a[0]:.3f}, fast path {score}={b[0]:.3f}")
         if abs(a[0] - b[0]) > 1e-3:
             raise SystemExit(f"fast path disagrees with trainer.validate on {lengths}: {a[0]} vs {b[0]}")
-    return evaluate, cli
+    return evaluate, ((lambda lengths: flops(list(lengths))) if cost == "flops" else None), cli
 
 
 def optuna_search(
@@ -186,15 +190,38 @@ def random_search(
 
 
 def lat_search(
-    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
+    spec: SearchSpec,
+    evaluate: Callable[[Chain], tuple[float, float]],
+    trials: int,
+    seed: int,
+    price: Callable[[Chain], float] | None = None,
+    bound: float = 0.2,
 ) -> list[tuple[float, float]]:
-    """LAT's evolutionary search (lit_distill.search.evolution) with LAT's settings, scaled to the budget."""
+    """LAT's evolutionary search (lit_distill.search.evolution) with LAT's SQuAD settings.
+
+    Population 20 seeded as LAT seeds it, 30 mutations + 30 crossovers per generation,
+    mutation probability 0.5; ``bound`` (LAT's length_drop_ratio_bound, 0.2) sets the smallest
+    chain and so the cost window; ``price`` rejects chains below the window unevaluated.
+    """
     chain = spec.chains[0]
     cfg = EvolutionConfig(
-        population_size=20, mutation_size=30, crossover_size=30, mutation_prob=0.5, seed=seed
+        population_size=20,
+        mutation_size=30,
+        crossover_size=30,
+        mutation_prob=0.5,
+        length_drop_ratio_bound=bound,
+        seed=seed,
     )
-    history = evolutionary_search(evaluate, chain.length, int(chain.low), int(chain.high), trials, cfg)
+    history = evolutionary_search(
+        evaluate, chain.length, int(chain.low), int(chain.high), trials, cfg, cost=price
+    )
     return [(e.score, e.cost) for e in history]
+
+
+def wide_bound(spec: SearchSpec) -> float:
+    """The drop ratio whose constant-ratio chain ends at the space's lower bound (window = whole space)."""
+    chain = spec.chains[0]
+    return 1 - (int(chain.low) / int(chain.high)) ** (1 / chain.length)
 
 
 def curve(values: list[tuple[float, float]], reference: tuple[float, float]) -> list[float]:
@@ -219,6 +246,11 @@ def main() -> int:
     parser.add_argument("--lat-trials", type=int, default=300)
     parser.add_argument("--seeds", type=int, default=3, help="seeds of the default sampler")
     parser.add_argument("--baseline-seeds", type=int, default=1, help="seeds of random and LAT search")
+    parser.add_argument(
+        "--no-lat-wide",
+        action="store_true",
+        help="skip LAT's search with its cost window widened to the whole space",
+    )
     parser.add_argument("--out", default="docs/img/search_hypervolume.png")
     parser.add_argument(
         "--slow", action="store_true", help="evaluate through trainer.validate (as trials do)"
@@ -235,7 +267,7 @@ def main() -> int:
     warnings.filterwarnings("ignore")
 
     spec = load_spec(args.config)
-    evaluate, _ = build_objective(spec, args.score, args.cost, args.set, not args.slow)
+    evaluate, price, _ = build_objective(spec, args.score, args.cost, args.set, not args.slow)
     chain = spec.chains[0]
     full = evaluate(tuple([int(chain.high)] * chain.length))
     print(f"full-length model: {args.score}={full[0]:.3f}, {args.cost}={full[1]:.4g}")
@@ -248,7 +280,11 @@ def main() -> int:
     ]
     if default != "tpe":
         series.append(("tpe", tpe_search, args.tpe_trials))
-    series.append(("lat", lat_search, args.lat_trials))
+    series.append(("lat", functools.partial(lat_search, price=price), args.lat_trials))
+    if not args.no_lat_wide:
+        bound = wide_bound(spec)
+        print(f"LAT with a window over the whole space: length_drop_ratio_bound {bound:.3f}")
+        series.append(("lat_wide", functools.partial(lat_search, price=price, bound=bound), args.lat_trials))
     histories: dict[str, list[list[tuple[float, float]]]] = {name: [] for name, _, _ in series}
     timings: dict[str, float] = {}
     for name, fn, n in series:
@@ -271,7 +307,7 @@ def main() -> int:
     target = mean_at("random", args.random_trials)
     print(
         f"\nhypervolume relative to {args.random_trials}-trial random search (mean over seeds: "
-        f"default sampler ({default}) and TPE {args.seeds}, random and LAT {args.baseline_seeds}):"
+        f"default sampler ({default}) and TPE {args.seeds}, random and LAT {args.baseline_seeds}; a LAT search ends early when it can breed nothing new):"
     )
     for n in (10, 20, 30, 40, 60, 100, 200, 300):
         row = [f"{name}={mean_at(name, n) / target:6.3f}" for name in runs if n <= len(runs[name][0])]
@@ -302,12 +338,19 @@ def main() -> int:
     fig = Figure(figsize=(6.4, 4.4), dpi=110)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    colours = {"random": "0.5", "default": "tab:red", "tpe": "tab:orange", "lat": "tab:blue"}
+    colours = {
+        "random": "0.5",
+        "default": "tab:red",
+        "tpe": "tab:orange",
+        "lat": "tab:blue",
+        "lat_wide": "tab:cyan",
+    }
     labels = {
         "random": "random search",
         "default": f"default sampler ({default.upper()})",
         "tpe": "multi-objective TPE",
-        "lat": "LAT evolutionary search",
+        "lat": "LAT evolutionary search (window: smallest LengthDrop sub-network to full)",
+        "lat_wide": "LAT evolutionary search, window widened to the whole space",
     }
     for name, curves in runs.items():
         n = min(len(c) for c in curves)

@@ -1,7 +1,9 @@
 """Attention-head pruning as a Lightning callback (Michel et al. 2019; SigOpt's pruning seed).
 
-Heads are chosen by importance (accumulated ``|∂loss/∂gate|`` over training
-batches, normalised per layer; :mod:`lit_distill.compression.head_importance`) or
+Heads are chosen by importance (``|∂loss/∂gate|`` accumulated over training batches,
+per example and token as Michel et al.'s code does or per batch as Hugging Face's
+``run_bertology.py`` does, normalised per layer;
+:mod:`lit_distill.compression.head_importance`) or
 by a seeded random choice (:mod:`lit_distill.compression.head_selection`), and
 removed physically with :func:`lit_distill.models.surgery.prune_heads`, so the
 parameter count and the compute really shrink.
@@ -20,7 +22,12 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
-from lit_distill.compression.head_importance import compute_head_importance, span_cross_entropy
+from lit_distill.compression.head_importance import (
+    ESTIMATORS,
+    Estimator,
+    compute_head_importance,
+    span_cross_entropy,
+)
 from lit_distill.compression.head_selection import (
     select_heads_by_importance,
     select_heads_randomly,
@@ -84,7 +91,12 @@ class HeadPruning(Callback):
         amount: fraction or number of heads to prune over the whole model.
         seed: the pruning seed for ``strategy="random"``.
         when: ``"fit_start"`` or ``"after_epoch:N"``.
-        importance_batches: training batches used to accumulate importance.
+        importance_batches: training batches used to accumulate importance (None: the
+            whole training set, as Michel et al.). The default, 32, is where the ranking
+            on a real SQuAD model settled (docs/compression.md#head-importance).
+        importance_estimator: ``"per_token"`` (Michel et al.'s code: |gradient| per
+            example and token, then summed; default) or ``"batch_mean"`` (Hugging Face's
+            ``run_bertology.py``: |gradient of the batch-mean loss| per batch).
 
     Example::
 
@@ -101,7 +113,8 @@ class HeadPruning(Callback):
         amount: float | int | None = None,
         seed: int = 0,
         when: str = "fit_start",
-        importance_batches: int = 8,
+        importance_batches: int | None = 32,
+        importance_estimator: Estimator = "per_token",
     ) -> None:
         if strategy not in _STRATEGIES:
             raise ValueError(f"HeadPruning: strategy must be one of {list(_STRATEGIES)}, got {strategy!r}")
@@ -111,13 +124,19 @@ class HeadPruning(Callback):
                 f"and heads_per_layer= (heads to prune per layer); got amount={amount!r}, "
                 f"heads_per_layer={heads_per_layer!r}"
             )
-        if (
+        if importance_batches is not None and (
             isinstance(importance_batches, bool)
             or not isinstance(importance_batches, int)
             or importance_batches < 1
         ):
             raise ValueError(
-                f"HeadPruning: importance_batches must be an integer >= 1, got {importance_batches!r}"
+                "HeadPruning: importance_batches must be an integer >= 1 or null (the whole training "
+                f"set), got {importance_batches!r}"
+            )
+        if importance_estimator not in ESTIMATORS:
+            raise ValueError(
+                f"HeadPruning: importance_estimator must be one of {list(ESTIMATORS)}, "
+                f"got {importance_estimator!r}"
             )
         self.strategy = strategy
         self.heads_per_layer = heads_per_layer
@@ -126,6 +145,7 @@ class HeadPruning(Callback):
         self.when = when
         self.epoch = parse_when(when)
         self.importance_batches = importance_batches
+        self.importance_estimator = importance_estimator
         self.head_map: dict[int, list[int]] | None = None
         self.importance: list[Tensor] | None = None
         self.num_parameters: dict[str, int] = {}
@@ -241,7 +261,7 @@ class HeadPruning(Callback):
         pl_module.to(device)
         forward_student: Callable[..., Any] = pl_module.forward_student  # type: ignore[assignment]
 
-        def loss_fn(batch: dict[str, Tensor], gates: list[Tensor]) -> Tensor:
+        def loss_fn(batch: dict[str, Tensor], gates: list[Tensor] | None) -> Tensor:
             out = forward_student(batch, head_gates=gates)
             return span_cross_entropy(
                 out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
@@ -250,12 +270,20 @@ class HeadPruning(Callback):
         was_training = pl_module.training
         pl_module.eval()  # no dropout while measuring (as Michel et al.)
         try:
+            model: Any = pl_module.model
             importance, used = compute_head_importance(
-                loss_fn, _batches_on(_train_batches(trainer), device), heads, self.importance_batches, device
+                loss_fn,
+                _batches_on(_train_batches(trainer), device),
+                heads,
+                self.importance_batches,
+                device,
+                estimator=self.importance_estimator,
+                projections=[layer.attn_out for layer in model.encoder.layers],
+                progress=trainer.is_global_zero and trainer.progress_bar_callback is not None,
             )
         finally:
             pl_module.train(was_training)
-        if used < self.importance_batches:
+        if self.importance_batches is not None and used < self.importance_batches:
             warnings.warn(
                 f"HeadPruning: importance_batches={self.importance_batches} but the training data has only "
                 f"{used} batches; importance uses those {used}",

@@ -22,12 +22,13 @@ from torch import Tensor
 from typing_extensions import override
 
 from lit_distill.compression.inplace_kd import span_kl_full_to_sub
-from lit_distill.compression.length_sampling import SubNetwork, sample_sandwich
+from lit_distill.compression.length_sampling import SubNetwork, sample_layer_skips, sample_sandwich
 
 __all__ = ["LengthDrop"]
 
 _BACKWARDS = ("per_subnetwork", "joint")
 _UNITS = ("tokens", "ratio")
+_SCALES = ("lat", "sum")
 
 
 class LengthDrop(Callback):
@@ -47,16 +48,25 @@ class LengthDrop(Callback):
     the distillation direction KL(full ‖ sub) instead.
 
     Loss weights follow LAT: the full model's task loss and every sub-network's KL
-    term have equal weight. (LAT also divides the whole sum by ``num_sandwich + 2``;
-    a global factor the module's loss is not scaled by here. It only rescales the
-    gradient, which Adam-type optimisers ignore, but it matters for gradient
-    clipping thresholds.) The sum of the KL terms is added to the training loss
-    through the module's loss-contribution protocol and logged as
+    term have equal weight, and with ``loss_scale="lat"`` (default) the gradient of
+    their sum is divided by ``num_sandwich + 2`` as LAT divides the summed loss, so
+    LAT's learning rates and ``max_grad_norm`` (``gradient_clip_val``) carry over. The
+    division is applied to the accumulated gradients just before the optimiser step
+    (before Lightning clips them), so it covers the module's own loss and every loss
+    contribution of that step, under gradient accumulation, AMP and DDP alike; the
+    logged ``train/loss`` stays the unscaled sum. ``loss_scale="sum"`` leaves the
+    gradient of the plain sum (the behaviour before; with it, a LAT clipping threshold
+    must be *multiplied* by ``num_sandwich + 2``). The sum of the KL terms is added to
+    the training loss through the module's loss-contribution protocol and logged as
     ``train/extra_LengthDrop``; ``train/lengthdrop_kl_smallest`` and
     ``train/lengthdrop_kl_random`` (mean over the random sub-networks) are logged too.
 
-    LayerDrop (``layer_dropout_prob``) applies to the sub-networks only; the full
-    pass always runs every layer, so DDP needs no ``find_unused_parameters``.
+    LayerDrop (``layer_dropout_prob``) applies to the sub-networks; with
+    ``full_layer_dropout=True`` it also drops layers of the full model's pass, as LAT
+    does whenever ``layer_dropout_prob`` is set (Dynamic-TinyBERT trains with 0.2).
+    By default the full pass runs every layer, so DDP needs no
+    ``find_unused_parameters``; with ``full_layer_dropout=True`` a layer can be unused
+    in a step's backward, so use ``strategy: ddp_find_unused_parameters_true``.
 
     Memory: with ``backward="per_subnetwork"`` (default) each sub-network's graph is
     back-propagated and freed before the next one is built, so a step holds the
@@ -81,6 +91,10 @@ class LengthDrop(Callback):
             fractions of the padded length, which the encoder applies to each
             example's real length (more dropping on dynamically padded batches).
         backward: ``"per_subnetwork"`` (bounded memory) or ``"joint"`` (one backward).
+        loss_scale: ``"lat"`` (divide the step's gradient by ``num_sandwich + 2``, as LAT)
+            or ``"sum"`` (the plain sum of the full and sub-network losses).
+        full_layer_dropout: also apply LayerDrop (``layer_dropout_prob``) to the full
+            model's pass, as LAT does.
         seed: seed of the sampler; None takes ``torch.initial_seed()`` at setup (set by
             ``seed_everything``). All DDP processes draw the same sub-networks.
 
@@ -102,6 +116,8 @@ class LengthDrop(Callback):
         length_unit: Literal["tokens", "ratio"] = "tokens",
         backward: Literal["per_subnetwork", "joint"] = "per_subnetwork",
         seed: int | None = None,
+        loss_scale: Literal["lat", "sum"] = "lat",
+        full_layer_dropout: bool = False,
     ) -> None:
         if isinstance(num_sandwich, bool) or not isinstance(num_sandwich, int) or num_sandwich < 0:
             raise ValueError(f"LengthDrop: num_sandwich must be an integer >= 0, got {num_sandwich!r}")
@@ -127,6 +143,17 @@ class LengthDrop(Callback):
             raise ValueError(f"LengthDrop: length_unit must be one of {list(_UNITS)}, got {length_unit!r}")
         if backward not in _BACKWARDS:
             raise ValueError(f"LengthDrop: backward must be one of {list(_BACKWARDS)}, got {backward!r}")
+        if loss_scale not in _SCALES:
+            raise ValueError(f"LengthDrop: loss_scale must be one of {list(_SCALES)}, got {loss_scale!r}")
+        if not isinstance(full_layer_dropout, bool):
+            raise ValueError(
+                f"LengthDrop: full_layer_dropout must be true or false, got {full_layer_dropout!r}"
+            )
+        if full_layer_dropout and layer_dropout_prob is None:
+            raise ValueError(
+                "LengthDrop: full_layer_dropout=true needs layer_dropout_prob (LAT drops each layer of the "
+                "full model with that probability); got layer_dropout_prob=null"
+            )
         self.num_sandwich = num_sandwich
         self.length_drop_ratio_bound = length_drop_ratio_bound
         self.layer_dropout_prob = layer_dropout_prob
@@ -135,10 +162,15 @@ class LengthDrop(Callback):
         self.length_unit = length_unit
         self.backward = backward
         self.seed = seed
+        self.loss_scale = loss_scale
+        self.full_layer_dropout = full_layer_dropout
+        self._full_skips: list[int] | None = None
+        self._hook: Any = None
         self._rng = random.Random(seed)
         self._seeded = seed is not None
         self._grad_buffer: dict[torch.nn.Parameter, Tensor] | None = None
         self.last_subnetworks: list[SubNetwork] = []
+        self.last_full_skips: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ hooks
     @override
@@ -162,10 +194,53 @@ class LengthDrop(Callback):
                 )
 
     @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.full_layer_dropout and self._hook is None:
+            model = getattr(pl_module, "model", None)
+            if not isinstance(model, torch.nn.Module):
+                raise TypeError(
+                    f"LengthDrop(full_layer_dropout=True) needs pl_module.model; {type(pl_module).__name__} has none"
+                )
+            self._hook = model.register_forward_pre_hook(self._skip_in_full_pass, with_kwargs=True)
+
+    @override
+    def teardown(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if self._hook is not None:
+            self._hook.remove()
+            self._hook = None
+
+    @override
     def on_train_batch_start(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
     ) -> None:
         self._grad_buffer = None  # drop leftovers of a step whose backward was skipped
+        self._full_skips = None
+        if self.full_layer_dropout:
+            # LAT: each layer of the full model skipped with layer_dropout_prob (no trailing-layer rule)
+            skips = sample_layer_skips(_num_layers(pl_module), self._rng, self.layer_dropout_prob, 0)
+            self._full_skips = list(skips)
+            self.last_full_skips = tuple(skips)
+
+    def _skip_in_full_pass(
+        self, module: torch.nn.Module, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> tuple[tuple[Any, ...], dict[str, Any]] | None:
+        """Forward pre-hook: the step's first training forward without skip_layers is the full pass."""
+        if self._full_skips is None or not module.training or kwargs.get("skip_layers") is not None:
+            return None
+        skips, self._full_skips = self._full_skips, None
+        return args, {**kwargs, "skip_layers": skips or None}
+
+    @override
+    def on_before_optimizer_step(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any
+    ) -> None:
+        # LAT divides the summed loss by num_sandwich + 2; on the accumulated gradient, before clipping
+        if self.loss_scale != "lat":
+            return
+        with torch.no_grad():
+            for param in pl_module.parameters():
+                if param.grad is not None:
+                    param.grad.div_(self.num_sandwich + 2)
 
     def extra_loss(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: dict[str, Tensor], outputs: Any
@@ -177,6 +252,7 @@ class LengthDrop(Callback):
         """
         if not pl_module.training:
             return None
+        self._full_skips = None  # the full pass is over
         full_start = outputs.start_logits.detach()  # (B, L)
         full_end = outputs.end_logits.detach()  # (B, L)
         seq_length = int(batch["input_ids"].shape[1])

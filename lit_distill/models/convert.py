@@ -5,7 +5,10 @@ Supported checkpoint types:
 * ``bert``: ``BertModel``, ``BertForQuestionAnswering``, ``BertForPreTraining``
   and other heads (only the encoder and a ``qa_outputs`` head are read);
 * TinyBERT general checkpoints: BERT layout, a ``config.json`` without
-  ``model_type`` and sometimes a ``fit_dense`` projection (ignored, reported);
+  ``model_type`` and sometimes ``fit_dense``, the student-to-teacher projection learned
+  in general distillation: :class:`QAModel` does not use it (it is reported as ignored),
+  but the conversion keeps it in :attr:`ConversionReport.fit_dense` and
+  :func:`fit_dense_from_hf` reads it, for TinyBERT's intermediate-layer distillation;
 * ``distilbert``: ``DistilBertModel``, ``DistilBertForQuestionAnswering``, ...
 
 Anything else raises a ``ValueError`` listing these types.
@@ -74,6 +77,9 @@ class ConversionReport:
     missing: list[str] = field(
         default_factory=list
     )  # our keys the checkpoint lacks (only the QA head may be)
+    fit_dense: dict[str, Tensor] = field(
+        default_factory=dict
+    )  # TinyBERT's projection: {"weight": (H_teacher, H_student), "bias": (H_teacher,)}
 
 
 def detect_checkpoint_type(hf_config: dict[str, Any]) -> str:
@@ -227,6 +233,7 @@ def state_dict_from_hf(
     report = ConversionReport(
         ignored=sorted(k for k in hf_state if k not in used and not _SILENT.search(k)),
         missing=[k for k in wanted if k not in ours],
+        fit_dense=fit_dense_from_hf(hf_state) or {},
     )
     encoder_missing = [k for k in report.missing if not k.startswith("qa_outputs.")]
     if encoder_missing:
@@ -238,6 +245,28 @@ def state_dict_from_hf(
     if any(h != config.num_attention_heads for h in heads):
         config = EncoderConfig.from_dict({**config.to_dict(), "heads_per_layer": heads})
     return ours, config, report
+
+
+def fit_dense_from_hf(hf_state: dict[str, Tensor]) -> dict[str, Tensor] | None:
+    """TinyBERT's ``fit_dense`` (student width → teacher width) from a checkpoint, if it has one.
+
+    The general TinyBERT checkpoints store it at the top level (``fit_dense.weight``
+    (H_teacher, H_student), ``fit_dense.bias`` (H_teacher,)); TinyBERT's task distillation
+    loads it and fine-tunes it as the projection of its intermediate-layer losses.
+
+    Raises:
+        ValueError: a checkpoint with only one of the two tensors, or with shapes that do not fit.
+    """
+    found = {name: hf_state.get(f"fit_dense.{name}") for name in ("weight", "bias")}
+    if found["weight"] is None and found["bias"] is None:
+        return None
+    weight, bias = found["weight"], found["bias"]
+    if weight is None or bias is None or weight.dim() != 2 or tuple(bias.shape) != (weight.shape[0],):
+        shapes = {k: None if v is None else tuple(v.shape) for k, v in found.items()}
+        raise ValueError(
+            f"fit_dense must have a (teacher, student) weight and a (teacher,) bias, got shapes {shapes}"
+        )
+    return {"weight": weight, "bias": bias}
 
 
 def state_dict_to_hf(state: dict[str, Tensor], config: EncoderConfig) -> dict[str, Tensor]:

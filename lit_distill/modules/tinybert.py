@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
+import torch
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 
 from lit_distill.losses import (
@@ -13,6 +16,8 @@ from lit_distill.losses import (
     span_cross_entropy,
     tinybert_layer_map,
 )
+from lit_distill.models.convert import fit_dense_from_hf
+from lit_distill.models.loading import HF_CONFIG, OWN_CONFIG, read_state_dict, resolve_directory
 from lit_distill.modules.qa import RUN_TIME_ARGS
 from lit_distill.modules.sources import LoadedModel
 from lit_distill.modules.student import StudentModule, check_temperature, check_weights
@@ -27,7 +32,9 @@ class TinyBertStudent(StudentModule):
     """Intermediate-layer (ID) or prediction-layer (PD) distillation.
 
     * ``stage: intermediate``: MSE between the embeddings and hidden states (student
-      states through ONE learned linear projection to the teacher's width) plus MSE
+      states through ONE learned linear projection to the teacher's width; started from
+      a general TinyBERT checkpoint's ``fit_dense`` when ``student`` has one whose
+      widths match, as TinyBERT's task distillation does, else random) plus MSE
       between pre-softmax attention scores (padded keys set to 0 in both), with
       TinyBERT's layer map ``k = T / S``: student hidden state ``i`` ↔ teacher hidden
       state ``i k``; student attention ``i`` ↔ teacher attention ``i k + k - 1``. The
@@ -102,6 +109,7 @@ class TinyBertStudent(StudentModule):
         self.alpha_hard = float(alpha_hard)
         self.reference_soft_ce = reference_soft_ce
         self.projection: nn.Linear | None = None
+        self._fit_dense: dict[str, Tensor] | None = None
         self.save_hyperparameters(ignore=list(RUN_TIME_ARGS))
 
     # -------------------------------------------------------------- build
@@ -110,7 +118,9 @@ class TinyBertStudent(StudentModule):
         return self.use_cache and self.stage == "prediction"
 
     def on_student_loaded(self, loaded: LoadedModel) -> None:
-        """PD must start from an ID checkpoint (unless ``require_intermediate`` is false)."""
+        """ID keeps a Hugging Face student's ``fit_dense``; PD must start from an ID checkpoint."""
+        if self.stage == "intermediate":
+            self._fit_dense = _read_fit_dense(loaded.source)
         if self.stage != "prediction" or not self.require_intermediate:
             return
         if loaded.extra.get("stage") != "intermediate":
@@ -138,6 +148,24 @@ class TinyBertStudent(StudentModule):
                     f"teacher layer {j} ({t_cfg.layer_heads[j]} heads); head counts must be equal"
                 )
         self._make_projection(s_cfg.hidden_size, t_cfg.hidden_size)
+        if self._fit_dense is not None:
+            weight, bias = self._fit_dense["weight"], self._fit_dense["bias"]
+            wanted = (t_cfg.hidden_size, s_cfg.hidden_size)
+            if tuple(weight.shape) == wanted:
+                assert self.projection is not None  # just made
+                with torch.no_grad():
+                    self.projection.weight.copy_(weight)
+                    self.projection.bias.copy_(bias)
+                rank_zero_info(
+                    f"TinyBertStudent: the ID projection starts from {self.student_source}'s fit_dense"
+                )
+            else:
+                rank_zero_warn(
+                    f"TinyBertStudent: {self.student_source}'s fit_dense maps {weight.shape[1]} -> "
+                    f"{weight.shape[0]} dimensions but student -> teacher is {wanted[1]} -> {wanted[0]}; "
+                    "the ID projection starts random"
+                )
+            self._fit_dense = None
         self.model.qa_outputs.requires_grad_(False)
 
     def _make_projection(self, student_width: int, teacher_width: int) -> None:
@@ -217,3 +245,13 @@ class TinyBertStudent(StudentModule):
             terms["loss_hard"] = hard
             terms["loss"] = terms["loss"] + self.alpha_hard * hard
         return out, terms
+
+
+def _read_fit_dense(source: str) -> dict[str, Tensor] | None:
+    """The ``fit_dense`` of a Hugging Face (general TinyBERT) checkpoint; None for anything else."""
+    if Path(source).expanduser().is_file():
+        return None  # a lit_distill .ckpt: its own projection, if any, is in its state
+    directory = resolve_directory(source)
+    if (directory / OWN_CONFIG).is_file() or not (directory / HF_CONFIG).is_file():
+        return None
+    return fit_dense_from_hf(read_state_dict(directory))

@@ -58,6 +58,31 @@ def test_importance_pruning_removes_the_least_important_heads(tmp_path: Path) ->
         torch.testing.assert_close(scores.norm(), torch.tensor(1.0))
 
 
+def test_importance_defaults_to_the_per_token_estimator_over_all_batches_when_asked(tmp_path: Path) -> None:
+    from lit_distill.compression.head_importance import compute_head_importance, span_cross_entropy
+
+    cb = HeadPruning(strategy="importance", heads_per_layer=1, importance_batches=None)
+    assert cb.importance_estimator == "per_token"
+    module = TinyQAModule(layers=2, heads=4)
+    module.setup("fit")
+    model: Any = module.model
+    batches = list(toy_loader())
+
+    def loss_fn(b: dict[str, torch.Tensor], gates: list[torch.Tensor] | None) -> torch.Tensor:
+        out = model(b["input_ids"], b["attention_mask"], head_gates=gates)
+        return span_cross_entropy(out.start_logits, out.end_logits, b["start_positions"], b["end_positions"])
+
+    model.eval()
+    expected, used = compute_head_importance(
+        loss_fn, batches, [4, 4], None, projections=[layer.attn_out for layer in model.encoder.layers]
+    )
+    assert used == len(batches) > 1
+    _trainer([cb], tmp_path, max_steps=1).fit(module, toy_loader())
+    assert cb.importance is not None
+    for got, want in zip(cb.importance, expected, strict=True):
+        torch.testing.assert_close(got, want)
+
+
 def test_pruned_checkpoint_round_trip_and_resume(tmp_path: Path) -> None:
     ckpt_dir = tmp_path / "ckpt"
     cb = HeadPruning(strategy="random", heads_per_layer=[1, 2], seed=0)
@@ -142,6 +167,7 @@ def test_too_many_heads_is_an_error_naming_the_layer(tmp_path: Path) -> None:
         ({"amount": 0.1, "heads_per_layer": 1}, "exactly one of"),
         ({"amount": 0.1, "when": "epoch_end"}, "when must be 'fit_start' or 'after_epoch:N'"),
         ({"amount": 0.1, "importance_batches": 0}, "importance_batches"),
+        ({"amount": 0.1, "importance_estimator": "mean"}, "importance_estimator must be one of"),
     ],
 )
 def test_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:

@@ -78,6 +78,73 @@ def test_per_subnetwork_backward_gives_the_joint_gradients(tmp_path: Path, accum
             torch.testing.assert_close(g_split[name], g_joint[name], rtol=1e-5, atol=1e-6)
 
 
+def test_lat_loss_scale_divides_the_step_gradient_by_num_sandwich_plus_2(tmp_path: Path) -> None:
+    # LAT: (full loss + Σ sub-network losses) / (num_sandwich + 2); the default since LAT's
+    # learning rates and max_grad_norm assume it
+    grads = {}
+    for scale in ("lat", "sum"):
+        recorder = GradRecorder()
+        cb = LengthDrop(num_sandwich=3, seed=3, loss_scale=scale)  # type: ignore[arg-type]
+        _trainer([cb, recorder], tmp_path, max_steps=1, accumulate_grad_batches=2).fit(
+            ToyQAModule(seed=1), toy_loader(batch_size=2)
+        )
+        grads[scale] = recorder.grads[0]  # one optimiser step over two accumulated batches
+    assert LengthDrop().loss_scale == "lat"
+    for name in grads["sum"]:
+        torch.testing.assert_close(grads["lat"][name], grads["sum"][name] / 5, rtol=1e-5, atol=1e-8)
+
+
+def test_lat_loss_scale_is_applied_before_gradient_clipping(tmp_path: Path) -> None:
+    def run(scale: str, clip: float | None) -> tuple[float, float]:
+        """(gradient norm seen before clipping, norm of the SGD update / lr)."""
+        module = ToyQAModule(seed=1)
+        module.setup("fit")
+        before = [p.detach().clone() for p in module.parameters()]
+        recorder = GradRecorder()
+        cb = LengthDrop(num_sandwich=2, seed=3, loss_scale=scale)  # type: ignore[arg-type]
+        _trainer([cb, recorder], tmp_path, max_steps=1, gradient_clip_val=clip).fit(module, toy_loader())
+        grad = torch.cat([g.flatten() for g in recorder.grads[0].values()]).norm()
+        step = torch.cat(
+            [(b - p.detach()).flatten() for b, p in zip(before, module.parameters(), strict=True)]
+        )
+        return float(grad), float(step.norm()) / module.lr
+
+    full, _ = run("sum", None)
+    # threshold between the scaled (full / 4) and the unscaled norm: LAT's scaled gradient is
+    # not clipped (clipping after the division), so the update is the scaled gradient itself
+    seen, update = run("lat", full / 2)
+    assert seen == pytest.approx(full / 4, rel=1e-5)
+    assert update == pytest.approx(full / 4, rel=1e-4)
+
+
+def test_full_layer_dropout_drops_layers_of_the_full_pass(tmp_path: Path) -> None:
+    cb = LengthDrop(num_sandwich=1, layer_dropout_prob=0.5, full_layer_dropout=True, seed=2)
+    module = ToyQAModule(layers=6)
+    full_skips = []
+
+    class Spy(pl.Callback):
+        def on_train_batch_end(self, *args: Any) -> None:
+            full_skips.append(cb.last_full_skips)
+
+    _trainer([cb, Spy()], tmp_path, max_steps=3).fit(module, toy_loader())
+    full_calls = module.model.calls[::3]  # full pass, smallest, one random per step
+    assert all(c["length_config"] is None for c in full_calls)
+    assert [tuple(c["skip_layers"] or ()) for c in full_calls] == full_skips
+    assert any(full_skips)  # p = 0.5 over 6 layers and 3 steps
+    # the sub-networks are drawn from the same generator after the full pass's skips
+    rng = random.Random(2)
+    from lit_distill.compression.length_sampling import sample_layer_skips
+
+    expected_full = [sample_layer_skips(6, rng, 0.5, 0)]
+    sample_sandwich(10, 6, rng, num_sandwich=1, layer_dropout_prob=0.5)
+    expected_full.append(sample_layer_skips(6, rng, 0.5, 0))
+    assert [tuple(s) for s in full_skips[:2]] == expected_full
+    # off by default: the full pass runs every layer
+    plain = ToyQAModule(layers=6)
+    _trainer([LengthDrop(layer_dropout_prob=0.5, seed=2)], tmp_path, max_steps=1).fit(plain, toy_loader())
+    assert plain.model.calls[0]["skip_layers"] is None
+
+
 def test_sandwich_changes_the_gradient(tmp_path: Path) -> None:
     # guards the test above: with LengthDrop the gradients differ from the plain task loss
     plain, sandwich = GradRecorder(), GradRecorder()
@@ -115,6 +182,8 @@ def test_not_a_qa_module_is_a_clear_error(tmp_path: Path) -> None:
         ({"min_length": 0}, "min_length"),
         ({"length_unit": "pct"}, "length_unit must be one of"),
         ({"backward": "twice"}, "backward must be one of"),
+        ({"loss_scale": "mean"}, "loss_scale must be one of"),
+        ({"full_layer_dropout": True, "layer_dropout_prob": None}, "full_layer_dropout"),
     ],
 )
 def test_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:
