@@ -49,9 +49,10 @@ class LitDistillCLI(LightningCLI):
         from lit_distill.callbacks.model_summary import QAModelSummary
 
         trainer = super().instantiate_trainer(**kwargs)
-        for i, callback in enumerate(trainer.callbacks):
+        callbacks: list[Any] = trainer.callbacks  # type: ignore[attr-defined]
+        for i, callback in enumerate(callbacks):
             if type(callback) in (ModelSummary, RichModelSummary):  # Lightning's own (default or named)
-                trainer.callbacks[i] = QAModelSummary(max_depth=callback._max_depth)
+                callbacks[i] = QAModelSummary(max_depth=callback._max_depth)
         return trainer
 
 

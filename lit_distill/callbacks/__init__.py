@@ -8,8 +8,8 @@ contributes a term to the training loss (:class:`LossContributor`).
 
 from lit_distill.callbacks.base import LossContributor
 from lit_distill.callbacks.head_pruning import HeadPruning
-from lit_distill.callbacks.length_drop import LengthDrop
 from lit_distill.callbacks.last_checkpoint import LastCheckpoint
+from lit_distill.callbacks.length_drop import LengthDrop
 from lit_distill.callbacks.length_eval import LengthConfigEvaluator
 from lit_distill.callbacks.plain_progress import PlainProgress
 from lit_distill.callbacks.sigopt_reporter import SigOptReporter

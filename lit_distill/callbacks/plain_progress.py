@@ -20,7 +20,7 @@ def format_duration(seconds: float) -> str:
     """``3725`` -> ``"1:02:05"``; ``nan``/``inf`` -> ``"?"``."""
     if not math.isfinite(seconds) or seconds < 0:
         return "?"
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
@@ -30,7 +30,9 @@ def progress_line(
     """One training progress line, e.g. ``epoch 0 step 50/400 loss 2.3141 31.2 samples/s ETA 0:03:12``."""
     of = f"/{total}" if total else ""
     loss_s = f"loss {loss:.4f}" if loss is not None else "loss ?"
-    return f"epoch {epoch} step {step}{of} {loss_s} {samples_per_s:.1f} samples/s ETA {format_duration(eta_s)}"
+    return (
+        f"epoch {epoch} step {step}{of} {loss_s} {samples_per_s:.1f} samples/s ETA {format_duration(eta_s)}"
+    )
 
 
 def validation_line(epoch: int, step: int, metrics: Mapping[str, float], prefix: str = "val/") -> str:
@@ -108,7 +110,9 @@ class PlainProgress(Callback):
         eta = per_step * (total_i - step) if total_i is not None else float("nan")
         rate = self._samples / max(now - self._last_t, 1e-9)
         self._print(
-            progress_line(step, total_i, trainer.current_epoch, None if loss is None else float(loss), rate, eta)
+            progress_line(
+                step, total_i, trainer.current_epoch, None if loss is None else float(loss), rate, eta
+            )
         )
         self._last_t, self._samples = now, 0
 
