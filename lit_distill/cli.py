@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lightning.pytorch import LightningDataModule, LightningModule
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 
 class LitDistillCLI(LightningCLI):
@@ -29,6 +29,48 @@ class LitDistillCLI(LightningCLI):
         kwargs.setdefault("save_config_kwargs", {"overwrite": True})
         kwargs.setdefault("auto_configure_optimizers", False)
         super().__init__(*args, **kwargs)
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        """Always add :class:`~lit_distill.callbacks.plain_progress.PlainProgress` (options ``progress.*``)."""
+        from lit_distill.callbacks.plain_progress import PlainProgress
+
+        parser.add_lightning_class_args(PlainProgress, "progress")
+
+    def before_instantiate_classes(self) -> None:
+        """An unset ``trainer.precision`` follows the accelerator: 16-mixed on CUDA, else 32-true."""
+        config = self.config[self.subcommand] if self.subcommand else self.config
+        if config.get("trainer") is not None and config.trainer.get("precision") is None:
+            config.trainer.precision = default_precision(config.trainer.get("accelerator"))
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Build the trainer; Lightning's default model summary becomes :class:`QAModelSummary`."""
+        from lightning.pytorch.callbacks import ModelSummary, RichModelSummary
+
+        from lit_distill.callbacks.model_summary import QAModelSummary
+
+        trainer = super().instantiate_trainer(**kwargs)
+        callbacks: list[Any] = trainer.callbacks  # type: ignore[attr-defined]
+        for i, callback in enumerate(callbacks):
+            if type(callback) in (ModelSummary, RichModelSummary):  # Lightning's own (default or named)
+                callbacks[i] = QAModelSummary(max_depth=callback._max_depth)
+        return trainer
+
+
+def default_precision(accelerator: Any) -> str:
+    """``"16-mixed"`` when ``accelerator`` resolves to a CUDA GPU, else ``"32-true"``.
+
+    Mixed precision pays off on GPUs; on CPUs Lightning supports only bf16, which
+    is slower than float32 on most of them.
+    """
+    import torch
+
+    name = accelerator if isinstance(accelerator, str) or accelerator is None else type(accelerator).__name__
+    name = (name or "auto").lower()
+    if name in ("gpu", "cuda", "cudaaccelerator"):
+        return "16-mixed"
+    if name == "auto" and torch.cuda.is_available():
+        return "16-mixed"
+    return "32-true"
 
 
 def _register_project_classes() -> None:

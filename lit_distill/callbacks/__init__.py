@@ -8,16 +8,20 @@ contributes a term to the training loss (:class:`LossContributor`).
 
 from lit_distill.callbacks.base import LossContributor
 from lit_distill.callbacks.head_pruning import HeadPruning
+from lit_distill.callbacks.last_checkpoint import LastCheckpoint
 from lit_distill.callbacks.length_drop import LengthDrop
 from lit_distill.callbacks.length_eval import LengthConfigEvaluator
+from lit_distill.callbacks.plain_progress import PlainProgress
 from lit_distill.callbacks.sigopt_reporter import SigOptReporter
 from lit_distill.callbacks.trial_result import TrialResult
 
 __all__ = [
     "HeadPruning",
+    "LastCheckpoint",
     "LengthConfigEvaluator",
     "LengthDrop",
     "LossContributor",
+    "PlainProgress",
     "SigOptReporter",
     "TrialResult",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -10,14 +11,19 @@ from typing import Any, Literal
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
-from lit_distill.compression.length_config import LengthConfig, check_length_config, format_length_config
+from lit_distill.compression.length_config import (
+    LengthConfig,
+    check_length_config,
+    format_length_config,
+    is_token_counts,
+)
 from lit_distill.compression.report import write_rows
 
-__all__ = ["LengthConfigEvaluator", "evaluate_length_configs"]
+__all__ = ["LengthConfigEvaluator", "evaluate_length_configs", "is_full_length", "limited_batches"]
 
 _SCORE_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1")
 
@@ -103,20 +109,43 @@ def evaluate_length_configs(
     return rows
 
 
+def limited_batches(available: int, limit: int | float) -> int:
+    """How many of ``available`` batches Lightning's ``limit_val_batches=limit`` evaluates.
+
+    An int is a number of batches, a float a fraction of them (at least one when > 0).
+    """
+    if isinstance(limit, int):
+        return min(available, max(limit, 0))
+    if limit <= 0:
+        return 0
+    return min(available, max(1, int(available * limit)))
+
+
+def is_full_length(config: LengthConfig, max_seq_length: int | None) -> bool:
+    """True for a configuration that keeps every token: all ratios 1, or all counts >= ``max_seq_length``."""
+    if is_token_counts(config):
+        return max_seq_length is not None and min(config) >= max_seq_length
+    return all(v >= 1.0 for v in config)
+
+
 class LengthConfigEvaluator(Callback):
     """Evaluate the model under several Drop-and-Restore length configurations.
 
     After the regular evaluation, the evaluation split is run once per
-    configuration (plus the full-length model when ``include_full``), and F1, EM,
+    configuration (plus the full-length model when ``include_full``), on as many
+    batches as ``trainer.limit_val_batches`` (``limit_test_batches``) allows, and F1, EM,
     wall time, model time, throughput and FLOPs per configuration are written to
     ``<output_dir>/length_configs.json`` and ``.csv``, logged under
-    ``length_eval/<config>/<key>`` and printed as a table. Runs on global rank 0
+    ``length_eval/<config>/<key>`` and printed as a table (with the measured speed-up
+    over the full-length model when ``include_full``). Runs on global rank 0
     (the other DDP processes wait).
 
     Args:
-        length_configs: configurations, each one length per layer: ints (tokens)
-            or floats in (0, 1] (ratios of each feature's real length), non-increasing.
-        include_full: also evaluate the full-length model (the reference for speed-ups).
+        length_configs: configurations, each one length per layer: token counts (integral
+            values, ``256`` or ``256.0``) or ratios in (0, 1] of each feature's real length,
+            non-increasing. Repeated configurations are evaluated once.
+        include_full: also evaluate the full-length model (the reference for speed-ups);
+            a configuration that keeps every token is then the same model and is skipped.
         output_dir: where to write the files; default the logger's directory, else
             the trainer's ``default_root_dir``.
         split: ``"validation"`` or ``"test"``: which data module split to use.
@@ -202,6 +231,17 @@ class LengthConfigEvaluator(Callback):
             check_length_config(c, layers, name=f"LengthConfigEvaluator.length_configs[{i}]")
         eval_set = datamodule.eval_set(self.split)
         loader_fn = datamodule.val_dataloader if self.split == "validation" else datamodule.test_dataloader
+        limit = trainer.limit_val_batches if self.split == "validation" else trainer.limit_test_batches
+        num_batches = limited_batches(len(loader_fn()), limit)
+        if num_batches == 0:
+            rank_zero_warn(
+                f"LengthConfigEvaluator: trainer.limit_{'val' if self.split == 'validation' else 'test'}_batches"
+                f"={limit} leaves no batch to evaluate; nothing written"
+            )
+            return []
+
+        def batches() -> Iterable[dict[str, Tensor]]:
+            return itertools.islice(loader_fn(), num_batches)
 
         def new_metric() -> Any:
             metric = SquadMetric(  # rank 0 alone sees every feature: no cross-process sync
@@ -213,13 +253,20 @@ class LengthConfigEvaluator(Callback):
             return metric.to(pl_module.device)
 
         configs: list[LengthConfig | None] = [None] if self.include_full else []
-        configs += self.length_configs
+        seq = getattr(getattr(datamodule, "settings", None), "max_seq_length", None)
+        for c in self.length_configs:
+            if self.include_full and is_full_length(c, seq):
+                rank_zero_info(
+                    f"LengthConfigEvaluator: {format_length_config(c)} keeps every token: same as 'full'"
+                )
+            elif c not in configs:  # each model evaluated once
+                configs.append(c)
         was_training = pl_module.training
         pl_module.eval()
         try:
             forward: Callable[..., Any] = pl_module.forward_student  # type: ignore[assignment]
             rows = evaluate_length_configs(
-                forward, loader_fn, new_metric, model.config, configs, pl_module.device
+                forward, batches, new_metric, model.config, configs, pl_module.device
             )
         finally:
             pl_module.train(was_training)
@@ -228,7 +275,12 @@ class LengthConfigEvaluator(Callback):
             rows,
             out_dir / "length_configs.json",
             out_dir / "length_configs.csv",
-            meta={"split": self.split, "device": str(pl_module.device), "num_layers": layers},
+            meta={
+                "split": self.split,
+                "device": str(pl_module.device),
+                "num_layers": layers,
+                "batches": num_batches,
+            },
         )
         for logger in trainer.loggers:
             logger.log_metrics(
@@ -245,12 +297,17 @@ class LengthConfigEvaluator(Callback):
 
 
 def _table(rows: Sequence[dict[str, Any]]) -> str:
-    header = f"{'config':<32} {'EM':>6} {'F1':>6} {'model s':>8} {'feat/s':>8} {'GFLOPs':>7} {'rel.FLOPs':>9}"
+    header = (
+        f"{'config':<32} {'EM':>6} {'F1':>6} {'model s':>8} {'feat/s':>8} {'GFLOPs':>7} {'rel.FLOPs':>9} "
+        f"{'speed-up':>8}"
+    )
     lines = ["Drop-and-Restore evaluation", header, "-" * len(header)]
     for r in rows:
         rel = f"{r['relative_flops']:.2f}" if "relative_flops" in r else "-"
+        speedup = f"{r['speedup_vs_full']:.2f}x" if "speedup_vs_full" in r else "-"
         lines.append(
             f"{r['config']:<32} {r.get('exact', float('nan')):>6.2f} {r.get('f1', float('nan')):>6.2f} "
-            f"{r['model_time_s']:>8.2f} {r['throughput_features_per_s']:>8.1f} {r['gflops_per_feature']:>7.3f} {rel:>9}"
+            f"{r['model_time_s']:>8.2f} {r['throughput_features_per_s']:>8.1f} {r['gflops_per_feature']:>7.3f} "
+            f"{rel:>9} {speedup:>8}"
         )
     return "\n".join(lines)

@@ -2,7 +2,8 @@
 
 A length configuration has one entry per encoder layer: the number of tokens
 the layer keeps (ints >= 1) or the fraction of each example's real, unpadded
-length it keeps (floats in (0, 1]). Entries never increase from one layer to
+length it keeps (floats in (0, 1]); integral values above 1 are counts whatever
+their type (``256.0`` is 256 tokens). Entries never increase from one layer to
 the next. On the command line a configuration is written as a JSON-style list,
 ``"[384,320,256,192,128,96]"`` or ``"[1.0,0.8,0.6,0.5,0.4,0.3]"``; several
 configurations are separated by ``;``.
@@ -17,6 +18,7 @@ __all__ = [
     "LengthConfig",
     "check_length_config",
     "format_length_config",
+    "is_token_counts",
     "parse_length_config",
     "parse_length_configs",
 ]
@@ -44,7 +46,7 @@ def check_length_config(
         raise ValueError(f"{name}={values} has {len(values)} entries but the model has {num_layers} layers")
     if any(isinstance(v, bool) or not isinstance(v, int | float) for v in values):
         raise ValueError(f"{name}={values}: entries must be numbers")
-    if all(isinstance(v, int) for v in values):
+    if is_token_counts(values):
         ints = [int(v) for v in values]
         if min(ints) < 1:
             raise ValueError(f"{name}={ints}: token counts must be >= 1 ([CLS] is always kept)")
@@ -63,6 +65,17 @@ def check_length_config(
                 f"(layer {i} keeps {out[i]} > layer {i - 1}'s {out[i - 1]})"
             )
     return out
+
+
+def is_token_counts(values: Sequence[int | float]) -> bool:
+    """True when a configuration gives token counts: every entry is integral, and they are
+    Python ints or at least one exceeds 1 (``[256.0, 192.0]`` is counts; ``[1.0, 0.8]`` and
+    ``[1.0, 1.0]`` are ratios). YAML and command-line parsers may hand over ``256`` as ``256.0``
+    (e.g. in a list that also holds ratio configurations), so the type alone cannot decide.
+    """
+    if not all(float(v).is_integer() for v in values):
+        return False
+    return all(isinstance(v, int) for v in values) or max(values) > 1
 
 
 def parse_length_config(

@@ -33,7 +33,7 @@ from lit_distill.data.eval_set import EvalSet
 from lit_distill.metrics.postprocess import QAPredictions, postprocess_predictions
 from lit_distill.metrics.squad import squad_evaluate
 
-__all__ = ["METRIC_KEYS", "SquadMetric"]
+__all__ = ["METRIC_KEYS", "V2_ONLY_PREFIXES", "SquadMetric"]
 
 METRIC_KEYS = (
     "exact",
@@ -50,6 +50,8 @@ METRIC_KEYS = (
     "best_f1",
     "best_f1_thresh",
 )
+
+V2_ONLY_PREFIXES = ("NoAns_", "best_")  # keys left out for SQuAD 1.1 data
 
 
 class SquadMetric(Metric):
@@ -146,7 +148,7 @@ class SquadMetric(Metric):
         return start[first], end[first], unique
 
     def compute(self) -> dict[str, float]:
-        """Official keys: ``exact``, ``f1``, ``total``, ``HasAns_*``, ``NoAns_*``, ``best_*``."""
+        """Official keys: ``exact``, ``f1``, ``total``, ``HasAns_*``, and for SQuAD 2.0 ``NoAns_*``, ``best_*``."""
         eval_set = self.eval_set
         self._width()
         assert eval_set is not None  # for mypy; _width() raised otherwise
@@ -169,6 +171,8 @@ class SquadMetric(Metric):
         if not preds.answers:
             return dict.fromkeys(("exact", "f1", "total"), 0.0)
         scores = squad_evaluate(eval_set.gold(), preds.answers, preds.na_probs, report_missing=False)
+        if eval_set.version == "1.1":  # no unanswerable questions: the 2.0-only keys mean nothing
+            scores = {k: v for k, v in scores.items() if not k.startswith(V2_ONLY_PREFIXES)}
         return {k: float(v) for k, v in scores.items()}
 
     def predictions(self) -> tuple[dict[str, str], dict[str, float]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from torch import Tensor
 
-from lit_distill.losses import cosine_hidden_loss, distilbert_span_loss
+from lit_distill.losses import cosine_hidden_loss, distilbert_span_loss, span_cross_entropy
 from lit_distill.modules.qa import RUN_TIME_ARGS
 from lit_distill.modules.student import StudentModule, check_temperature, check_weights
 
@@ -75,6 +75,10 @@ class DistilBertStudent(StudentModule):
         """The cache serves only when no hidden states are needed."""
         return self.use_cache and self.alpha_cos == 0
 
+    def needs_teacher_outputs(self) -> bool:
+        """With ``alpha_ce 0`` and ``alpha_cos 0`` the loss is the gold-span CE alone."""
+        return self.alpha_ce > 0 or self.alpha_cos > 0
+
     def check_teacher_student(self) -> None:
         """The cosine loss compares hidden states, so the widths must match."""
         t_width, s_width = self.teacher.config.hidden_size, self.model.config.hidden_size
@@ -88,6 +92,11 @@ class DistilBertStudent(StudentModule):
         """KL to the (cached or live) teacher logits + gold-span CE (+ cosine)."""
         need_hidden = self.alpha_cos > 0
         out = self.forward_student(batch, output_hidden_states=need_hidden)
+        if not self.needs_teacher_outputs():  # no teacher term: no teacher pass, no cache
+            ce = span_cross_entropy(
+                out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
+            )
+            return out, {"loss": self.alpha_squad * ce, "loss_squad": ce}
         length = batch["input_ids"].size(1)
         cache = self.teacher_logits if self.wants_logit_cache() else None
         if cache is not None:

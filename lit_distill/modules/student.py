@@ -181,6 +181,10 @@ class StudentModule(QAModule):
         """Whether this run's loss needs only the teacher's span logits (subclasses refine)."""
         return self.use_cache
 
+    def needs_teacher_outputs(self) -> bool:
+        """Whether the loss uses the teacher's outputs at all (False: no cache, no teacher pass)."""
+        return True
+
     # -------------------------------------------------------------- build
     def build_model(self, stage: str) -> None:
         """Student from ``student`` or from teacher layers; checks teacher/student/data agree."""
@@ -229,6 +233,9 @@ class StudentModule(QAModule):
     # -------------------------------------------------------------- cache
     @override
     def on_fit_start(self) -> None:
+        if not self.needs_teacher_outputs():  # a zero-weight teacher term costs nothing
+            rank_zero_info("teacher outputs unused by the loss: no teacher-logit cache, no teacher pass")
+            return
         self.teacher.to(self.device)
         if self.wants_logit_cache() and self.teacher_logits is None:
             self._frozen["logits"] = self._load_or_build_cache()
