@@ -76,21 +76,35 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print(__version__)
         return 0
-    command, rest = args[0], args[1:]
-    if command in LIGHTNING_COMMANDS:
-        from lit_distill.cli import LitDistillCLI
-
-        sys.argv = ["python -m lit_distill", command, *rest]  # LightningCLI reads sys.argv
-        LitDistillCLI()
-        return 0
-    if command in PROJECT_COMMANDS:
-        module_name, _ = PROJECT_COMMANDS[command]
-        module = importlib.import_module(module_name)
-        return int(module.main(rest) or 0)
+    command = args[0]
+    if command in LIGHTNING_COMMANDS or command in PROJECT_COMMANDS:
+        return _run_command(command, args[1:])
     valid = ", ".join([*LIGHTNING_COMMANDS, *PROJECT_COMMANDS])
     print(f"error: unknown command {command!r}; valid commands: {valid}", file=sys.stderr)
     print("run `python -m lit_distill --help` for a one-line description of each", file=sys.stderr)
     return 2
+
+
+def _run_command(command: str, args: list[str]) -> int:
+    """Run one command; an error caused by the user's input is one message and exit code 2."""
+    from lit_distill.user_errors import debug_requested, find_user_error, report_user_error
+
+    debug, rest = debug_requested(args)
+    try:
+        if command in LIGHTNING_COMMANDS:
+            from lit_distill.cli import LitDistillCLI
+
+            sys.argv = ["python -m lit_distill", command, *rest]  # LightningCLI reads sys.argv
+            LitDistillCLI()
+            return 0
+        module_name, _ = PROJECT_COMMANDS[command]
+        module = importlib.import_module(module_name)
+        return int(module.main(rest) or 0)
+    except Exception as exc:
+        error = find_user_error(exc)
+        if error is None or debug:
+            raise
+        return report_user_error(error, command)
 
 
 if __name__ == "__main__":

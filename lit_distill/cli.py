@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
@@ -54,6 +55,51 @@ class LitDistillCLI(LightningCLI):
             if type(callback) in (ModelSummary, RichModelSummary):  # Lightning's own (default or named)
                 callbacks[i] = QAModelSummary(max_depth=callback._max_depth)
         return trainer
+
+
+    # ------------------------------------------------- safety checks (docs/safety.md)
+    def _parse_ckpt_path(self) -> None:
+        """Verify a ``--ckpt_path`` file before Lightning reads its hyper-parameters from it."""
+        from lit_distill.checkpoint_files import allow_checkpoint_types
+        from lit_distill.preflight import check_resume_checkpoint
+
+        allow_checkpoint_types()
+        subcommand = self.config.get("subcommand")
+        if subcommand:
+            check_resume_checkpoint(None, self.config[subcommand].get("ckpt_path"))
+        super()._parse_ckpt_path()
+
+    def instantiate_classes(self) -> None:
+        """Build the classes; a constructor's complaint about its arguments is a user error (exit 2).
+
+        Then, before the first step: every output location must be writable, a ``--ckpt_path last``
+        must be intact, and Lightning loads checkpoints with ``weights_only=True`` unless the user
+        passes ``--weights_only false``.
+        """
+        from lit_distill.preflight import check_resume_checkpoint, check_run_outputs
+        from lit_distill.user_errors import UserInputError, root_cause
+
+        try:
+            super().instantiate_classes()
+        except Exception as exc:
+            cause = root_cause(exc)
+            if isinstance(cause, (ValueError, TypeError, OSError)):
+                raise UserInputError(str(cause)) from exc
+            raise
+        subcommand = self.subcommand
+        if subcommand is None:
+            return
+        config = self.config_init[subcommand]
+        if "weights_only" in config and config["weights_only"] is None:
+            config["weights_only"] = True
+        elif "weights_only" in config and config["weights_only"] is False and config.get("ckpt_path"):
+            warnings.warn(
+                "--weights_only false: the checkpoint is fully unpickled and any code pickled in it runs; "
+                "use it only for files you trust",
+                stacklevel=2,
+            )
+        check_run_outputs(self.trainer, self.model, self.datamodule, subcommand)
+        check_resume_checkpoint(self.trainer, config.get("ckpt_path"))
 
 
 def default_precision(accelerator: Any) -> str:

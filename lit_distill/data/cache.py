@@ -3,6 +3,11 @@
 The key hashes the examples (ids, questions, contexts, answers), the tokenizer's
 full serialised form and the feature settings, so any change to one of them
 builds the features again, and nothing else does.
+
+An entry is written to a temporary directory and renamed into place, and its
+metadata records the size and SHA-256 of every file. An entry whose files do not
+match (truncated, overwritten, missing) is removed with a warning naming it, and
+the features are built again.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -29,7 +36,8 @@ __all__ = [
     "tokenizer_fingerprint",
 ]
 
-_SCHEMA = "features-v1"
+_SCHEMA = "features-v2"  # v2: per-file sizes and SHA-256 in the metadata
+_META = "lit_distill_features.json"
 _RAGGED = ("input_ids", "token_type_ids", "offset_start", "offset_end")
 _FLAT = ("example_index", "start_positions", "end_positions")
 
@@ -85,29 +93,70 @@ def save_features(features: FeatureArrays, path: str | Path) -> None:
     finally:
         if bars_were_on:
             ds_logging.enable_progress_bar()
-    (tmp / "lit_distill_features.json").write_text(
-        json.dumps({"schema": _SCHEMA, "n_truncated_questions": features.n_truncated_questions})
-    )
+    meta = {
+        "schema": _SCHEMA,
+        "n_truncated_questions": features.n_truncated_questions,
+        "files": _file_digests(tmp),
+    }
+    (tmp / _META).write_text(json.dumps(meta))
     if path.exists():  # another process finished first; keep theirs
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
         return
     tmp.rename(path)
 
 
+def _file_digests(directory: Path) -> dict[str, list[Any]]:
+    """``{relative name: [size, sha256]}`` of every file under ``directory`` but the metadata."""
+    digests: dict[str, list[Any]] = {}
+    for file in sorted(p for p in directory.rglob("*") if p.is_file() and p.name != _META):
+        h = hashlib.sha256()
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        digests[file.relative_to(directory).as_posix()] = [file.stat().st_size, h.hexdigest()]
+    return digests
+
+
+def _discard(path: Path, reason: str) -> None:
+    warnings.warn(
+        f"feature cache {path} is corrupt ({reason}); removing it and building the features again",
+        stacklevel=3,
+    )
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def load_features(path: str | Path) -> FeatureArrays | None:
-    """Load cached features, or ``None`` if there is no complete cache entry at ``path``."""
+    """Load cached features, or ``None`` if there is no valid cache entry at ``path``.
+
+    An entry of an older schema is ignored (and replaced by the caller); a corrupt one
+    (files that differ from the sizes and checksums recorded when it was written) is
+    removed with a warning naming it.
+    """
     import datasets
 
     path = Path(path)
-    meta_file = path / "lit_distill_features.json"
-    if not meta_file.is_file():
+    meta_file = path / _META
+    if not path.is_dir():
         return None
-    meta = json.loads(meta_file.read_text())
-    if meta.get("schema") != _SCHEMA:
+    try:
+        meta = json.loads(meta_file.read_text())
+    except (OSError, ValueError) as exc:
+        _discard(path, f"unreadable {_META}: {exc}")
         return None
-    table = datasets.load_from_disk(str(path)).data.table
+    if not isinstance(meta, dict) or meta.get("schema") != _SCHEMA:
+        shutil.rmtree(path, ignore_errors=True)  # written by another version: rebuild
+        return None
+    actual = _file_digests(path)
+    if actual != meta.get("files"):
+        expected = meta.get("files") or {}
+        differ = sorted(set(expected) ^ set(actual) | {k for k in expected if actual.get(k) != expected[k]})
+        _discard(path, f"{', '.join(differ) or 'metadata'} differ from what was written")
+        return None
+    try:
+        table = datasets.load_from_disk(str(path)).data.table
+    except Exception as exc:  # checksums matched, yet datasets cannot read it: rebuild
+        _discard(path, f"{type(exc).__name__}: {exc}")
+        return None
     ragged = {name: table.column(name).combine_chunks() for name in _RAGGED}
     row_splits = ragged["input_ids"].offsets.to_numpy().astype(np.int64)
     return FeatureArrays(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ __all__ = ["main", "read_gold"]
 
 
 class _InputError(Exception):
-    """A user file is missing or malformed (message printed, exit code 1)."""
+    """A user file or path is missing, malformed or unwritable (message printed, exit code 2)."""
 
 
 def _read_json(path: str, what: str) -> Any:
@@ -32,11 +33,13 @@ def _read_json(path: str, what: str) -> Any:
         raise _InputError(str(exc)) from exc
 
 
-def read_gold(data: Any, source: str) -> dict[str, list[str]]:
+def read_gold(data: Any, source: str, duplicates: list[str] | None = None) -> dict[str, list[str]]:
     """Gold answer texts by question id, in data order, from a SQuAD JSON object.
 
     Only the fields the official script reads are needed (``data``,
-    ``paragraphs``, ``qas``, ``id``, ``answers[].text``).
+    ``paragraphs``, ``qas``, ``id``, ``answers[].text``). A repeated question id
+    keeps its last occurrence, as in the official script; each repetition is
+    appended to ``duplicates`` when it is given.
     """
     if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
         raise _InputError(f"{source}: top level must be an object with a 'data' list (the SQuAD format)")
@@ -62,7 +65,10 @@ def read_gold(data: Any, source: str) -> dict[str, list[str]]:
                     raise _InputError(
                         f"{source}, article {title!r}, question {qa['id']!r}: 'answers' must be a list of {{'text': ...}}"
                     )
-                gold[str(qa["id"])] = [str(a["text"]) for a in answers]
+                qid = str(qa["id"])
+                if qid in gold and duplicates is not None:
+                    duplicates.append(qid)
+                gold[qid] = [str(a["text"]) for a in answers]
     return gold
 
 
@@ -73,6 +79,50 @@ def _check_mapping(obj: Any, source: str, value_type: type | tuple[type, ...], w
     if bad:
         raise _InputError(f"{source}: question {bad[0]!r} maps to {obj[bad[0]]!r}; expected {what}")
     return dict(obj)
+
+
+def _check_probabilities(probs: Mapping[str, float], source: str) -> None:
+    """No-answer probabilities must be finite numbers in [0, 1]."""
+    for qid, value in probs.items():
+        if not (math.isfinite(value) and 0.0 <= value <= 1.0):
+            raise _InputError(
+                f"{source}: question {qid!r} has no-answer probability {value!r}; "
+                "expected a finite number in [0, 1]"
+            )
+
+
+def _warn_duplicates(duplicates: list[str], source: str) -> None:
+    if not duplicates:
+        return
+    unique = list(dict.fromkeys(duplicates))
+    shown = ", ".join(repr(q) for q in unique[:10]) + (", ..." if len(unique) > 10 else "")
+    print(
+        f"squad-eval: warning: {source}: {len(duplicates)} repeated question id(s) ({shown}); "
+        "each id is scored once, by its last occurrence, as the official script does "
+        "(`python -m lit_distill data-check` rejects such files)",
+        file=sys.stderr,
+    )
+
+
+def _check_outputs(out_file: str | None, image_dir: str | None) -> None:
+    """Fail before scoring when a result could not be written."""
+    from lit_distill.preflight import check_writable_dir
+    from lit_distill.user_errors import UserInputError
+
+    try:
+        if out_file:
+            target = Path(out_file).expanduser()
+            if target.is_dir():
+                raise UserInputError(f"--out-file {out_file!r} is a directory; give a file name")
+            if not target.parent.is_dir():
+                raise UserInputError(
+                    f"--out-file {out_file!r}: the directory {str(target.parent)!r} does not exist; create it first"
+                )
+            check_writable_dir(target.parent, "--out-file directory")
+        if image_dir:
+            check_writable_dir(image_dir, "--out-image-dir")
+    except UserInputError as exc:
+        raise _InputError(str(exc)) from exc
 
 
 def _precision_recall(
@@ -198,11 +248,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``squad-eval``; returns 0 on success, 1 on bad input files, 2 on bad usage."""
+    """Run ``squad-eval``; returns 0 on success, 2 on bad usage, input files or output paths."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        gold = read_gold(_read_json(args.data_file, "data file"), args.data_file)
+        _check_outputs(args.out_file, args.out_image_dir)
+        duplicates: list[str] = []
+        gold = read_gold(_read_json(args.data_file, "data file"), args.data_file, duplicates)
+        _warn_duplicates(duplicates, args.data_file)
         preds = _check_mapping(
             _read_json(args.pred_file, "prediction file"), args.pred_file, str, "an answer string"
         )
@@ -214,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                 (int, float),
                 "a number",
             )
+            _check_probabilities(na_probs, args.na_prob_file)
         try:
             out = squad_evaluate(gold, preds, na_probs, na_prob_thresh=args.na_prob_thresh)
         except ValueError as exc:
@@ -222,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
             _pr_analysis(out, gold, preds, na_probs, Path(args.out_image_dir))
     except _InputError as exc:
         print(f"squad-eval: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     if args.out_file:
         Path(args.out_file).write_text(json.dumps(out), encoding="utf-8")
     else:

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from lit_distill.checkpoint_files import check_checkpoint_file, load_checkpoint
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa import QAModel
 from lit_distill.modules.tokenizers import TokenizerInfo, load_tokenizer_info
+from lit_distill.user_errors import MissingPathError, UserInputError
 
 __all__ = ["LoadedModel", "check_source_exists", "load_qa_model"]
 
@@ -48,21 +48,26 @@ def _looks_like_path(source: str) -> bool:
 def check_source_exists(source: str, parameter: str) -> None:
     """Fail early when ``source`` names a local path that does not exist.
 
-    Hub model ids (``bert-base-uncased``, ``org/name``) are not checked here.
+    Hub model ids (``bert-base-uncased``, ``org/name``) are not checked here. A checkpoint
+    file is verified without unpickling it (complete, intact, only allowed types), so a bad
+    one fails before any data is prepared.
 
     Raises:
-        FileNotFoundError: naming the parameter and the path.
+        MissingPathError: naming the parameter and the path (a ``FileNotFoundError``).
+        UserInputError: for an empty source or a truncated, corrupt or unsafe checkpoint.
     """
     if not isinstance(source, str) or not source.strip():
-        raise ValueError(
+        raise UserInputError(
             f"{parameter} must be a checkpoint path, a model directory or a hub model id, got {source!r}"
         )
     path = Path(source).expanduser()
     if _looks_like_path(source) and not path.exists():
-        raise FileNotFoundError(
+        raise MissingPathError(
             f"{parameter}={source!r}: no such file or directory (expected a .ckpt of this project, "
             "a directory saved by QAModel.save or Hugging Face's save_pretrained, or a hub model id)"
         )
+    if path.is_file():
+        check_checkpoint_file(path, parameter)
 
 
 def load_qa_model(source: str, parameter: str) -> LoadedModel:
@@ -74,9 +79,12 @@ def load_qa_model(source: str, parameter: str) -> LoadedModel:
             checkpoint), or a hub model id.
         parameter: the argument name, for error messages (e.g. ``"teacher"``).
 
+    A ``.ckpt`` is read with ``weights_only=True`` (:mod:`lit_distill.checkpoint_files`):
+    loading it runs no code from the file.
+
     Raises:
-        FileNotFoundError: if a local path is missing.
-        ValueError: if a ``.ckpt`` was not written by this project.
+        MissingPathError: if a local path is missing.
+        UserInputError: if a ``.ckpt`` is corrupt, unsafe or was not written by this project.
     """
     check_source_exists(source, parameter)
     path = Path(source).expanduser()
@@ -87,9 +95,9 @@ def load_qa_model(source: str, parameter: str) -> LoadedModel:
 
 
 def _load_lightning_checkpoint(path: Path, parameter: str) -> LoadedModel:
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    checkpoint = load_checkpoint(path, parameter)
     if not isinstance(checkpoint, dict) or CHECKPOINT_KEY not in checkpoint:
-        raise ValueError(
+        raise UserInputError(
             f"{parameter}={str(path)!r} is not a checkpoint written by a lit_distill module "
             "(no 'lit_distill' entry); pass a model directory or hub id for Hugging Face models"
         )

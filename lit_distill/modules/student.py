@@ -27,9 +27,11 @@ from lit_distill.modules.teacher_cache import (
     cache_path,
     compute_teacher_logits,
     default_cache_dir,
+    load_cache,
     model_fingerprint,
 )
 from lit_distill.modules.tokenizers import check_same_tokenizer
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["StudentModule", "check_layer_map", "check_weights"]
 
@@ -38,18 +40,20 @@ def check_layer_map(layers: list[int], teacher_layers: int, parameter: str = "st
     """Validate a list of teacher layer indices to copy into the student.
 
     Raises:
-        ValueError: for an empty list, a repeated index or an index the teacher lacks.
+        UserInputError: for an empty list, a repeated index or an index the teacher lacks.
     """
     if not isinstance(layers, (list, tuple)) or not layers:
-        raise ValueError(f"{parameter} must be a non-empty list of teacher layer indices, got {layers!r}")
+        raise UserInputError(f"{parameter} must be a non-empty list of teacher layer indices, got {layers!r}")
     for layer in layers:
         if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < teacher_layers:
-            raise ValueError(
+            raise UserInputError(
                 f"{parameter}={list(layers)} references teacher layer {layer!r}, but the teacher has "
                 f"{teacher_layers} layers (allowed indices 0..{teacher_layers - 1})"
             )
     if len(set(layers)) != len(layers):
-        raise ValueError(f"{parameter}={list(layers)} repeats a layer; give each teacher layer at most once")
+        raise UserInputError(
+            f"{parameter}={list(layers)} repeats a layer; give each teacher layer at most once"
+        )
     return list(layers)
 
 
@@ -57,7 +61,7 @@ def check_weights(weights: dict[str, float]) -> None:
     """Loss weights must be finite, >= 0, and not all 0.
 
     Raises:
-        ValueError: naming the bad weight.
+        UserInputError: naming the bad weight.
     """
     for name, value in weights.items():
         if (
@@ -66,10 +70,10 @@ def check_weights(weights: dict[str, float]) -> None:
             or not value >= 0
             or value == float("inf")
         ):
-            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+            raise UserInputError(f"{name} must be a finite number >= 0, got {value!r}")
     if sum(weights.values()) <= 0:
         names = ", ".join(f"{k}={v}" for k, v in weights.items())
-        raise ValueError(
+        raise UserInputError(
             f"the loss weights sum to 0 ({names}): nothing would be trained; make at least one > 0"
         )
 
@@ -81,7 +85,7 @@ def check_temperature(temperature: float) -> None:
         or not isinstance(temperature, (int, float))
         or not 0 < temperature < float("inf")
     ):
-        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+        raise UserInputError(f"temperature must be a finite number > 0, got {temperature!r}")
 
 
 class StudentModule(QAModule):
@@ -208,7 +212,7 @@ class StudentModule(QAModule):
         check_same_tokenizer(teacher_info.tokenizer, self.tokenizer, "teacher", "data module")
         t_vocab, s_vocab = teacher_info.model.config.vocab_size, self.model.config.vocab_size
         if t_vocab != s_vocab:
-            raise ValueError(
+            raise UserInputError(
                 f"the teacher's vocabulary has {t_vocab} tokens but the student's has {s_vocab}: teacher "
                 f"{self.teacher_source!r} and student {self.student_source!r} must share one tokenizer"
             )
@@ -261,8 +265,11 @@ class StudentModule(QAModule):
             str(fingerprint_fn()),
         )
         if strategy.reduce_boolean_decision(path.is_file(), all=True):
-            rank_zero_info(f"teacher logits: reusing {path}")
-            return TeacherLogits.load(path)
+            cached = load_cache(path)  # None (warned) when the file is corrupt: computed again below
+            every_rank_has_it = strategy.reduce_boolean_decision(cached is not None, all=True)
+            if every_rank_has_it and cached is not None:
+                rank_zero_info(f"teacher logits: reusing {path}")
+                return cached
         rank_zero_info(f"teacher logits: computing for {len(dataset)} training features -> {path}")
         index, start, end = compute_teacher_logits(
             self.teacher,

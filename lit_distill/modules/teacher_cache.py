@@ -10,12 +10,19 @@ reuses it; a different teacher or different features get a new file.
 Under DDP every rank computes the logits of its own share of the features; the
 shares are gathered so that every rank holds the whole table, and rank 0 writes
 the file.
+
+The file is written to a temporary name and renamed into place, and records a
+SHA-256 of its tensors; :func:`load_cache` verifies it, and a truncated or
+overwritten file is reported by name (a warning) and computed again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import pickle
+import warnings
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +36,7 @@ __all__ = [
     "cache_path",
     "compute_teacher_logits",
     "default_cache_dir",
+    "load_cache",
     "model_fingerprint",
 ]
 
@@ -94,18 +102,60 @@ class TeacherLogits:
             end = torch.nn.functional.pad(end, pad, value=PAD_LOGIT)
         return start[:, :length].to(device).float(), end[:, :length].to(device).float()
 
+    def digest(self) -> str:
+        """SHA-256 of the three tensors (dtype, shape and bytes)."""
+        h = hashlib.sha256()
+        for tensor in (self.start, self.end, self.filled):
+            h.update(f"{tensor.dtype}:{tuple(tensor.shape)}".encode())
+            h.update(tensor.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+        return h.hexdigest()
+
     def save(self, path: Path, meta: dict[str, str]) -> None:
-        """Write atomically (a temporary file renamed into place)."""
+        """Write atomically (a temporary file renamed into place), with the tensors' SHA-256."""
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        torch.save({"start": self.start, "end": self.end, "filled": self.filled, "meta": meta}, tmp)
-        tmp.replace(path)
+        data = {"start": self.start, "end": self.end, "filled": self.filled}
+        torch.save({**data, "meta": {**meta, "sha256": self.digest()}}, tmp)
+        os.replace(tmp, path)
 
     @classmethod
     def load(cls, path: Path) -> TeacherLogits:
-        """Read a file written by :meth:`save`."""
-        data = torch.load(path, map_location="cpu", weights_only=True)
-        return cls(start=data["start"], end=data["end"], filled=data["filled"])
+        """Read a file written by :meth:`save` and verify its checksum.
+
+        Raises:
+            ValueError: naming the file when it is truncated, corrupt or does not match its checksum.
+        """
+        try:
+            data = torch.load(path, map_location="cpu", weights_only=True)
+            table = cls(start=data["start"], end=data["end"], filled=data["filled"])
+            recorded = data["meta"]["sha256"]
+        except (
+            RuntimeError,
+            EOFError,
+            KeyError,
+            TypeError,
+            pickle.UnpicklingError,
+            zipfile.BadZipFile,
+        ) as exc:
+            raise ValueError(
+                f"teacher-logit cache {path} is unreadable ({type(exc).__name__}: {exc})"
+            ) from exc
+        if table.digest() != recorded:
+            raise ValueError(
+                f"teacher-logit cache {path} does not match the checksum recorded when it was written"
+            )
+        return table
+
+
+def load_cache(path: Path) -> TeacherLogits | None:
+    """:meth:`TeacherLogits.load`, or ``None`` with a warning naming the file when it is corrupt (rebuild it)."""
+    try:
+        return TeacherLogits.load(path)
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        warnings.warn(f"{exc}; computing the teacher's logits again", stacklevel=2)
+        return None
 
 
 @torch.no_grad()

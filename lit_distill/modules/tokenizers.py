@@ -98,11 +98,13 @@ def check_same_tokenizer(a: TokenizerInfo | None, b: TokenizerInfo | None, what_
     """Raise when two known tokenizers differ (unknown ones are not compared).
 
     Raises:
-        ValueError: naming both sides, their vocabulary sizes and case handling.
+        UserInputError: naming both sides, their vocabulary sizes and case handling.
     """
+    from lit_distill.user_errors import UserInputError
+
     if a is None or b is None or a.fingerprint == b.fingerprint:
         return
-    raise ValueError(
+    raise UserInputError(
         f"the {what_a} and the {what_b} use different tokenizers ({what_a}: {a.describe()}; "
         f"{what_b}: {b.describe()}); distillation needs one tokenizer for both, because the student "
         "learns from the teacher's scores on the same token ids"
