@@ -37,7 +37,8 @@ import optuna.storages.journal
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
-from lit_distill.search.runner import TrialOutcome, pid_alive, read_outcome, run_trial, trial_dir
+from lit_distill.search.launch import pid_alive
+from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial, trial_dir
 from lit_distill.search.space import (
     OptParam,
     config_overrides,
