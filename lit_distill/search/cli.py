@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shlex
 import sys
 from collections.abc import Sequence
@@ -55,7 +54,13 @@ def _parser() -> argparse.ArgumentParser:
             help="trials at once in this process (default: parallel_bandwidth for run, 1 for worker)",
         )
         p.add_argument("--budget", type=int, default=None, help="override observation_budget")
-        p.add_argument("--seed", type=int, default=None, help="sampler seed (give each worker its own)")
+        p.add_argument(
+            "--seed",
+            type=int,
+            default=None,
+            help="sampler seed (default backend.seed); mixed with the trials already in the study "
+            "(and, for worker, the worker id), so a resumed or extra process never replays proposals",
+        )
         if name == "run":
             p.add_argument("--no-report", action="store_true", help="skip the report at the end")
     p = add("report", "write pareto.json, trials.csv and PNG figures from the stored trials")
@@ -116,11 +121,20 @@ def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
         ran = SigOptWorker(spec, budget=args.budget).run(threads)
     else:
         from lit_distill.search.optuna_backend import OptunaWorker
+        from lit_distill.search.storage import StorageLostError
 
-        seed = args.seed
-        if seed is None and args.subcommand == "worker" and spec.backend.seed is not None:
-            seed = spec.backend.seed + os.getpid()  # distinct proposals from concurrent workers
-        ran = OptunaWorker(spec, storage=args.storage, seed=seed, budget=args.budget).run(threads)
+        worker = OptunaWorker(
+            spec,
+            storage=args.storage,
+            seed=args.seed,
+            budget=args.budget,
+            extra_worker=args.subcommand == "worker",
+        )
+        try:
+            ran = worker.run(threads)
+        except StorageLostError as err:  # not the user's input: exit 1, one message, no traceback
+            print(f"error: {err}", file=sys.stderr)
+            return 1
     log.info("this process ran %d trial(s)", ran)
     if args.subcommand == "run" and not args.no_report:
         return _report(spec, args.storage, None, True)
@@ -163,7 +177,7 @@ def _how_trials_run(spec: SearchSpec) -> list[str]:
     method = resolve_start_method(spec.start_method, spec.launcher)
     lines = [f"trials start as: {method} (start_method: {spec.start_method})"]
     if spec.backend.type == "optuna":
-        from lit_distill.search.optuna_backend import resolve_sampler
+        from lit_distill.search.sampling import resolve_sampler
 
         lines.append(f"sampler: {resolve_sampler(spec)} (backend.sampler: {spec.backend.sampler})")
     return lines

@@ -36,9 +36,12 @@ import functools
 import multiprocessing
 import os
 import runpy
+import select
 import signal
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
@@ -56,6 +59,8 @@ __all__ = [
     "ForkedTrial",
     "StartMethod",
     "die_with_parent",
+    "end_with_process",
+    "pid_alive",
     "resolve_start_method",
 ]
 
@@ -95,6 +100,50 @@ def die_with_parent() -> None:  # pragma: no cover - runs in a child process
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)
 
 
+def end_with_process(pid: int) -> threading.Thread:  # pragma: no cover - runs in a forked trial
+    """SIGKILL this process as soon as process ``pid`` (the search) ends; returns the watcher thread.
+
+    A forked trial's parent is the fork server, not the search, so ``PR_SET_PDEATHSIG``
+    alone ends the trial only once the server has noticed the search's death and finished
+    its own (slow: torch and Lightning are imported) interpreter shutdown; a trial close to
+    its end used that time to finish and write its files. This watcher waits on a pidfd
+    of the search process (no polling; Linux ≥ 5.3), else checks it every 0.2 s.
+    """
+
+    def kill_self() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:  # the search died before this trial got here
+            kill_self()
+        except (OSError, AttributeError):  # no pidfd: poll
+            while pid_alive(pid):
+                time.sleep(0.2)
+            kill_self()
+        else:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            poller.poll()  # readable once the process has ended
+            kill_self()
+
+    thread = threading.Thread(target=watch, name="lit_distill-end-with-search", daemon=True)
+    thread.start()
+    return thread
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @functools.cache
 def _forkserver_context() -> ForkServerContext:
     ctx = multiprocessing.get_context("forkserver")
@@ -115,7 +164,9 @@ class ForkedTrial:
 
     def __init__(self, args: Sequence[str], env: Mapping[str, str], log_path: str) -> None:
         self._process = _forkserver_context().Process(
-            target=run_forked_trial, args=(list(args), dict(env), log_path), name="lit_distill-trial"
+            target=run_forked_trial,
+            args=(list(args), dict(env), log_path, os.getpid()),
+            name="lit_distill-trial",
         )
         self._process.start()
         self.pid: int = self._process.pid  # type: ignore[assignment]
@@ -159,13 +210,17 @@ def _release_server() -> None:  # pragma: no cover - runs in the forked child
         server._forkserver_alive_fd = None  # type: ignore[union-attr]
 
 
-def run_forked_trial(args: list[str], env: dict[str, str], log_path: str) -> None:  # pragma: no cover
+def run_forked_trial(  # pragma: no cover
+    args: list[str], env: dict[str, str], log_path: str, search_pid: int
+) -> None:
     """Child side of :class:`ForkedTrial`: become ``python -m lit_distill ARGS`` with the trial's log and env.
 
     Runs in the forked process (coverage does not follow it; the runner tests exercise it).
+    The trial ends when the search process ``search_pid`` ends, even if the server lingers.
     """
     die_with_parent()  # the parent is the server, which exits when the search process does ...
     _release_server()  # ... once this process no longer keeps it alive
+    end_with_process(search_pid)  # and at once, without waiting for the server's shutdown
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)

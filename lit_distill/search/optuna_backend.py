@@ -19,25 +19,30 @@ outcome is told; otherwise the trial becomes FAIL (``interrupted``) and, with
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import socket
 import threading
 import time
-import warnings
 from collections.abc import Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import optuna
-import optuna.storages.journal
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
-from lit_distill.search.runner import TrialOutcome, pid_alive, read_outcome, run_trial, trial_dir
+from lit_distill.search.launch import pid_alive
+from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial, trial_dir
+from lit_distill.search.sampling import (
+    GP_MAX_BUDGET,
+    NATIVE_CONSTRAINTS,
+    make_sampler,
+    resolve_sampler,
+    worker_seed,
+)
 from lit_distill.search.space import (
     OptParam,
     config_overrides,
@@ -46,6 +51,23 @@ from lit_distill.search.space import (
     violated_linear_constraints,
 )
 from lit_distill.search.spec import SearchSpec, SearchSpecError
+from lit_distill.search.storage import (
+    StorageLostError,
+    is_storage_error,
+    open_study,
+    storage_error,
+    storage_label,
+)
+
+__all__ = [
+    "GP_MAX_BUDGET",
+    "OptunaWorker",
+    "load_study",
+    "make_sampler",
+    "pessimistic_values",
+    "resolve_sampler",
+    "suggest",
+]
 
 log = logging.getLogger("lit_distill.search")
 
@@ -53,38 +75,6 @@ _STARTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.FAIL, TrialState
 
 #: Fallback pessimistic magnitude when nothing better is known (see :func:`pessimistic_values`).
 FALLBACK_PESSIMISTIC = 1e18
-
-
-def open_storage(spec: SearchSpec, storage: str | None = None) -> optuna.storages.BaseStorage:
-    """The study storage: an RDB URL (``sqlite:///…``, ``postgresql://…``) or a journal file.
-
-    Args:
-        spec: The search spec (``backend.storage`` is used when ``storage`` is None).
-        storage: Overrides the spec. A value without ``://`` is a journal file path.
-    """
-    url = storage or spec.backend.storage
-    if url is None:
-        path = spec.output_dir / "study.journal"
-    elif "://" in url:
-        kwargs: dict[str, Any] = {}
-        if url.startswith("sqlite"):
-            kwargs["engine_kwargs"] = {"connect_args": {"timeout": 120}}
-        return optuna.storages.RDBStorage(url, **kwargs)
-    else:
-        path = Path(url) if storage is not None else (spec.path.parent / url).resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    backend = optuna.storages.journal.JournalFileBackend(str(path))
-    return optuna.storages.JournalStorage(backend)
-
-
-#: Optuna ≥ 5 reads constraints that trials carry (``Trial.set_constraint``); older
-#: versions need a ``constraints_func`` on the sampler.
-NATIVE_CONSTRAINTS = hasattr(optuna.trial.Trial, "set_constraint")
-
-
-def constraints_of(trial: FrozenTrial) -> Sequence[float]:
-    """``constraints_func`` for Optuna < 5: the constraint values a worker stored on the trial."""
-    return [float(c) for c in trial.user_attrs.get("constraints", [0.0])]
 
 
 def constraint_values(
@@ -113,107 +103,16 @@ def store_constraints(storage: optuna.storages.BaseStorage, trial_id: int, value
             storage.set_trial_system_attr(trial_id, f"constraints:{key}", float(value))
 
 
-GP_MAX_BUDGET = 200
-"""``sampler: auto`` uses the Gaussian-process sampler up to this observation budget."""
-
-
-def resolve_sampler(spec: SearchSpec) -> Literal["tpe", "gp", "random"]:
-    """The sampler ``backend.sampler`` stands for; ``auto`` picks one from the spec.
-
-    ``auto`` is Gaussian-process Bayesian optimisation (Optuna's ``GPSampler``) for a
-    sequential search of at most :data:`GP_MAX_BUDGET` trials, else multi-objective TPE.
-    GP is the more sample-efficient on the small numeric spaces of these searches (on the
-    quickstart length search it matched a 300-trial random search's hypervolume within 40
-    trials, TPE did not within 60; docs/search.md), but its cost per suggestion grows with
-    the cube of the trials so far, and only TPE's constant liar keeps trials that run at
-    the same time (``parallel_bandwidth`` > 1) apart.
-    """
-    chosen = spec.backend.sampler
-    if chosen != "auto":
-        return chosen
-    if spec.observation_budget <= GP_MAX_BUDGET and spec.parallel_bandwidth == 1:
-        return "gp"
-    return "tpe"
-
-
-def make_sampler(spec: SearchSpec, seed: int | None) -> optuna.samplers.BaseSampler:
-    """The sampler named by ``backend.sampler`` (see :func:`resolve_sampler` for ``auto``)."""
-    sampler = resolve_sampler(spec)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        if sampler == "random":
-            return optuna.samplers.RandomSampler(seed=seed)
-        extra: dict[str, Any] = {} if NATIVE_CONSTRAINTS else {"constraints_func": constraints_of}
-        if sampler == "gp":
-            return optuna.samplers.GPSampler(
-                seed=seed, n_startup_trials=spec.backend.n_startup_trials, **extra
-            )
-        return optuna.samplers.TPESampler(
-            seed=seed,
-            n_startup_trials=spec.backend.n_startup_trials,
-            multivariate=True,
-            constant_liar=True,
-            **extra,
-        )
-
-
-def study_name(spec: SearchSpec) -> str:
-    """The study's name in the storage (``backend.study_name``, else the spec's name)."""
-    return spec.backend.study_name or spec.name
-
-
 def load_study(
     spec: SearchSpec, storage: str | None = None, seed: int | None = None, create: bool = True
 ) -> optuna.Study:
-    """Create or load the study, refusing one whose objectives differ from the spec's.
+    """Create or load the study with the spec's sampler (see :func:`~lit_distill.search.storage.open_study`).
 
     Raises:
-        SearchSpecError: If the stored study optimises other metrics, or does not exist and
-            ``create`` is False.
+        SearchSpecError: If the storage cannot be opened or holds a study with other objectives.
     """
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    for attempt in range(5):  # workers starting together may race to create the tables/study
-        try:
-            return _load_study(spec, storage, seed, create)
-        except SearchSpecError:
-            raise
-        except Exception as err:
-            racy = type(err).__name__ in ("OperationalError", "IntegrityError", "DuplicatedStudyError")
-            if not racy or attempt == 4:
-                where = storage or spec.backend.storage or spec.output_dir / "study.journal"
-                raise SearchSpecError(
-                    f"cannot open the study storage {where}: {type(err).__name__}: {err}"
-                ) from err
-            log.debug("opening the study failed (%s); retrying", err)
-            time.sleep(0.5 + attempt)
-    raise AssertionError("unreachable")
-
-
-def _load_study(spec: SearchSpec, storage: str | None, seed: int | None, create: bool) -> optuna.Study:
-    store = open_storage(spec, storage)
-    directions = [m.objective for m in spec.objectives]
     sampler = make_sampler(spec, spec.backend.seed if seed is None else seed)
-    name = study_name(spec)
-    if not create:
-        names = [s.study_name for s in store.get_all_studies()]
-        if name not in names:
-            raise SearchSpecError(
-                f"no study {name!r} in storage {storage or spec.backend.storage}; found {names}"
-            )
-    study = optuna.create_study(
-        storage=store, sampler=sampler, study_name=name, directions=directions, load_if_exists=True
-    )
-    objectives = [m.name for m in spec.objectives]
-    stored = study.user_attrs.get("objectives")
-    if stored is None:
-        study.set_user_attr("objectives", objectives)
-        study.set_user_attr("space", [p.name for p in optimizer_space(spec)])
-    elif stored != objectives:
-        raise SearchSpecError(
-            f"study {name!r} already optimises {stored}, but the spec {spec.path} optimises {objectives}; "
-            "set backend.study_name to start a new study"
-        )
-    return study
+    return open_study(spec, storage, sampler, create)[0]
 
 
 def pessimistic_values(spec: SearchSpec, trials: Sequence[FrozenTrial]) -> list[float]:
@@ -255,24 +154,48 @@ class OptunaWorker:
     Args:
         spec: The validated search spec.
         storage: Storage URL or journal path overriding ``backend.storage``.
-        seed: Sampler seed overriding ``backend.seed`` (give each worker its own).
+        seed: Sampler seed overriding ``backend.seed``; the sampler's real seed is derived
+            from it and the study's size (:func:`~lit_distill.search.sampling.worker_seed`).
         budget: Overrides ``observation_budget`` (trials counted over all workers).
+        extra_worker: A ``search worker`` (one of several at once): its id enters its seed too.
     """
 
     def __init__(
-        self, spec: SearchSpec, storage: str | None = None, seed: int | None = None, budget: int | None = None
+        self,
+        spec: SearchSpec,
+        storage: str | None = None,
+        seed: int | None = None,
+        budget: int | None = None,
+        extra_worker: bool = False,
     ) -> None:
         self.spec = spec
         self.budget = budget or spec.observation_budget
-        self.study = load_study(spec, storage, seed)
-        self.keys = canonical_keys(spec, spec_keys(spec))
-        self.space = optimizer_space(spec)
+        self.label = storage_label(spec, storage)
         self.host = socket.gethostname()
         self.worker_id = f"{self.host}:{os.getpid()}"
+        self.study, self.storage = open_study(spec, storage, optuna.samplers.RandomSampler())
+        self.study_id = self.storage.get_study_id_from_name(self.study.study_name)
+        existing = len(self.study.get_trials(deepcopy=False))
+        base = spec.backend.seed if seed is None else seed
+        self.seed = worker_seed(base, existing, self.worker_id if extra_worker else None)
+        self.study.sampler = make_sampler(spec, self.seed)
+        if base is not None:
+            log.info(
+                "sampler seed %d (from seed %d and %d trial(s) already in the study)",
+                self.seed,
+                base,
+                existing,
+            )
+        self.keys = canonical_keys(spec, spec_keys(spec))
+        self.space = optimizer_space(spec)
         self._running: dict[int, int] = {}  # trial number -> trial id, of this process
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
+
+    def _trial_id(self, number: int) -> int:
+        """The storage's id of trial ``number`` of this study."""
+        return self.storage.get_trial_id_from_study_id_trial_number(self.study_id, number)
 
     # -- bookkeeping ---------------------------------------------------------------------------
 
@@ -305,7 +228,7 @@ class OptunaWorker:
         outcome = read_outcome(directory)
         try:
             if outcome is not None:
-                self._tell(t.number, t._trial_id, outcome, recovered=True)
+                self._tell(t.number, self._trial_id(t.number), outcome, recovered=True)
                 log.warning(
                     "trial %d: worker %s died after it finished; its %s outcome was recovered",
                     t.number,
@@ -313,10 +236,10 @@ class OptunaWorker:
                     outcome.status,
                 )
                 return True
-            storage = self.study._storage
-            storage.set_trial_user_attr(t._trial_id, "uncounted", True)
-            storage.set_trial_user_attr(t._trial_id, "outcome", "interrupted")
-            storage.set_trial_user_attr(t._trial_id, "reason", f"worker {owner} died while the trial ran")
+            trial_id = self._trial_id(t.number)
+            self.storage.set_trial_user_attr(trial_id, "uncounted", True)
+            self.storage.set_trial_user_attr(trial_id, "outcome", "interrupted")
+            self.storage.set_trial_user_attr(trial_id, "reason", f"worker {owner} died while the trial ran")
             self.study.tell(t.number, state=TrialState.FAIL)
         except (RuntimeError, ValueError) as err:  # another worker closed it first
             log.debug("trial %d already closed: %s", t.number, err)
@@ -330,18 +253,35 @@ class OptunaWorker:
         return True
 
     def _heartbeat(self) -> None:
+        failing = False
         while not self._stop.wait(self.spec.heartbeat_s):
             with self._lock:
                 ids = list(self._running.values())
             for trial_id in ids:
-                with contextlib.suppress(RuntimeError, ValueError):
-                    self.study._storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
+                try:
+                    self.storage.set_trial_user_attr(trial_id, "heartbeat", time.time())
+                except (RuntimeError, ValueError):  # the trial was closed meanwhile
+                    pass
+                except Exception as err:  # the storage went away: keep beating once it is back
+                    if not failing:
+                        log.warning("heartbeat not recorded in %s: %s", self.label, storage_error(err))
+                    failing = True
+                else:
+                    failing = False
 
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self, threads: int = 1) -> int:
-        """Run trials until the study holds ``budget`` counted trials; returns trials run here."""
-        self.recover()
+        """Run trials until the study holds ``budget`` counted trials; returns trials run here.
+
+        Raises:
+            StorageLostError: If a storage call failed (the server stayed away longer than
+                :data:`~lit_distill.search.storage.SERVER_WAIT_S`, or dropped a call in flight).
+        """
+        try:
+            self.recover()
+        except Exception as err:
+            self._raise_lost(err)
         beat = threading.Thread(target=self._heartbeat, daemon=True)
         beat.start()
         counts = [0] * threads
@@ -358,8 +298,18 @@ class OptunaWorker:
             self._stop.set()
             beat.join(timeout=10)
         if self._errors:
-            raise self._errors[0]
+            self._raise_lost(self._errors[0])
         return sum(counts)
+
+    def _raise_lost(self, err: BaseException) -> None:
+        """Re-raise ``err``; a storage error as :class:`StorageLostError` that says what is safe."""
+        if is_storage_error(err):
+            raise StorageLostError(
+                f"lost the study storage {self.label}: {storage_error(err)}. This worker stopped; every "
+                "told trial is stored, and a trial it was running is recovered by the next worker "
+                "(told from its outcome.json, or re-run)"
+            ) from err
+        raise err
 
     def _loop(self, counts: list[int], index: int) -> None:
         try:
@@ -403,7 +353,7 @@ class OptunaWorker:
                 continue
             rejected_in_a_row = 0
             with self._lock:
-                self._running[trial.number] = trial._trial_id
+                self._running[trial.number] = self._trial_id(trial.number)
             try:
                 overrides = {
                     self.keys.get(k, k): v for k, v in config_overrides(self.spec, assignment).items()
@@ -411,7 +361,7 @@ class OptunaWorker:
                 outcome = run_trial(
                     self.spec, directory, overrides, on_start=partial(trial.set_user_attr, "pid")
                 )
-                self._tell(trial.number, trial._trial_id, outcome)
+                self._tell(trial.number, self._running[trial.number], outcome)
             finally:
                 with self._lock:
                     self._running.pop(trial.number, None)
@@ -423,12 +373,12 @@ class OptunaWorker:
         trial.set_user_attr("outcome", "linear_constraint")
         trial.set_user_attr("reason", f"violates linear_constraints {violated}; not run")
         store_constraints(
-            self.study._storage, trial._trial_id, constraint_values(self.spec, "linear_constraint")
+            self.storage, self._trial_id(trial.number), constraint_values(self.spec, "linear_constraint")
         )
         self.study.tell(trial, pessimistic_values(self.spec, self.study.get_trials(deepcopy=False)))
 
     def _tell(self, number: int, trial_id: int, outcome: TrialOutcome, recovered: bool = False) -> None:
-        storage = self.study._storage
+        storage = self.storage
         attrs: dict[str, Any] = {"outcome": outcome.status, "reason": outcome.reason, "log": outcome.log}
         attrs["wall_s"] = outcome.wall_s
         if recovered:

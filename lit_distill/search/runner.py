@@ -135,17 +135,6 @@ def classify(
     return "fail", f"exited with code {returncode}: {last[0][:300]}"
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def trial_dir(spec: SearchSpec, number: int) -> Path:
     """The directory of trial ``number``."""
     return spec.output_dir / "trials" / f"{number:05d}"

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from lit_distill.search.expression import evaluate
-from lit_distill.search.spec import MonotoneChain, SearchSpec
+from lit_distill.search.expression import ExpressionError, evaluate
+from lit_distill.search.spec import MonotoneChain, SearchSpec, SearchSpecError
 
 
 @dataclass(frozen=True)
@@ -134,7 +134,12 @@ def decode(spec: SearchSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def config_overrides(spec: SearchSpec, assignment: Mapping[str, Any]) -> dict[str, Any]:
-    """Config key → value for one trial: fixed values, parameters, chains, derived values."""
+    """Config key → value for one trial: fixed values, parameters, chains, derived values.
+
+    Raises:
+        SearchSpecError: If a derived expression cannot be evaluated at this assignment
+            (naming the spec entry).
+    """
     overrides: dict[str, Any] = dict(spec.fixed)
     for p in spec.parameters:
         if p.key is not None:
@@ -142,8 +147,13 @@ def config_overrides(spec: SearchSpec, assignment: Mapping[str, Any]) -> dict[st
     for chain in spec.chains:
         overrides[chain.key] = list(assignment[chain.name])
     env = {k: v for k, v in assignment.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    for d in spec.derived:
-        overrides[d.key] = evaluate(d.expression, env)
+    for i, d in enumerate(spec.derived):
+        try:
+            overrides[d.key] = evaluate(d.expression, env)
+        except ExpressionError as err:
+            raise SearchSpecError(
+                f"search spec {spec.path}: derived[{i}].expression (key {d.key}): {err}"
+            ) from None
     return overrides
 
 

@@ -113,3 +113,24 @@ def test_unusable_storage_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
     assert main(["run", "--config", str(path), "--storage", "nosuchdb://x/y"]) == 2
     err = capsys.readouterr().err
     assert "cannot open the study storage nosuchdb://x/y" in err and "Traceback" not in err
+
+
+def test_a_resumed_search_buys_new_points_not_replays(tmp_path: Path) -> None:
+    """A search stopped after one trial and run again spends its budget on distinct points (#14.4)."""
+    from lit_distill.search.optuna_backend import load_study
+    from lit_distill.search.spec import load_spec
+
+    path = write_spec(tmp_path, spec_dict(tmp_path, observation_budget=3))
+    assert main(["run", "--config", str(path), "--budget", "1", "--no-report"]) == 0  # stopped early
+    assert main(["run", "--config", str(path), "--no-report"]) == 0  # the same command again
+    trials = load_study(load_spec(path)).get_trials()
+    points = {(t.params["knob"], t.params["hidden"]) for t in trials}
+    assert len(trials) == 3 and len(points) == 3, [t.params for t in trials]
+
+
+def test_worker_seeds_differ_by_study_size_and_worker() -> None:
+    from lit_distill.search.sampling import worker_seed
+
+    assert worker_seed(0, 0) == worker_seed(0, 0)  # a fresh `search run` is reproducible
+    seeds = {worker_seed(0, 0), worker_seed(0, 2), worker_seed(0, 0, "a:1"), worker_seed(0, 0, "b:1")}
+    assert len(seeds) == 4 and worker_seed(None, 5, "a:1") is None

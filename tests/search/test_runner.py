@@ -177,7 +177,12 @@ if __name__ == "__main__":
 @pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the trial fork server is Linux-only")
 def test_forked_trial_dies_with_its_search(tmp_path: Path) -> None:
-    """SIGKILL of the search process ends the server and so the forked trial: no orphan keeps training."""
+    """SIGKILL of the search process ends its forked trial at once: no orphan keeps training.
+
+    The fork server is stopped (SIGSTOP) before the search is killed, as a server still busy
+    with its own interpreter shutdown would be: the trial must not wait for it (before the
+    fix it did, for seconds, and a trial near its end finished and wrote its files).
+    """
     driver = tmp_path / "driver.py"
     driver.write_text(_DRIVER)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -186,9 +191,19 @@ def test_forked_trial_dies_with_its_search(tmp_path: Path) -> None:
     )
     assert search.stdout is not None
     child = int(search.stdout.readline())
+    server = int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[1])  # the trial's parent
+    assert server != search.pid
     time.sleep(0.5)
-    search.send_signal(signal.SIGKILL)
-    search.wait()
-    if not process_gone(child, within_s=10):
-        os.kill(child, signal.SIGKILL)
-        pytest.fail(f"forked trial {child} outlived the killed search")
+    os.kill(server, signal.SIGSTOP)
+    try:
+        search.send_signal(signal.SIGKILL)
+        search.wait()
+        if not process_gone(child, within_s=5):
+            os.kill(child, signal.SIGKILL)
+            pytest.fail(f"forked trial {child} outlived the killed search")
+        assert not (tmp_path / "t" / "metrics.json").exists()
+    finally:
+        os.kill(server, signal.SIGCONT)
+    if not process_gone(server, within_s=30):  # it exits on its own once it runs again
+        os.kill(server, signal.SIGKILL)
+        pytest.fail(f"trial fork server {server} outlived the killed search")
