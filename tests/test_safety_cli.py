@@ -205,11 +205,13 @@ def test_debug_shows_the_traceback(
 ) -> None:
     (tmp_path / "teacher").mkdir()
     cfg = write(tmp_path, config(tmp_path, student(str(tmp_path / "teacher"))))
-    with pytest.raises(ValueError, match="temperature must be a finite number"):
-        main(["fit", "--debug", "--config", cfg, "--model.init_args.temperature", "-1"])
     monkeypatch.setenv("LIT_DISTILL_DEBUG", "1")
     with pytest.raises(ValueError, match="temperature must be a finite number"):
         main(["fit", "--config", cfg, "--model.init_args.temperature", "-1"])
+    monkeypatch.setenv("LIT_DISTILL_DEBUG", "0")  # restored after the test
+    with pytest.raises(ValueError, match="temperature must be a finite number"):
+        main(["fit", "--debug", "--config", cfg, "--model.init_args.temperature", "-1"])
+    assert os.environ["LIT_DISTILL_DEBUG"] == "1"  # passed on to DDP ranks and search trials
 
 
 def test_malformed_squad_file_in_fit_is_one_message(
