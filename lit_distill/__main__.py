@@ -9,6 +9,7 @@ each keeps its own argument parser and ``--help``.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -87,9 +88,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run_command(command: str, args: list[str]) -> int:
     """Run one command; an error caused by the user's input is one message and exit code 2."""
-    from lit_distill.user_errors import debug_requested, find_user_error, report_user_error
+    from lit_distill.user_errors import DEBUG_ENV, debug_requested, find_user_error, report_user_error
 
     debug, rest = debug_requested(args)
+    if debug:  # DDP ranks and search trials are new processes: they inherit the environment
+        os.environ[DEBUG_ENV] = "1"
     try:
         if command in LIGHTNING_COMMANDS:
             from lit_distill.cli import LitDistillCLI

@@ -99,7 +99,8 @@ class LitDistillCLI(LightningCLI):
                 stacklevel=2,
             )
         check_run_outputs(self.trainer, self.model, self.datamodule, subcommand)
-        check_resume_checkpoint(self.trainer, config.get("ckpt_path"))
+        if config.get("ckpt_path") == "last":  # a file was checked in _parse_ckpt_path
+            check_resume_checkpoint(self.trainer, "last")
 
 
 def default_precision(accelerator: Any) -> str:

@@ -56,8 +56,10 @@ def output_locations(trainer: Any, model: Any, datamodule: Any, subcommand: str)
     """``(parameter, directory)`` for every location the run will write to."""
     fitting = subcommand == "fit"
     if trainer is not None:
-        if getattr(trainer, "default_root_dir", None):
-            yield "trainer.default_root_dir", str(trainer.default_root_dir)
+        root = getattr(trainer, "default_root_dir", None)
+        # the working directory (Lightning's default) is checked only when a fit may write there
+        if root and (fitting or Path(root).resolve() != Path.cwd().resolve()):
+            yield "trainer.default_root_dir", str(root)
         for logger in getattr(trainer, "loggers", []) or []:
             save_dir = getattr(logger, "save_dir", None)
             if save_dir:

@@ -129,8 +129,11 @@ class TeacherLogits:
             data = torch.load(path, map_location="cpu", weights_only=True)
             table = cls(start=data["start"], end=data["end"], filled=data["filled"])
             recorded = data["meta"]["sha256"]
+        except FileNotFoundError:
+            raise
         except (
             RuntimeError,
+            OSError,
             EOFError,
             KeyError,
             TypeError,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -115,3 +116,27 @@ def test_key_changes_with_teacher_weights_and_data() -> None:
     assert model_fingerprint(a) != fp
     assert cache_path("d", fp, "data1") != cache_path("d", fp, "data2")
     assert cache_path("d", fp, "data1") == cache_path("d", fp, "data1")
+
+
+# ---- issue 14: the cache verifies its file
+@pytest.mark.parametrize("how", ["truncated", "overwritten"])
+def test_damaged_cache_file_is_named_and_computed_again(tmp_path: Path, how: str) -> None:
+    from lit_distill.modules.teacher_cache import load_cache
+
+    table = assemble(torch.arange(64), torch.randn(64, 200), torch.randn(64, 200), 64)
+    path = tmp_path / "teacher-logits-x.pt"
+    table.save(path, {"teacher": "t"})
+    assert load_cache(path) is not None
+    size = path.stat().st_size
+    if how == "truncated":
+        os.truncate(path, size // 2)
+    else:  # tensor bytes: torch.load itself reads these without complaint
+        with path.open("r+b") as f:
+            f.seek(size // 2)
+            f.write(b"\x7f" * 32)
+    with pytest.raises(ValueError, match=f"teacher-logit cache {path}"):
+        TeacherLogits.load(path)
+    with pytest.warns(
+        UserWarning, match=f"teacher-logit cache {path} .*computing the teacher's logits again"
+    ):
+        assert load_cache(path) is None
