@@ -367,8 +367,9 @@ class OptunaWorker:
         if len(self.counted(started)) >= self.budget:
             return False
         trial = self.study.ask()
+        trial_id = self._trial_id(trial.number)
         with self._lock:  # beats, and is closed by this process even after a storage error
-            self._running[trial.number] = self._trial_id(trial.number)
+            self._running[trial.number] = trial_id
         unclosed[trial.number] = None
         raw = {p.name: suggest(trial, p) for p in self.space}
         earlier = [t for t in self.counted(self.study.get_trials(deepcopy=False)) if t.number < trial.number]
