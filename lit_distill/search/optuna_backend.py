@@ -38,7 +38,6 @@ from lit_distill.search.launch import pid_alive
 from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial, trial_dir
 from lit_distill.search.sampling import (
     GP_MAX_BUDGET,
-    NATIVE_CONSTRAINTS,
     make_sampler,
     resolve_sampler,
     worker_seed,
@@ -59,6 +58,7 @@ from lit_distill.search.storage import (
     storage_error,
     storage_label,
 )
+from lit_distill.search.told_values import constraint_values, pessimistic_values, store_constraints
 
 __all__ = [
     "GP_MAX_BUDGET",
@@ -74,35 +74,6 @@ log = logging.getLogger("lit_distill.search")
 
 _STARTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
-#: Fallback pessimistic magnitude when nothing better is known (see :func:`pessimistic_values`).
-FALLBACK_PESSIMISTIC = 1e18
-
-
-def constraint_values(
-    spec: SearchSpec, status: str, metrics: dict[str, float] | None = None
-) -> dict[str, float]:
-    """Named constraint values of a told trial (≤ 0 is satisfied), the same keys for every trial.
-
-    ``oom`` is 1 for an out-of-memory trial (and every other constraint then reads violated too);
-    ``linear`` is 1 for a suggestion that breaks a linear constraint; ``threshold:<metric>`` is
-    the distance to the metric's threshold (:meth:`Metric.violation`).
-    """
-    bad = status in ("oom", "linear_constraint")
-    values = {"oom": 1.0 if status == "oom" else 0.0}
-    if spec.linear_constraints:
-        values["linear"] = 1.0 if status == "linear_constraint" else 0.0
-    for m in spec.thresholded:
-        values[f"threshold:{m.name}"] = 1.0 if bad or metrics is None else m.violation(metrics[m.name])
-    return values
-
-
-def store_constraints(storage: optuna.storages.BaseStorage, trial_id: int, values: dict[str, float]) -> None:
-    """Attach constraint values to a running trial so the sampler sees them when it is told."""
-    storage.set_trial_user_attr(trial_id, "constraints", list(values.values()))
-    if NATIVE_CONSTRAINTS:
-        for key, value in values.items():
-            storage.set_trial_system_attr(trial_id, f"constraints:{key}", float(value))
-
 
 def load_study(
     spec: SearchSpec, storage: str | None = None, seed: int | None = None, create: bool = True
@@ -114,30 +85,6 @@ def load_study(
     """
     sampler = make_sampler(spec, spec.backend.seed if seed is None else seed)
     return open_study(spec, storage, sampler, create)[0]
-
-
-def pessimistic_values(spec: SearchSpec, trials: Sequence[FrozenTrial]) -> list[float]:
-    """Values told for an out-of-memory trial, one per objective.
-
-    Per metric: its ``pessimistic`` if given; else the worst value among trials that
-    completed normally; else its threshold; else ``∓1e18``.
-    """
-    values = []
-    for i, metric in enumerate(spec.objectives):
-        seen = [
-            t.values[i]
-            for t in trials
-            if t.state == TrialState.COMPLETE and t.user_attrs.get("outcome") == "complete" and t.values
-        ]
-        if metric.pessimistic is not None:
-            values.append(metric.pessimistic)
-        elif seen:
-            values.append(min(seen) if metric.objective == "maximize" else max(seen))
-        elif metric.threshold is not None:
-            values.append(metric.threshold)
-        else:
-            values.append(-FALLBACK_PESSIMISTIC if metric.objective == "maximize" else FALLBACK_PESSIMISTIC)
-    return values
 
 
 def suggest(trial: Trial, param: OptParam) -> Any:
