@@ -6,6 +6,7 @@ python -m lit_distill search worker --config SPEC.yaml --storage postgresql://â€
 python -m lit_distill search report --config SPEC.yaml       # Pareto JSON/CSV + PNG figures
 python -m lit_distill search check --config SPEC.yaml        # validate; show space and a trial command
 python -m lit_distill search holdout --config SPEC.yaml      # re-evaluate the front on the holdout split
+python -m lit_distill search dashboard --config SPEC.yaml    # optuna-dashboard on the study, live
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from lit_distill.search.spec import SearchSpec, SearchSpecError, load_spec
 
 log = logging.getLogger("lit_distill.search")
 
-SUBCOMMANDS = ("run", "worker", "report", "check", "holdout")
+SUBCOMMANDS = ("run", "worker", "report", "check", "holdout", "dashboard")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,6 +70,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--analysis-data", type=Path, help="SQuAD file: error analysis of the front's predictions")
     p = add("check", "validate the spec and the config keys, print the space and an example trial command")
     add("holdout", "re-evaluate the Pareto front on the holdout split (spec `holdout:`), then report")
+    p = add(
+        "dashboard", "serve optuna-dashboard on the study's storage (journal or database) to watch it live"
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
     return parser
 
 
@@ -100,6 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _report(spec, args.storage, out, not args.no_plots, args.analysis_data)
         if args.subcommand == "holdout":
             return _holdout(spec, args.storage)
+        if args.subcommand == "dashboard":
+            return _dashboard(spec, args.storage, args.host, args.port)
         return _run(spec, args)
     except SearchSpecError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -231,3 +239,23 @@ def _holdout(spec: SearchSpec, storage: str | None) -> int:
     records = load_records(spec, storage)
     run_holdout(spec, records)
     return _report(spec, storage, None, True)
+
+
+DASHBOARD_EXTRA = 'pip install "lit_distill[dashboard]"'
+
+
+def _dashboard(spec: SearchSpec, storage: str | None, host: str, port: int) -> int:
+    """Serve optuna-dashboard on the spec's storage until interrupted."""
+    try:
+        import optuna_dashboard
+    except ImportError:
+        raise SearchSpecError(f"search dashboard needs optuna-dashboard: {DASHBOARD_EXTRA}") from None
+    from lit_distill.search.storage import open_storage, storage_label
+
+    store = open_storage(spec, storage)
+    print(
+        f"optuna-dashboard on {storage_label(spec, storage)}: http://{host}:{port}/ (Ctrl-C stops it)",
+        flush=True,
+    )
+    optuna_dashboard.run_server(store, host=host, port=port)
+    return 0

@@ -38,7 +38,6 @@ from lit_distill.search.launch import pid_alive
 from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial, trial_dir
 from lit_distill.search.sampling import (
     GP_MAX_BUDGET,
-    NATIVE_CONSTRAINTS,
     make_sampler,
     resolve_sampler,
     worker_seed,
@@ -52,12 +51,14 @@ from lit_distill.search.space import (
 )
 from lit_distill.search.spec import SearchSpec, SearchSpecError
 from lit_distill.search.storage import (
+    SERVER_WAIT_S,
     StorageLostError,
     is_storage_error,
     open_study,
     storage_error,
     storage_label,
 )
+from lit_distill.search.told_values import constraint_values, pessimistic_values, store_constraints
 
 __all__ = [
     "GP_MAX_BUDGET",
@@ -73,35 +74,6 @@ log = logging.getLogger("lit_distill.search")
 
 _STARTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
 
-#: Fallback pessimistic magnitude when nothing better is known (see :func:`pessimistic_values`).
-FALLBACK_PESSIMISTIC = 1e18
-
-
-def constraint_values(
-    spec: SearchSpec, status: str, metrics: dict[str, float] | None = None
-) -> dict[str, float]:
-    """Named constraint values of a told trial (≤ 0 is satisfied), the same keys for every trial.
-
-    ``oom`` is 1 for an out-of-memory trial (and every other constraint then reads violated too);
-    ``linear`` is 1 for a suggestion that breaks a linear constraint; ``threshold:<metric>`` is
-    the distance to the metric's threshold (:meth:`Metric.violation`).
-    """
-    bad = status in ("oom", "linear_constraint")
-    values = {"oom": 1.0 if status == "oom" else 0.0}
-    if spec.linear_constraints:
-        values["linear"] = 1.0 if status == "linear_constraint" else 0.0
-    for m in spec.thresholded:
-        values[f"threshold:{m.name}"] = 1.0 if bad or metrics is None else m.violation(metrics[m.name])
-    return values
-
-
-def store_constraints(storage: optuna.storages.BaseStorage, trial_id: int, values: dict[str, float]) -> None:
-    """Attach constraint values to a running trial so the sampler sees them when it is told."""
-    storage.set_trial_user_attr(trial_id, "constraints", list(values.values()))
-    if NATIVE_CONSTRAINTS:
-        for key, value in values.items():
-            storage.set_trial_system_attr(trial_id, f"constraints:{key}", float(value))
-
 
 def load_study(
     spec: SearchSpec, storage: str | None = None, seed: int | None = None, create: bool = True
@@ -113,30 +85,6 @@ def load_study(
     """
     sampler = make_sampler(spec, spec.backend.seed if seed is None else seed)
     return open_study(spec, storage, sampler, create)[0]
-
-
-def pessimistic_values(spec: SearchSpec, trials: Sequence[FrozenTrial]) -> list[float]:
-    """Values told for an out-of-memory trial, one per objective.
-
-    Per metric: its ``pessimistic`` if given; else the worst value among trials that
-    completed normally; else its threshold; else ``∓1e18``.
-    """
-    values = []
-    for i, metric in enumerate(spec.objectives):
-        seen = [
-            t.values[i]
-            for t in trials
-            if t.state == TrialState.COMPLETE and t.user_attrs.get("outcome") == "complete" and t.values
-        ]
-        if metric.pessimistic is not None:
-            values.append(metric.pessimistic)
-        elif seen:
-            values.append(min(seen) if metric.objective == "maximize" else max(seen))
-        elif metric.threshold is not None:
-            values.append(metric.threshold)
-        else:
-            values.append(-FALLBACK_PESSIMISTIC if metric.objective == "maximize" else FALLBACK_PESSIMISTIC)
-    return values
 
 
 def suggest(trial: Trial, param: OptParam) -> Any:
@@ -319,54 +267,101 @@ class OptunaWorker:
             self._stop.set()
 
     def _loop_body(self, counts: list[int], index: int) -> None:
-        rejected_in_a_row = 0
+        """Trials until the budget is used; storage errors are retried for :data:`SERVER_WAIT_S`."""
+        rejected: list[int] = [0]  # suggestions in a row that broke the linear constraints
+        unclosed: dict[int, TrialOutcome | None] = {}  # this loop's asked, untold trials (None: not run)
+        failing_since: float | None = None
         while not self._stop.is_set():
-            self.recover()
-            started = self.study.get_trials(deepcopy=False, states=_STARTED)
-            if len(self.counted(started)) >= self.budget:
-                return
-            trial = self.study.ask()
-            raw = {p.name: suggest(trial, p) for p in self.space}
-            earlier = [
-                t for t in self.counted(self.study.get_trials(deepcopy=False)) if t.number < trial.number
-            ]
-            if len(earlier) >= self.budget:
-                trial.set_user_attr("uncounted", True)
-                trial.set_user_attr("outcome", "surplus")
-                trial.set_user_attr("reason", "budget reached by other workers before this trial ran")
-                self.study.tell(trial, state=TrialState.FAIL)
-                return
-            assignment = decode(self.spec, raw)
-            directory = trial_dir(self.spec, trial.number)
-            trial.set_user_attr("worker", self.worker_id)
-            trial.set_user_attr("heartbeat", time.time())
-            trial.set_user_attr("assignment", json.loads(json.dumps(assignment)))
-            trial.set_user_attr("trial_dir", str(directory))
-            violated = violated_linear_constraints(self.spec, assignment)
-            if violated:
-                rejected_in_a_row += 1
-                if rejected_in_a_row > 1000:
-                    raise SearchSpecError(
-                        "1000 suggestions in a row violated the linear constraints; check them"
-                    )
-                self._tell_rejected(trial, violated)
-                continue
-            rejected_in_a_row = 0
-            with self._lock:
-                self._running[trial.number] = self._trial_id(trial.number)
             try:
-                overrides = {
-                    self.keys.get(k, k): v for k, v in config_overrides(self.spec, assignment).items()
-                }
-                outcome = run_trial(
-                    self.spec, directory, overrides, on_start=partial(trial.set_user_attr, "pid")
-                )
-                self._tell(trial.number, self._running[trial.number], outcome)
-            finally:
-                with self._lock:
-                    self._running.pop(trial.number, None)
-            counts[index] += 1
-            log.info("%s", describe(trial.number, assignment, outcome))
+                self._close_unclosed(unclosed)
+                if not self._step(counts, index, rejected, unclosed):
+                    return
+                failing_since = None
+            except Exception as err:
+                if not is_storage_error(err):
+                    raise
+                now = time.monotonic()
+                failing_since = failing_since or now
+                if now - failing_since > SERVER_WAIT_S:
+                    raise
+                log.warning("a call to %s failed (%s); retrying", self.label, storage_error(err))
+                time.sleep(1.0)
+
+    def _close_unclosed(self, unclosed: dict[int, TrialOutcome | None]) -> None:
+        """Tell the trials of this process that a storage error left open (run or not)."""
+        for number, outcome in list(unclosed.items()):
+            trial_id = self._running[number]
+            try:
+                if outcome is None:
+                    self.storage.set_trial_user_attr(trial_id, "uncounted", True)
+                    self.storage.set_trial_user_attr(trial_id, "outcome", "abandoned")
+                    self.storage.set_trial_user_attr(trial_id, "reason", "a storage error before it ran")
+                    self.study.tell(number, state=TrialState.FAIL)
+                else:
+                    self._tell(number, trial_id, outcome)
+            except (RuntimeError, ValueError):  # already told: the failed call had gone through
+                pass
+            del unclosed[number]
+            with self._lock:
+                self._running.pop(number, None)
+
+    def _step(
+        self, counts: list[int], index: int, rejected: list[int], unclosed: dict[int, TrialOutcome | None]
+    ) -> bool:
+        """Ask, run and tell one trial; False once the budget is used."""
+        self.recover()
+        started = self.study.get_trials(deepcopy=False, states=_STARTED)
+        if len(self.counted(started)) >= self.budget:
+            return False
+        trial = self.study.ask()
+        trial_id = self._trial_id(trial.number)
+        with self._lock:  # beats, and is closed by this process even after a storage error
+            self._running[trial.number] = trial_id
+        unclosed[trial.number] = None
+        raw = {p.name: suggest(trial, p) for p in self.space}
+        earlier = [t for t in self.counted(self.study.get_trials(deepcopy=False)) if t.number < trial.number]
+        if len(earlier) >= self.budget:
+            trial.set_user_attr("uncounted", True)
+            trial.set_user_attr("outcome", "surplus")
+            trial.set_user_attr("reason", "budget reached by other workers before this trial ran")
+            self._forget(unclosed, trial.number, lambda: self.study.tell(trial, state=TrialState.FAIL))
+            return False
+        assignment = decode(self.spec, raw)
+        directory = trial_dir(self.spec, trial.number)
+        trial.set_user_attr("worker", self.worker_id)
+        trial.set_user_attr("heartbeat", time.time())
+        trial.set_user_attr("assignment", json.loads(json.dumps(assignment)))
+        trial.set_user_attr("trial_dir", str(directory))
+        violated = violated_linear_constraints(self.spec, assignment)
+        if violated:
+            rejected[0] += 1
+            if rejected[0] > 1000:
+                raise SearchSpecError("1000 suggestions in a row violated the linear constraints; check them")
+            self._forget(unclosed, trial.number, lambda: self._tell_rejected(trial, violated))
+            return True
+        rejected[0] = 0
+        overrides = {self.keys.get(k, k): v for k, v in config_overrides(self.spec, assignment).items()}
+        outcome = run_trial(self.spec, directory, overrides, on_start=partial(self._record_pid, trial))
+        unclosed[trial.number] = outcome  # told below, or later if the storage fails now
+        self._forget(
+            unclosed, trial.number, lambda: self._tell(trial.number, self._running[trial.number], outcome)
+        )
+        counts[index] += 1
+        log.info("%s", describe(trial.number, assignment, outcome))
+        return True
+
+    def _forget(self, unclosed: dict[int, TrialOutcome | None], number: int, tell: Any) -> None:
+        """Run ``tell`` (closing trial ``number``), then stop beating and tracking it."""
+        tell()
+        unclosed.pop(number, None)
+        with self._lock:
+            self._running.pop(number, None)
+
+    def _record_pid(self, trial: Trial, pid: int) -> None:
+        try:
+            trial.set_user_attr("pid", pid)
+        except Exception as err:  # informational only; never leave a started trial unwaited
+            log.debug("pid of trial %d not recorded: %s", trial.number, err)
 
     def _tell_rejected(self, trial: Trial, violated: list[int]) -> None:
         trial.set_user_attr("uncounted", True)

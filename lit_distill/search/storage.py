@@ -88,7 +88,10 @@ def _first_line(err: BaseException, url: str) -> str:
     """The driver's own message, first line, with the URL's password scrubbed."""
     orig = getattr(err, "orig", None) or err
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    password = sqlalchemy.engine.make_url(url).password
+    try:
+        password = sqlalchemy.engine.make_url(url).password
+    except Exception:  # a journal path, or no URL at all
+        password = None
     return text.replace(str(password), "***") if password else text
 
 

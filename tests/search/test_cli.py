@@ -134,3 +134,55 @@ def test_worker_seeds_differ_by_study_size_and_worker() -> None:
     assert worker_seed(0, 0) == worker_seed(0, 0)  # a fresh `search run` is reproducible
     seeds = {worker_seed(0, 0), worker_seed(0, 2), worker_seed(0, 0, "a:1"), worker_seed(0, 0, "b:1")}
     assert len(seeds) == 4 and worker_seed(None, 5, "a:1") is None
+
+
+def test_dashboard_serves_the_study_from_its_journal(tmp_path: Path) -> None:
+    """`search dashboard` opens the spec's own storage (here the default journal) in optuna-dashboard."""
+    pytest.importorskip(
+        "optuna_dashboard", reason='optuna-dashboard not installed: pip install ".[dashboard]"'
+    )
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from .helpers import ROOT
+
+    path = write_spec(tmp_path, spec_dict(tmp_path, observation_budget=2))
+    assert main(["run", "--config", str(path), "--no-report"]) == 0
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "lit_distill",
+            "search",
+            "dashboard",
+            "--config",
+            str(path),
+            "--port",
+            str(port),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=5) as r:
+                    studies = json.loads(r.read())["study_summaries"]
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, server.communicate()[0]
+                time.sleep(0.3)
+        assert [s["study_name"] for s in studies] == ["toy"]
+    finally:
+        server.kill()
+        server.wait()
