@@ -4,6 +4,7 @@ plain progress lines in logs, precision, the model summary, alpha_ce 0 without a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -217,3 +218,55 @@ def test_alpha_ce_0_never_runs_the_teacher_nor_builds_its_cache(
     assert cli.trainer.global_step == STEPS
     assert not cache.exists() or not any(cache.iterdir())
     assert float(cli.trainer.callback_metrics["train/loss_squad"]) > 0
+
+
+def test_length_evaluator_from_yaml_counts_limit_val_batches_and_speedup_column(
+    tmp_path: Path,
+    data_dir: Path,
+    teacher_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Counts next to ratios arrive as floats from YAML; they are counts. One batch as validation."""
+    overlay = tmp_path / "length_eval.yaml"
+    overlay.write_text(
+        "trainer:\n"
+        "  callbacks:\n"
+        "    - class_path: LengthConfigEvaluator\n"
+        "      init_args:\n"
+        f"        output_dir: {tmp_path / 'out'}\n"
+        "        length_configs:\n"
+        "          - [64, 48, 32, 16]\n"
+        "          - [1.0, 0.8, 0.6, 0.5]\n"
+        "          - [1.0, 1.0, 1.0, 1.0]\n"  # keeps every token: the full model, not evaluated twice
+        "          - [64, 48, 32, 16]\n"
+    )
+    args = [
+        "validate",
+        f"--config={ROOT / 'configs/quickstart/teacher.yaml'}",
+        f"--config={overlay}",
+        "--trainer.limit_val_batches=1",
+        "--trainer.enable_progress_bar=false",
+        "--model.init_args.model_config=null",
+        f"--model.init_args.model={teacher_dir}",
+        "--data.init_args.synthetic_train_size=48",
+        "--data.init_args.synthetic_dev_size=12",
+        "--data.init_args.synthetic_search_size=6",
+        f"--data.init_args.cache_dir={data_dir}",
+        *SMALL_DATA,
+    ]
+    lightning_log = logging.getLogger("lightning.pytorch")  # does not propagate to the root logger
+    lightning_log.addHandler(caplog.handler)
+    try:
+        run_cli(args, tmp_path, monkeypatch)
+    finally:
+        lightning_log.removeHandler(caplog.handler)
+    rows = json.loads((tmp_path / "out/length_configs.json").read_text())["results"]
+    assert [r["config"] for r in rows] == ["full", "64-48-32-16", "1-0.8-0.6-0.5"]
+    assert rows[1]["length_config"] == [64, 48, 32, 16]
+    assert {r["features"] for r in rows} == {
+        16
+    }  # one batch of 16, as limit_val_batches=1 (the split has more)
+    assert rows[0]["relative_flops"] == 1.0 and rows[2]["relative_flops"] < 1.0
+    table = caplog.text.split("Drop-and-Restore evaluation", 1)[1]
+    assert "speed-up" in table and f"{rows[2]['speedup_vs_full']:.2f}x" in table
