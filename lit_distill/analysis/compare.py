@@ -61,7 +61,7 @@ def disagreements(
         other: (label, scored questions) of the model compared with it.
 
     Returns:
-        Rows with ``id``, ``topic``, ``question``, ``gold_answers`` (list), ``right`` (label of
+        Rows with ``id``, ``topic``, ``question``, ``gold_answers`` (distinct texts), ``right`` (label of
         the model that is right), then prediction, category and F1 of each model.
     """
     (a, sa), (b, sb) = first, other
@@ -77,7 +77,7 @@ def disagreements(
                 "id": q.id,
                 "topic": q.title,
                 "question": q.question,
-                "gold_answers": list(q.answers),
+                "gold_answers": list(dict.fromkeys(q.answers)),  # each distinct text once
                 "right": a if ra else b,
                 f"{a}_prediction": sa[q.id].prediction,
                 f"{a}_category": sa[q.id].category,
