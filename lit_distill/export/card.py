@@ -157,7 +157,7 @@ def build_card(
     else:
         body += [
             f"Measured on `{eval_file}` with this exported artifact itself"
-            + (f" ({threads} CPU threads)" if threads else "")
+            + (f" ({threads} CPU thread{'s' * (threads != 1)})" if threads else "")
             + "; latency is the median batch-1 forward pass over the file's first features at their real length.",
             "",
             _metrics_table(metrics, fp32_metrics),

@@ -14,7 +14,12 @@ from lit_distill.models.loading import wordpiece_tokenizer
 from lit_distill.models.qa import QAModel
 from lit_distill.modules.tokenizers import tokenizer_info
 
-WORDS = ["alice", "bob", "carol", "dave", "lives", "in", "paris", "london", "rome", "oslo", "works", "at", "the", "bank", "school", "farm", "shop", "who", "where", "does", "what", "is", "a", "teacher", "doctor", "baker", "pilot", "job", "city", "she", "he", "and", "likes", "music", "tea", "chess", "golf", "her", "his", "favourite", "game", "drink", ".", "?", ","]
+_TEXT = (
+    "alice bob carol dave lives in paris london rome oslo works at the bank school farm shop who where "
+    "does what is a teacher doctor baker pilot job city she he and likes music tea chess golf her his "
+    "favourite game drink . ? ,"
+)
+WORDS = _TEXT.split()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
 
 PEOPLE = [
