@@ -292,7 +292,9 @@ def benchmark_export(
 def _bench_export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``bench --runtime``: time an exported directory."""
     if args.length_config:
-        parser.error("--length-config: an exported model has its length configuration built in; export another one")
+        parser.error(
+            "--length-config: an exported model has its length configuration built in; export another one"
+        )
     if args.device == "cuda":
         parser.error("--device cuda: exported models are timed on CPU")
     try:
@@ -301,7 +303,10 @@ def _bench_export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
             args.threads,
         )  # fmt: skip
     except FileNotFoundError as err:
-        print(f"error: --checkpoint: {err} (export it first with `python -m lit_distill export`)", file=sys.stderr)
+        print(
+            f"error: --checkpoint: {err} (export it first with `python -m lit_distill export`)",
+            file=sys.stderr,
+        )
         return 2
     except (OSError, ValueError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -311,5 +316,7 @@ def _bench_export(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         f"median {row['latency_median_s'] * 1e3:.2f} ms per batch of {row['batch_size']} "
         f"(IQR {row['latency_iqr_s'] * 1e3:.2f} ms), {row['throughput_seq_per_s']:.1f} seq/s"
     )
-    write_rows([row], args.output, args.csv, meta={"checkpoint": str(args.checkpoint), "threads": args.threads})
+    write_rows(
+        [row], args.output, args.csv, meta={"checkpoint": str(args.checkpoint), "threads": args.threads}
+    )
     return 0

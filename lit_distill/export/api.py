@@ -50,10 +50,14 @@ def _check_output(output: Path, overwrite: bool) -> None:
     if output.exists() and not output.is_dir():
         raise ExportInputError("--output", f"{str(output)!r} is a file; give a directory")
     if output.is_dir() and any(output.iterdir()) and not overwrite:
-        raise ExportInputError("--output", f"{str(output)!r} exists and is not empty; pass --overwrite to replace it")
+        raise ExportInputError(
+            "--output", f"{str(output)!r} exists and is not empty; pass --overwrite to replace it"
+        )
 
 
-def _length_config(value: str | Sequence[int | float] | None, source: ExportSource) -> list[int] | list[float] | None:
+def _length_config(
+    value: str | Sequence[int | float] | None, source: ExportSource
+) -> list[int] | list[float] | None:
     if value is None:
         return None
     config = source.model.config
@@ -65,8 +69,11 @@ def _length_config(value: str | Sequence[int | float] | None, source: ExportSour
         )
         validate_length_config(parsed, config.num_hidden_layers, config.max_position_embeddings)
     except ValueError as err:
-        raise ExportInputError("--length-config", f"{err} (the model has {config.num_hidden_layers} layers, "
-                               f"at most {config.max_position_embeddings} positions)") from err
+        raise ExportInputError(
+            "--length-config",
+            f"{err} (the model has {config.num_hidden_layers} layers, "
+            f"at most {config.max_position_embeddings} positions)",
+        ) from err
     return parsed
 
 
@@ -111,6 +118,8 @@ def export_model(
     push_to_hub: str | None = None,
     tokenizer: str | None = None,
     threads: int | None = None,
+    max_seq_length: int = 384,
+    doc_stride: int = 128,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Export a lit_distill model to a Hugging Face directory or an ONNX graph, evaluate it, write its card.
@@ -131,6 +140,8 @@ def export_model(
         push_to_hub: Upload the directory to this Hugging Face Hub repository.
         tokenizer: Tokenizer name or directory, when the model does not record one.
         threads: CPU threads for evaluation and latency (default: the runtime's choice).
+        max_seq_length: Tokens per evaluation window (capped at the model's positions).
+        doc_stride: Overlap of consecutive evaluation windows.
         log: Where progress lines go.
 
     Raises:
@@ -145,7 +156,9 @@ def export_model(
     if to not in TARGETS:
         raise ExportInputError("--to", f"{to!r}; allowed: {', '.join(TARGETS)}")
     if int8 and to != "onnx":
-        raise ExportInputError("--int8", "INT8 is offered for --to onnx (ONNX Runtime's quantiser); use --to onnx")
+        raise ExportInputError(
+            "--int8", "INT8 is offered for --to onnx (ONNX Runtime's quantiser); use --to onnx"
+        )
     if to == "onnx":
         require("onnx")
         require("onnxruntime")
@@ -154,7 +167,12 @@ def export_model(
     source = load_source(model, tokenizer)
     length = _length_config(length_config, source)
     positions = source.model.config.max_position_embeddings
-    settings = FeatureSettings(min(384, positions), min(128, positions // 4), min(64, positions // 2))
+    width = min(max_seq_length, positions)
+    settings = FeatureSettings(width, min(doc_stride, width // 4), min(64, width // 2))
+    try:
+        settings.validate()
+    except ValueError as err:
+        raise ExportInputError("--max-seq-length", str(err)) from err
     data = prepare_eval(eval_file, source.tokenizer, settings) if eval_file is not None else None
     if threads is not None:
         torch.set_num_threads(threads)
@@ -167,11 +185,15 @@ def export_model(
         if data is not None:
             artifact = load_artifact(work, threads=threads)
             metrics = evaluate(artifact.forward, data)
-            log(f"{manifest.format}{' INT8' if int8 else ''}: EM {metrics['exact']:.2f} F1 {metrics['f1']:.2f} "
-                f"latency {metrics['latency_ms']:.2f} ms (batch 1)")
+            log(
+                f"{manifest.format}{' INT8' if int8 else ''}: EM {metrics['exact']:.2f} F1 {metrics['f1']:.2f} "
+                f"latency {metrics['latency_ms']:.2f} ms (batch 1)"
+            )
             if fp32_metrics is not None:
-                log(f"INT8 vs fp32: F1 {metrics['f1'] - fp32_metrics['f1']:+.2f} "
-                    f"(EM {metrics['exact'] - fp32_metrics['exact']:+.2f})")
+                log(
+                    f"INT8 vs fp32: F1 {metrics['f1'] - fp32_metrics['f1']:+.2f} "
+                    f"(EM {metrics['exact'] - fp32_metrics['exact']:+.2f})"
+                )
         config = source.model.config
         shape = {
             "layers": config.num_hidden_layers,
@@ -220,5 +242,7 @@ def upload_to_hub(directory: str | Path, repo_id: str, private: bool = False) ->
 
     api = HfApi()
     api.create_repo(repo_id, exist_ok=True, private=private)
-    info = api.upload_folder(repo_id=repo_id, folder_path=str(directory), commit_message="Upload model exported by lit_distill")
+    info = api.upload_folder(
+        repo_id=repo_id, folder_path=str(directory), commit_message="Upload model exported by lit_distill"
+    )
     return str(info)

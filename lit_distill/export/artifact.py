@@ -60,7 +60,9 @@ def read_manifest(directory: str | Path) -> Manifest:
     """
     path = Path(directory) / MANIFEST
     if not path.is_file():
-        raise FileNotFoundError(f"{directory} is not a directory written by `lit_distill export` (no {MANIFEST})")
+        raise FileNotFoundError(
+            f"{directory} is not a directory written by `lit_distill export` (no {MANIFEST})"
+        )
     data = json.loads(path.read_text(encoding="utf-8"))
     return Manifest(**data)
 
@@ -99,9 +101,13 @@ def onnx_forward(session: Any) -> Forward:
     """Wrap a session; inputs the graph does not use (DistilBERT's segment ids) are left out."""
     names = {i.name for i in session.get_inputs()}
 
-    def run(input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         feed = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
-        start, end = session.run(["start_logits", "end_logits"], {k: v for k, v in feed.items() if k in names})
+        start, end = session.run(
+            ["start_logits", "end_logits"], {k: v for k, v in feed.items() if k in names}
+        )
         return start, end
 
     return run
@@ -111,8 +117,13 @@ def torch_forward(model: Any) -> Forward:
     """Wrap a Hugging Face QA model (fp32, CPU, inference mode)."""
     takes_types = "token_type_ids" in inspect.signature(model.forward).parameters
 
-    def run(input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        kwargs = {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(attention_mask)}
+    def run(
+        input_ids: np.ndarray, attention_mask: np.ndarray, token_type_ids: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        kwargs = {
+            "input_ids": torch.from_numpy(input_ids),
+            "attention_mask": torch.from_numpy(attention_mask),
+        }
         if takes_types:
             kwargs["token_type_ids"] = torch.from_numpy(token_type_ids)
         with torch.inference_mode():
@@ -123,7 +134,10 @@ def torch_forward(model: Any) -> Forward:
 
 
 def load_artifact(
-    directory: str | Path, runtime: Runtime | None = None, threads: int | None = None, onnx_file: str = ONNX_FILE
+    directory: str | Path,
+    runtime: Runtime | None = None,
+    threads: int | None = None,
+    onnx_file: str = ONNX_FILE,
 ) -> Artifact:
     """Load an exported directory for inference.
 
@@ -148,7 +162,9 @@ def load_artifact(
         raise ValueError(
             f"--runtime {chosen}: {directory} is a {manifest.format!r} export, which runs with --runtime {expected}"
         )
-    tokenizer = AutoTokenizer.from_pretrained(str(path), use_fast=True, trust_remote_code=manifest.custom_code)
+    tokenizer = AutoTokenizer.from_pretrained(
+        str(path), use_fast=True, trust_remote_code=manifest.custom_code
+    )
     if chosen == "onnxruntime":
         session = onnx_session(path / onnx_file, threads)
         return Artifact(onnx_forward(session), tokenizer, manifest, chosen, session)

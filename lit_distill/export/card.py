@@ -49,7 +49,10 @@ def _usage(manifest: Manifest) -> str:
 
 
 def _metrics_table(metrics: Mapping[str, Any], fp32: Mapping[str, Any] | None) -> str:
-    rows = ["| metric | value |" + (" fp32 | change |" if fp32 else ""), "|---|---|" + ("---|---|" if fp32 else "")]
+    rows = [
+        "| metric | value |" + (" fp32 | change |" if fp32 else ""),
+        "|---|---|" + ("---|---|" if fp32 else ""),
+    ]
     for key, (_, label) in METRIC_NAMES.items():
         if key in metrics:
             line = f"| {label} | {metrics[key]:.2f} |"
@@ -57,9 +60,10 @@ def _metrics_table(metrics: Mapping[str, Any], fp32: Mapping[str, Any] | None) -
                 line += f" {fp32[key]:.2f} | {metrics[key] - fp32[key]:+.2f} |"
             rows.append(line)
     rows.append(f"| questions | {metrics.get('total', 0)} |" + (" | |" if fp32 else ""))
-    rows.append(f"| latency, batch 1 (ms, median) | {metrics['latency_ms']:.2f} |" + (
-        f" {fp32['latency_ms']:.2f} | {metrics['latency_ms'] / fp32['latency_ms']:.2f}x |" if fp32 else ""
-    ))
+    rows.append(
+        f"| latency, batch 1 (ms, median) | {metrics['latency_ms']:.2f} |"
+        + (f" {fp32['latency_ms']:.2f} | {metrics['latency_ms'] / fp32['latency_ms']:.2f}x |" if fp32 else "")
+    )
     return "\n".join(rows)
 
 
@@ -115,9 +119,13 @@ def build_card(
     )
     kind = {"hf": "Hugging Face (PyTorch)", "onnx": "ONNX (ONNX Runtime)"}[manifest.format]
     kind += ", dynamic INT8 linear layers" if manifest.int8 else ", fp32"
-    recipe_lines = "\n".join(f"| {k} | `{json.dumps(v)}` |" for k, v in recipe.items()) or "| (none recorded) | |"
+    recipe_lines = (
+        "\n".join(f"| {k} | `{json.dumps(v)}` |" for k, v in recipe.items()) or "| (none recorded) | |"
+    )
     shape_lines = "\n".join(f"| {k} | `{json.dumps(v)}` |" for k, v in shape.items())
-    length = json.dumps(manifest.length_config) if manifest.length_config is not None else "none (full length)"
+    length = (
+        json.dumps(manifest.length_config) if manifest.length_config is not None else "none (full length)"
+    )
     body = [
         f"# {name}",
         "",
@@ -149,7 +157,7 @@ def build_card(
     else:
         body += [
             f"Measured on `{eval_file}` with this exported artifact itself"
-            + (f" ({threads} CPU threads)" if threads else "")
+            + (f" ({threads} CPU thread{'s' * (threads != 1)})" if threads else "")
             + "; latency is the median batch-1 forward pass over the file's first features at their real length.",
             "",
             _metrics_table(metrics, fp32_metrics),

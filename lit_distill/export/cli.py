@@ -22,20 +22,36 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a model to a Hugging Face directory (AutoModelForQuestionAnswering, pipeline) or "
         "an ONNX graph (ONNX Runtime, optionally INT8), evaluate the artifact itself and write its model card.",
     )
-    parser.add_argument("model", metavar="MODEL", help="a .ckpt written by a lit_distill module or a QAModel.save directory")
+    parser.add_argument(
+        "model", metavar="MODEL", help="a .ckpt written by a lit_distill module or a QAModel.save directory"
+    )
     parser.add_argument("--to", required=True, choices=["hf", "onnx"], help="target format")
-    parser.add_argument("--output", required=True, metavar="DIR", help="directory to write (must be new or empty)")
-    parser.add_argument("--int8", action="store_true", help="dynamic INT8 linear layers (ONNX Runtime; --to onnx)")
+    parser.add_argument(
+        "--output", required=True, metavar="DIR", help="directory to write (must be new or empty)"
+    )
+    parser.add_argument(
+        "--int8", action="store_true", help="dynamic INT8 linear layers (ONNX Runtime; --to onnx)"
+    )
     parser.add_argument(
         "--length-config",
         default=None,
         metavar="LIST",
         help='Drop-and-Restore lengths built into the artifact, e.g. "[315,251,242,159,142,33]" or ratios',
     )
-    parser.add_argument("--eval-file", default=None, metavar="SQUAD.json", help="evaluate the artifact on this file")
+    parser.add_argument(
+        "--eval-file", default=None, metavar="SQUAD.json", help="evaluate the artifact on this file"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
-    parser.add_argument("--push-to-hub", default=None, metavar="REPO_ID", help="upload the directory to the Hub")
-    parser.add_argument("--tokenizer", default=None, help="tokenizer name or directory (default: the model's own)")
+    parser.add_argument(
+        "--push-to-hub", default=None, metavar="REPO_ID", help="upload the directory to the Hub"
+    )
+    parser.add_argument(
+        "--tokenizer", default=None, help="tokenizer name or directory (default: the model's own)"
+    )
+    parser.add_argument(
+        "--max-seq-length", type=int, default=384, help="evaluation window in tokens (default 384)"
+    )
+    parser.add_argument("--doc-stride", type=int, default=128, help="evaluation window overlap (default 128)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for evaluation and latency")
     return parser
 
@@ -61,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             push_to_hub=args.push_to_hub,
             tokenizer=args.tokenizer,
             threads=args.threads,
+            max_seq_length=args.max_seq_length,
+            doc_stride=args.doc_stride,
         )
     except (ExportInputError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)

@@ -32,4 +32,6 @@ def require(module: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise ImportError(f"{module} is not installed; the export commands need the export extra: {EXTRA_HINT}") from err
+        raise ImportError(
+            f"{module} is not installed; the export commands need the export extra: {EXTRA_HINT}"
+        ) from err

@@ -97,7 +97,9 @@ def _latency(forward: Forward, data: EvalData, samples: int, warmup: int = 2) ->
     return statistics.median(times)
 
 
-def evaluate(forward: Forward, data: EvalData, batch_size: int = 16, latency_samples: int = 32) -> dict[str, Any]:
+def evaluate(
+    forward: Forward, data: EvalData, batch_size: int = 16, latency_samples: int = 32
+) -> dict[str, Any]:
     """Score ``forward`` on ``data`` as the official script does, and time it.
 
     Returns:
@@ -120,7 +122,17 @@ def evaluate(forward: Forward, data: EvalData, batch_size: int = 16, latency_sam
     seconds = time.perf_counter() - began
     preds = postprocess_predictions(data.eval_set, start, end)
     metrics = squad_evaluate(data.eval_set.gold(), preds.answers, preds.na_probs, report_missing=False)
-    keep = ("exact", "f1", "total", "HasAns_exact", "HasAns_f1", "HasAns_total", "NoAns_exact", "NoAns_f1", "NoAns_total")
+    keep = (
+        "exact",
+        "f1",
+        "total",
+        "HasAns_exact",
+        "HasAns_f1",
+        "HasAns_total",
+        "NoAns_exact",
+        "NoAns_f1",
+        "NoAns_total",
+    )
     out: dict[str, Any] = {k: metrics[k] for k in keep if k in metrics}
     out["latency_ms"] = 1e3 * _latency(forward, data, latency_samples)
     out["eval_seconds"] = seconds

@@ -48,7 +48,9 @@ def _relative_source(module: Any) -> str:
     """A package module's source with its ``lit_distill.models`` imports made relative."""
     text = Path(module.__file__).read_text(encoding="utf-8")
     for absolute, (local, _) in COPIED_MODULES.items():
-        text = re.sub(rf"^from {re.escape(absolute)} import", f"from .{local} import", text, flags=re.MULTILINE)
+        text = re.sub(
+            rf"^from {re.escape(absolute)} import", f"from .{local} import", text, flags=re.MULTILINE
+        )
     if re.search(r"^\s*(from|import) lit_distill", text, flags=re.MULTILINE):
         raise RuntimeError(f"{module.__name__} imports other lit_distill modules; update COPIED_MODULES")
     return text
@@ -63,14 +65,18 @@ def _save_standard(model: QAModel, directory: Path) -> None:
     state = {k: v.detach().clone() for k, v in state_dict_to_hf(model.state_dict(), model.config).items()}
     missing, unexpected = hf_model.load_state_dict(state, strict=False)
     if unexpected or any(not k.endswith("position_ids") for k in missing):
-        raise RuntimeError(f"conversion to {type(hf_model).__name__} failed: missing {missing}, unexpected {unexpected}")
+        raise RuntimeError(
+            f"conversion to {type(hf_model).__name__} failed: missing {missing}, unexpected {unexpected}"
+        )
     hf_model.save_pretrained(str(directory))
 
 
 def _save_custom(model: QAModel, length_config: Sequence[int | float] | None, directory: Path) -> None:
     for local, module in COPIED_MODULES.values():
         (directory / f"{local}.py").write_text(_relative_source(module), encoding="utf-8")
-    (directory / MODELING_FILE).write_text((REMOTE_DIR / MODELING_FILE).read_text(encoding="utf-8"), encoding="utf-8")
+    (directory / MODELING_FILE).write_text(
+        (REMOTE_DIR / MODELING_FILE).read_text(encoding="utf-8"), encoding="utf-8"
+    )
     stem = MODELING_FILE.removesuffix(".py")
     config = {
         "model_type": "lit_distill_qa",
@@ -88,7 +94,9 @@ def _save_custom(model: QAModel, length_config: Sequence[int | float] | None, di
     save_file(state, str(directory / "model.safetensors"), metadata={"format": "pt"})
 
 
-def save_hf(model: QAModel, tokenizer: Any, directory: Path, length_config: Sequence[int | float] | None) -> bool:
+def save_hf(
+    model: QAModel, tokenizer: Any, directory: Path, length_config: Sequence[int | float] | None
+) -> bool:
     """Write the Hugging Face directory; returns True when it needs ``trust_remote_code=True``."""
     custom = needs_custom_code(model, length_config)
     with torch.no_grad():

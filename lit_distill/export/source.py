@@ -81,7 +81,8 @@ def load_source(model: str | Path, tokenizer: str | None = None) -> ExportSource
         loaded = load_qa_model(str(path), "MODEL")
     except (ValueError, KeyError, RuntimeError, OSError, EOFError) as err:
         raise ExportInputError(
-            "MODEL", f"{str(model)!r} is neither a lit_distill checkpoint nor a QAModel.save directory ({err})"
+            "MODEL",
+            f"{str(model)!r} is neither a lit_distill checkpoint nor a QAModel.save directory ({err})",
         ) from err
     except Exception as err:  # torch.load of an arbitrary file raises unpickling errors of many kinds
         raise ExportInputError("MODEL", f"{str(model)!r} cannot be read as a checkpoint ({err})") from err
@@ -110,4 +111,3 @@ def load_source(model: str | Path, tokenizer: str | None = None) -> ExportSource
     extra = {k: v for k, v in loaded.extra.items() if k not in ("model_config", "tokenizer")}
     recipe.update({k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool, list))})
     return ExportSource(model=loaded.model.eval(), tokenizer=tok, path=str(path), recipe=recipe)
-

@@ -32,7 +32,9 @@ from lit_distill.models.qa import QAModel
 __all__ = ["TraceableQA"]
 
 
-def _attention(layer: EncoderLayer, x: Tensor, mask_bias: Tensor, queries: Tensor | None) -> tuple[Tensor, Tensor | None]:
+def _attention(
+    layer: EncoderLayer, x: Tensor, mask_bias: Tensor, queries: Tensor | None
+) -> tuple[Tensor, Tensor | None]:
     """Masked self-attention of ``layer`` up to its output projection.
 
     Args:
@@ -68,7 +70,7 @@ def _select(significance: Tensor, counts: Tensor, positions: Tensor) -> tuple[Te
     """
     k = counts.max()  # () long, tokens kept by the longest sequence
     order = torch.argsort(significance, dim=1, descending=True)
-    order = order.narrow(1, 0, k)  # (B, k) most significant first
+    order = order.narrow(1, 0, k)  # type: ignore[call-overload]  # (B, k); a tensor length stays in the graph
     rank = torch.arange(order.shape[1], device=order.device)
     valid = rank[None, :] < counts[:, None]  # (B, k)
     original = positions.gather(1, order)  # (B, k)
@@ -91,7 +93,9 @@ class TraceableQA(nn.Module):
         self.model = model
         self.length_config = None if length_config is None else list(length_config)
 
-    def forward(self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor, token_type_ids: Tensor
+    ) -> tuple[Tensor, Tensor]:
         """(B, L) ids, mask and segment ids -> (B, L) start and (B, L) end logits."""
         encoder = self.model.encoder
         batch, seq_length = input_ids.shape

@@ -14,11 +14,12 @@ from lit_distill.models.loading import wordpiece_tokenizer
 from lit_distill.models.qa import QAModel
 from lit_distill.modules.tokenizers import tokenizer_info
 
-WORDS = (
+_TEXT = (
     "alice bob carol dave lives in paris london rome oslo works at the bank school farm shop who where "
     "does what is a teacher doctor baker pilot job city she he and likes music tea chess golf her his "
     "favourite game drink . ? ,"
-).split()
+)
+WORDS = _TEXT.split()
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]
 
 PEOPLE = [
@@ -36,10 +37,18 @@ def squad_dict(people: list[tuple[str, str, str, str, str]]) -> dict[str, Any]:
         context = f"{name} lives in {city} . {pron} works at the bank and is a {job} . her favourite game is {game} ."
         qas = []
         for i, (question, answer) in enumerate(
-            [(f"where does {name} live ?", city), (f"what is {name} job ?", job), (f"what is {name} favourite game ?", game)]
+            [
+                (f"where does {name} live ?", city),
+                (f"what is {name} job ?", job),
+                (f"what is {name} favourite game ?", game),
+            ]
         ):
             qas.append(
-                {"id": f"{name}-{i}", "question": question, "answers": [{"text": answer, "answer_start": context.index(f" {answer} ") + 1}]}
+                {
+                    "id": f"{name}-{i}",
+                    "question": question,
+                    "answers": [{"text": answer, "answer_start": context.index(f" {answer} ") + 1}],
+                }
             )
         paragraphs.append({"context": context, "qas": qas})
     return {"version": "1.1", "data": [{"title": "people", "paragraphs": paragraphs}]}
@@ -98,7 +107,10 @@ def pruned_ckpt(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any, tokeni
     path = tmp_path_factory.mktemp("ckpt") / "pruned.ckpt"
     torch.save(
         {
-            "lit_distill": {"model_config": model.config.to_dict(), "tokenizer": tokenizer_info(tokenizer).to_dict()},
+            "lit_distill": {
+                "model_config": model.config.to_dict(),
+                "tokenizer": tokenizer_info(tokenizer).to_dict(),
+            },
             "state_dict": {f"model.{k}": v for k, v in model.state_dict().items()},
             "hyper_parameters": {"teacher": "runs/teacher", "alpha_ce": 0.7, "temperature": 2.0},
             "datamodule_hyper_parameters": {"tokenizer": str(tokenizer_dir)},

@@ -17,7 +17,9 @@ from lit_distill.models.qa import QAModel
 SETTINGS = FeatureSettings(max_seq_length=64, doc_stride=16, max_query_length=32)
 
 
-def padded_batch(vocab: int, batch: int, length: int, seed: int, types: bool = True) -> dict[str, torch.Tensor]:
+def padded_batch(
+    vocab: int, batch: int, length: int, seed: int, types: bool = True
+) -> dict[str, torch.Tensor]:
     """Random ids, [CLS]=2 first, every sequence after the first padded by a different amount."""
     g = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(5, vocab, (batch, length), generator=g)
@@ -89,9 +91,13 @@ def pipeline_answers(directory: Path, eval_file: Path, trust_remote_code: bool) 
     """Answers by question id from ``pipeline("question-answering", model=directory)``."""
     from transformers import pipeline
 
-    qa = pipeline("question-answering", model=str(directory), trust_remote_code=trust_remote_code, device="cpu")
+    qa = pipeline(
+        "question-answering", model=str(directory), trust_remote_code=trust_remote_code, device="cpu"
+    )
     examples = load_squad_json(eval_file, "1.1").examples
     return {
-        e.id: qa(question=e.question, context=e.context, max_answer_len=30, max_seq_len=64, doc_stride=16)["answer"]
+        e.id: qa(question=e.question, context=e.context, max_answer_len=30, max_seq_len=64, doc_stride=16)[
+            "answer"
+        ]
         for e in examples
     }

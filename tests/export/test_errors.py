@@ -22,7 +22,9 @@ def _nothing_left(parent: Path) -> bool:
     return not [p for p in parent.iterdir() if ".partial-" in p.name or p.name == "out"]
 
 
-def test_model_that_is_neither_checkpoint_nor_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_model_that_is_neither_checkpoint_nor_directory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     junk = tmp_path / "junk.ckpt"
     junk.write_text("not a checkpoint")
     code, err = _run(capsys, str(junk), "--to", "hf", "--output", str(tmp_path / "out"))
@@ -36,17 +38,26 @@ def test_model_that_is_neither_checkpoint_nor_directory(tmp_path: Path, capsys: 
 
 @pytest.mark.parametrize(
     ("config", "expected"),
-    [("[0.9,0.5]", "3 layers"), ("[0.5,0.8,0.9]", "increase"), ("[100,50,10]", "64"), ("[1.5,1,1]", "(0, 1]")],
+    [
+        ("[0.9,0.5]", "3 layers"),
+        ("[0.5,0.8,0.9]", "increase"),
+        ("[100,50,10]", "64"),
+        ("[1.5,1,1]", "(0, 1]"),
+    ],
 )
 def test_length_config_that_does_not_fit(
     uniform_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], config: str, expected: str
 ) -> None:
-    code, err = _run(capsys, str(uniform_dir), "--to", "onnx", "--length-config", config, "--output", str(tmp_path / "out"))
+    code, err = _run(
+        capsys, str(uniform_dir), "--to", "onnx", "--length-config", config, "--output", str(tmp_path / "out")
+    )
     assert code == 2 and "--length-config" in err and expected in err
     assert _nothing_left(tmp_path)
 
 
-def test_non_empty_output_needs_overwrite(uniform_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_non_empty_output_needs_overwrite(
+    uniform_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("user data")
@@ -58,7 +69,9 @@ def test_non_empty_output_needs_overwrite(uniform_dir: Path, tmp_path: Path, cap
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no temporary or old directory left
 
 
-def test_eval_file_with_another_vocabulary(uniform_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_file_with_another_vocabulary(
+    uniform_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     context = "le chat noir dort sur la chaise rouge pendant que le chien mange"
     data = {
         "version": "1.1",
@@ -68,7 +81,9 @@ def test_eval_file_with_another_vocabulary(uniform_dir: Path, tmp_path: Path, ca
     }  # fmt: skip
     path = tmp_path / "fr.json"
     path.write_text(json.dumps(data))
-    code, err = _run(capsys, str(uniform_dir), "--to", "hf", "--eval-file", str(path), "--output", str(tmp_path / "out"))
+    code, err = _run(
+        capsys, str(uniform_dir), "--to", "hf", "--eval-file", str(path), "--output", str(tmp_path / "out")
+    )
     assert code == 2 and "--eval-file" in err and "[UNK]" in err and "fr.json" in err
     assert not (tmp_path / "out").exists() and _nothing_left(tmp_path)
 
@@ -78,7 +93,9 @@ def test_int8_needs_onnx(uniform_dir: Path, tmp_path: Path, capsys: pytest.Captu
     assert code == 2 and "--int8" in err and "--to onnx" in err
 
 
-def test_missing_extra_names_it(uniform_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_missing_extra_names_it(
+    uniform_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with mock.patch.dict(sys.modules, {"onnx": None, "onnxruntime": None}):  # None: import fails
         code, err = _run(capsys, str(uniform_dir), "--to", "onnx", "--output", str(tmp_path / "out"))
     assert code == 2 and 'pip install "lit_distill[export]"' in err

@@ -19,7 +19,9 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
-def _logits(directory: Path, batch: dict[str, torch.Tensor], trust: bool) -> tuple[torch.Tensor, torch.Tensor]:
+def _logits(
+    directory: Path, batch: dict[str, torch.Tensor], trust: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
     from transformers import AutoModelForQuestionAnswering
 
     model = AutoModelForQuestionAnswering.from_pretrained(str(directory), trust_remote_code=trust).eval()
@@ -39,7 +41,9 @@ def _check_logits(directory: Path, model: Any, trust: bool, length_config: Any =
         torch.testing.assert_close(end[mask], ours.end_logits[mask], atol=1e-5, rtol=0)
 
 
-def test_uniform_model_becomes_plain_bert(uniform_dir: Path, eval_file: Path, tmp_path: Path, tokenizer: Any) -> None:
+def test_uniform_model_becomes_plain_bert(
+    uniform_dir: Path, eval_file: Path, tmp_path: Path, tokenizer: Any
+) -> None:
     out = tmp_path / "hf"
     result = export_model(uniform_dir, "hf", out, eval_file=eval_file, threads=1, log=lambda _: None)
     config = json.loads((out / "config.json").read_text())
@@ -55,7 +59,9 @@ def test_uniform_model_becomes_plain_bert(uniform_dir: Path, eval_file: Path, tm
     assert f"{result.metrics['f1']:.2f}" in card and "trust_remote_code" not in card  # type: ignore[index]
 
 
-def test_pruned_checkpoint_uses_custom_code(pruned_ckpt: Path, eval_file: Path, tmp_path: Path, tokenizer: Any) -> None:
+def test_pruned_checkpoint_uses_custom_code(
+    pruned_ckpt: Path, eval_file: Path, tmp_path: Path, tokenizer: Any
+) -> None:
     out = tmp_path / "hf"
     export_model(pruned_ckpt, "hf", out, log=lambda _: None)
     config = json.loads((out / "config.json").read_text())
@@ -71,7 +77,9 @@ def test_pruned_checkpoint_uses_custom_code(pruned_ckpt: Path, eval_file: Path, 
     assert "trust_remote_code=True" in card and "alpha_ce" in card and "runs/teacher" in card
 
 
-def test_length_config_is_the_custom_model_default(uniform_dir: Path, eval_file: Path, tmp_path: Path, tokenizer: Any) -> None:
+def test_length_config_is_the_custom_model_default(
+    uniform_dir: Path, eval_file: Path, tmp_path: Path, tokenizer: Any
+) -> None:
     out = tmp_path / "hf"
     lengths = [0.8, 0.5, 0.3]
     export_model(uniform_dir, "hf", out, length_config="[0.8,0.5,0.3]", log=lambda _: None)

@@ -26,7 +26,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("heads", "layout", "lengths"), CASES, ids=["plain", "pruned-ratios", "distilbert-pruned-counts"])
+@pytest.mark.parametrize(
+    ("heads", "layout", "lengths"), CASES, ids=["plain", "pruned-ratios", "distilbert-pruned-counts"]
+)
 def test_onnx_logits_equal_pytorch(heads: Any, layout: str, lengths: Any, tmp_path: Path) -> None:
     torch.set_num_threads(1)
     model = make_model(heads, seed=3, layout=layout)
@@ -43,11 +45,20 @@ def test_onnx_logits_equal_pytorch(heads: Any, layout: str, lengths: Any, tmp_pa
 
 
 @pytest.fixture(scope="module")
-def int8_export(pruned_ckpt: Path, eval_file: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[str]]:
+def int8_export(
+    pruned_ckpt: Path, eval_file: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Any, list[str]]:
     lines: list[str] = []
     out = tmp_path_factory.mktemp("onnx") / "int8"
     result = export_model(
-        pruned_ckpt, "onnx", out, int8=True, length_config="[0.9,0.7,0.5]", eval_file=eval_file, threads=1, log=lines.append
+        pruned_ckpt,
+        "onnx",
+        out,
+        int8=True,
+        length_config="[0.9,0.7,0.5]",
+        eval_file=eval_file,
+        threads=1,
+        log=lines.append,
     )
     return result, lines
 
@@ -69,7 +80,9 @@ def test_int8_artifact_runs_and_card_has_its_scores(int8_export: tuple[Any, list
     assert "type: f1" in card and "int8" in card
 
 
-def test_bench_times_the_exported_graph(int8_export: tuple[Any, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_times_the_exported_graph(
+    int8_export: tuple[Any, list[str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = str(int8_export[0].directory)
     report = tmp_path / "bench.json"
     argv = ["bench", "--checkpoint", out, "--runtime", "onnxruntime", "--batch-size", "2", "--seq-length", "24",
