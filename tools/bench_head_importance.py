@@ -99,7 +99,7 @@ def main() -> int:
             snapshots[used] = {k: [t.clone() for t in v] for k, v in totals.items()}
             print(f"{used} batches after {time.perf_counter() - start:.0f} s", flush=True)
     snapshots[used] = {k: [t.clone() for t in v] for k, v in totals.items()}
-    print(f"importance over {used} batches of {dm.batch_size} took {time.perf_counter() - start:.0f} s")
+    print(f"importance over {used} batches took {time.perf_counter() - start:.0f} s")
 
     stability: dict[str, list[dict[str, float]]] = {name: [] for name in ESTIMATORS}
     print(f"\nagreement with the estimate over all {used} batches (prune {args.amount:.0%} of heads):")
