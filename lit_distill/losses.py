@@ -25,13 +25,16 @@ Faithfulness notes (see docs/training.md):
   scores ``<= -100`` (its scores include the additive mask); our encoder returns
   scores without the mask, so we zero the padded key positions explicitly in
   both tensors, which is the same set of positions.
-* :func:`soft_cross_entropy` is TinyBERT's prediction-layer loss. The reference
-  takes ``mean()`` over every element, i.e. divides by the number of positions
-  ``L``, and has no ``T^2``. By default we deliberately deviate: we sum over
-  positions, average over the batch and multiply by ``T^2`` (Hinton et al.),
-  so the loss does not shrink with the padded sequence length and its gradient
-  does not shrink with the temperature. ``reference=True`` gives the
-  reference's numbers exactly.
+* :func:`soft_cross_entropy` is TinyBERT's prediction-layer loss. TinyBERT's
+  ``task_distill.py`` (GLUE) takes ``mean()`` over every element, i.e. divides by
+  the number of positions ``L``, has no ``T^2`` and masks nothing (on padded span
+  logits, padded positions take part in both softmaxes). By default we sum over
+  positions, average over the batch and multiply by ``T^2`` (Hinton et al.), so
+  the loss does not shrink with the padded sequence length and its gradient does
+  not shrink with the temperature; at ``T = 1`` this is the reduction of
+  Dynamic-TinyBERT's SQuAD script (``sum(-1).mean()``, no temperature), which
+  does not mask padding either. We mask padding. ``reference=True`` gives the
+  TinyBERT reference's numbers exactly, padded positions included.
 """
 
 from __future__ import annotations
@@ -210,20 +213,24 @@ def soft_cross_entropy(
         student_logits: ``(B, L)``.
         teacher_logits: ``(B, L)`` (constant target).
         temperature: ``T > 0``.
-        mask: optional ``(B, L)``; masked positions take no probability mass.
-        reference: ``False`` (default): sum over positions, mean over the batch,
-            times ``T^2``. ``True``: TinyBERT's reduction, ``mean()`` over all
-            ``B * L`` elements and no ``T^2`` (a documented deviation, see the module docstring).
+        mask: optional ``(B, L)``; masked positions take no probability mass
+            (ignored with ``reference=True``).
+        reference: ``False`` (default): masked, sum over positions, mean over the
+            batch, times ``T^2``. ``True``: TinyBERT's ``task_distill.py``: no mask
+            (padded positions in both softmaxes), ``mean()`` over all ``B * L``
+            elements, no ``T^2`` (see the module docstring).
 
     Returns:
         A scalar tensor.
     """
     _check_temperature(temperature)
+    if reference:  # TinyBERT: softmax over every position, padding included; mean over B * L
+        log_p_s = F.log_softmax(student_logits.float() / temperature, dim=-1)  # (B, L)
+        p_t = F.softmax(teacher_logits.detach().float() / temperature, dim=-1)  # (B, L)
+        return (-p_t * log_p_s).mean()
     log_p_s = _masked_log_softmax(student_logits / temperature, mask)  # (B, L)
     p_t = _masked_log_softmax(teacher_logits.detach() / temperature, mask).exp()  # (B, L)
     terms = torch.where(p_t > 0, -p_t * log_p_s, torch.zeros_like(p_t))  # (B, L)
-    if reference:
-        return terms.mean()
     return terms.sum(dim=-1).mean() * temperature**2
 
 

@@ -107,6 +107,19 @@ def test_soft_cross_entropy_masked_positions_take_no_mass() -> None:
     assert losses.soft_cross_entropy(s, teacher, 1.0, mask).item() == pytest.approx(math.log(2), rel=1e-5)
 
 
+def test_reference_soft_cross_entropy_keeps_padded_positions_in_the_softmax() -> None:
+    # TinyBERT's soft CE: log_softmax / softmax over every position, padding included, mean over B * L
+    s, teacher = t([0.0, 0.0, 3.0]), t([LN3, 0.0, 8.0])
+    mask = torch.tensor([[1, 1, 0]])
+    log_p_s = torch.log_softmax(s, dim=-1)
+    p_t = torch.softmax(teacher, dim=-1)
+    expected = float((-p_t * log_p_s).sum() / 3)
+    assert losses.soft_cross_entropy(s, teacher, 1.0, mask, reference=True).item() == pytest.approx(
+        expected, rel=1e-6
+    )
+    assert expected != pytest.approx(losses.soft_cross_entropy(s, teacher, 1.0, mask).item() / 3, rel=1e-3)
+
+
 @pytest.mark.parametrize(
     ("student", "teacher", "hidden", "attention"),
     [

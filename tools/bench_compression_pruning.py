@@ -70,6 +70,12 @@ def main() -> int:
     )
     parser.add_argument("--amount", type=float, default=1 / 3, help="share of heads to prune (default 1/3)")
     parser.add_argument("--importance-batches", type=int, default=16)
+    parser.add_argument(
+        "--estimator",
+        default="per_token",
+        choices=["per_token", "batch_mean"],
+        help="head importance estimator",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
@@ -80,7 +86,7 @@ def main() -> int:
     base = load_qa_model(args.model)
     rows = [{"model": "unpruned", **score(base, dm)}]
 
-    def loss_fn(batch: dict[str, torch.Tensor], gates: list[torch.Tensor]) -> torch.Tensor:
+    def loss_fn(batch: dict[str, torch.Tensor], gates: list[torch.Tensor] | None) -> torch.Tensor:
         out = model(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"], head_gates=gates)
         return span_cross_entropy(
             out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
@@ -88,7 +94,12 @@ def main() -> int:
 
     model = copy.deepcopy(base).eval()
     importance, _ = compute_head_importance(
-        loss_fn, iter(dm.train_dataloader()), model.config.layer_heads, args.importance_batches
+        loss_fn,
+        iter(dm.train_dataloader()),
+        model.config.layer_heads,
+        args.importance_batches,
+        estimator=args.estimator,
+        projections=[layer.attn_out for layer in model.encoder.layers],
     )
     head_map = select_heads_by_importance(importance, amount=args.amount)
     prune_heads(model, head_map)

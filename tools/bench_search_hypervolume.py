@@ -287,6 +287,10 @@ def main() -> int:
         series.append(("lat_wide", functools.partial(lat_search, price=price, bound=bound), args.lat_trials))
     histories: dict[str, list[list[tuple[float, float]]]] = {name: [] for name, _, _ in series}
     timings: dict[str, float] = {}
+    # LAT first: its curves are what changed; raw values are saved after every series
+    series.sort(key=lambda item: not item[0].startswith("lat"))
+    partial = Path(args.out).with_suffix(".partial.json")
+    partial.parent.mkdir(parents=True, exist_ok=True)
     for name, fn, n in series:
         start = time.perf_counter()
         for seed in range(args.seeds if name in ("default", "tpe") else args.baseline_seeds):
@@ -295,6 +299,7 @@ def main() -> int:
                 f"{name} (seed {seed}): {n} trials done after {time.perf_counter() - start:.0f} s", flush=True
             )
         timings[name] = time.perf_counter() - start
+        partial.write_text(json.dumps({"full": full, "histories": histories, "timings": timings}))
     # reference point: the worst score seen by any sampler (the nadir), cost 5 % above the full model's
     nadir = min(v[0] for runs_ in histories.values() for h in runs_ for v in h)
     reference = (nadir, full[1] * 1.05)

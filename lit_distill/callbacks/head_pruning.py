@@ -92,8 +92,8 @@ class HeadPruning(Callback):
         seed: the pruning seed for ``strategy="random"``.
         when: ``"fit_start"`` or ``"after_epoch:N"``.
         importance_batches: training batches used to accumulate importance (None: the
-            whole training set, as Michel et al.). The default, 32, is where the ranking
-            on a real SQuAD model settled (docs/compression.md#head-importance).
+            whole training set, as Michel et al.). Default 32: on a real SQuAD model the
+            per_token ranking hardly moved after a few batches (docs/compression.md).
         importance_estimator: ``"per_token"`` (Michel et al.'s code: |gradient| per
             example and token, then summed; default) or ``"batch_mean"`` (Hugging Face's
             ``run_bertology.py``: |gradient of the batch-mean loss| per batch).
