@@ -56,7 +56,6 @@ class LitDistillCLI(LightningCLI):
                 callbacks[i] = QAModelSummary(max_depth=callback._max_depth)
         return trainer
 
-
     # ------------------------------------------------- safety checks (docs/safety.md)
     def _parse_ckpt_path(self) -> None:
         """Verify a ``--ckpt_path`` file before Lightning reads its hyper-parameters from it."""

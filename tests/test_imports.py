@@ -13,6 +13,8 @@ MODULES = sorted(
     m.name
     for m in pkgutil.walk_packages(lit_distill.__path__, prefix="lit_distill.")
     if "__main__" not in m.name
+    # templates copied next to exported weights; they import their siblings there, not here
+    and not m.name.startswith("lit_distill.export.remote.")
 )
 
 
