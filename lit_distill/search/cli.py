@@ -144,9 +144,17 @@ def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return 1
     log.info("this process ran %d trial(s)", ran)
+    code = 0
     if args.subcommand == "run" and not args.no_report:
-        return _report(spec, args.storage, None, True)
-    return 0
+        code = _report(spec, args.storage, None, True)
+    if not any(r.outcome == "complete" for r in load_records(spec, args.storage)):
+        print(
+            f"error: no trial of search {spec.name!r} completed; each failed trial's reason is logged "
+            f"above and its full log is {spec.output_dir / 'trials'}/<number>/trial.log",
+            file=sys.stderr,
+        )
+        return 1
+    return code
 
 
 def load_records(spec: SearchSpec, storage: str | None) -> list:  # type: ignore[type-arg]

@@ -131,8 +131,33 @@ def classify(
         return "oom", f"out of memory: {oom_lines[-1][:300]}"
     if returncode == -signal.SIGKILL:
         return "oom", "killed by SIGKILL (as the Linux out-of-memory killer does)"
-    last = [line for line in log_tail.strip().splitlines() if line.strip()][-1:] or ["(empty log)"]
-    return "fail", f"exited with code {returncode}: {last[0][:300]}"
+    return "fail", f"exited with code {returncode}: {error_summary(log_tail)[:300]}"
+
+
+def error_summary(log_tail: str) -> str:
+    """The line of a trial's log that says why it failed.
+
+    The last ``error:`` line when there is one (a user error is that line plus a hint;
+    a jsonargparse error is a header whose most indented line names the bad value),
+    else the last line (a traceback's exception).
+    """
+    lines = [line.rstrip() for line in log_tail.splitlines() if line.strip()]
+    if not lines:
+        return "(empty log)"
+    starts = [i for i, line in enumerate(lines) if line.startswith("error:") or ": error: " in line]
+    if not starts:
+        return lines[-1].strip()
+    block = lines[starts[-1] :]
+    header = block[0].strip()
+    if not header.endswith(":") or len(block) == 1:
+        return header
+    depth = [len(line) - len(line.lstrip()) for line in block]
+    deepest = max(range(1, len(block)), key=lambda i: depth[i])
+    parts = [header]
+    if deepest > 1 and block[deepest - 1].strip().endswith(":") and depth[deepest - 1] > 0:
+        parts.append(block[deepest - 1].strip())
+    parts.append(block[deepest].strip())
+    return " ".join(parts)
 
 
 def trial_dir(spec: SearchSpec, number: int) -> Path:

@@ -186,3 +186,47 @@ def test_dashboard_serves_the_study_from_its_journal(tmp_path: Path) -> None:
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_search_whose_trials_all_fail_names_their_errors_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A real trial with a bad value: the reason names the value, not jsonargparse's header (#14.5)."""
+    from .helpers import ROOT
+
+    monkeypatch.chdir(ROOT)  # real trials import tests.search.toy
+    raw = spec_dict(tmp_path, fake=False, observation_budget=1)
+    raw["fixed"] = {"model.init_args.fail": "bogus"}
+    path = write_spec(tmp_path, raw)
+    assert main(["run", "--config", str(path), "--no-report"]) == 1
+    captured = capsys.readouterr()
+    assert "no trial of search 'toy' completed" in captured.err
+    assert len(list((tmp_path / "out" / "trials").glob("*/trial.log"))) == 1
+    from lit_distill.search.cli import load_records
+    from lit_distill.search.spec import load_spec
+
+    (record,) = load_records(load_spec(path), None)
+    assert record.outcome == "fail"
+    assert "Got value: bogus" in record.reason and "Parser key" in record.reason
+
+
+@pytest.mark.parametrize(
+    ("log", "summary"),
+    [
+        (
+            "noise\npython -m lit_distill fit: error: temperature must be > 0\n(run with --debug)\n",
+            "python -m lit_distill fit: error: temperature must be > 0",
+        ),
+        ("Traceback (most recent call last):\n  File 'x'\nValueError: boom\n", "ValueError: boom"),
+        (
+            'usage: ...\nerror: Parser key "model":\n  Errors:\n    Parser key "k":\n      Expected int. Got value: x\n'
+            "  Given value: {}\n",
+            'error: Parser key "model": Parser key "k": Expected int. Got value: x',
+        ),
+        ("", "(empty log)"),
+    ],
+)
+def test_error_summary_finds_the_line_that_says_why(log: str, summary: str) -> None:
+    from lit_distill.search.runner import error_summary
+
+    assert error_summary(log) == summary
