@@ -17,6 +17,7 @@ from lit_distill.data.features import FeatureArrays, FeatureSettings, build_feat
 from lit_distill.data.squad import SquadExample, load_squad_json
 from lit_distill.export.artifact import Forward
 from lit_distill.export.errors import ExportInputError
+from lit_distill.metrics.metric import METRIC_KEYS
 from lit_distill.metrics.postprocess import postprocess_predictions
 from lit_distill.metrics.squad import squad_evaluate
 
@@ -122,17 +123,7 @@ def evaluate(
     seconds = time.perf_counter() - began
     preds = postprocess_predictions(data.eval_set, start, end)
     metrics = squad_evaluate(data.eval_set.gold(), preds.answers, preds.na_probs, report_missing=False)
-    keep = (
-        "exact",
-        "f1",
-        "total",
-        "HasAns_exact",
-        "HasAns_f1",
-        "HasAns_total",
-        "NoAns_exact",
-        "NoAns_f1",
-        "NoAns_total",
-    )
+    keep = [k for k in METRIC_KEYS if not k.startswith("best_")]  # the card reports the given threshold
     out: dict[str, Any] = {k: metrics[k] for k in keep if k in metrics}
     out["latency_ms"] = 1e3 * _latency(forward, data, latency_samples)
     out["eval_seconds"] = seconds
