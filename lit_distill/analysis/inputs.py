@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from lit_distill.metrics.squad_eval import iter_questions
+
 __all__ = ["AnalysisInputError", "Dataset", "Question", "load_dataset", "read_na_probs", "read_predictions"]
 
 Version = Literal["1.1", "2.0"]
@@ -85,44 +87,25 @@ def _text(value: Any, default: str) -> str:
 
 def parse_dataset(data: Any, source: str) -> Dataset:
     """A :class:`Dataset` from an already-parsed SQuAD JSON object."""
-    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-        raise AnalysisInputError(
-            f"{source}: top level must be an object with a 'data' list (the SQuAD format)"
-        )
     questions: list[Question] = []
     seen: set[str] = set()
-    for a_i, article in enumerate(data["data"]):
-        title = _text(article.get("title"), f"#{a_i}") if isinstance(article, Mapping) else f"#{a_i}"
-        paragraphs = article.get("paragraphs") if isinstance(article, Mapping) else None
-        if not isinstance(paragraphs, list):
-            raise AnalysisInputError(f"{source}, article {title!r}: no 'paragraphs' list")
-        for p_i, para in enumerate(paragraphs):
-            qas = para.get("qas") if isinstance(para, Mapping) else None
-            if not isinstance(qas, list):
-                raise AnalysisInputError(f"{source}, article {title!r}: paragraph {p_i} has no 'qas' list")
-            context = _text(para.get("context"), "")
-            for qa in qas:
-                if not isinstance(qa, Mapping) or "id" not in qa:
-                    raise AnalysisInputError(
-                        f"{source}, article {title!r}: paragraph {p_i} has a question without 'id'"
-                    )
-                qid = str(qa["id"])
-                if qid in seen:
-                    raise AnalysisInputError(f"{source}, article {title!r}: duplicate question id {qid!r}")
-                seen.add(qid)
-                answers = qa.get("answers", [])
-                if not isinstance(answers, list) or not all(
-                    isinstance(a, Mapping) and isinstance(a.get("text"), str) for a in answers
-                ):
-                    raise AnalysisInputError(
-                        f"{source}, article {title!r}, question {qid!r}: "
-                        "'answers' must be a list of {'text': ...}"
-                    )
-                questions.append(
-                    Question(
-                        qid, title, _text(qa.get("question"), ""), context, tuple(a["text"] for a in answers)
-                    )
-                )
+    for a_i, raw_title, _, para, qa in iter_questions(data, source, AnalysisInputError):
+        title = _text(raw_title, f"#{a_i}")
+        qid = str(qa["id"])
+        if qid in seen:
+            raise AnalysisInputError(f"{source}, article {title!r}: duplicate question id {qid!r}")
+        seen.add(qid)
+        answers = qa.get("answers", [])
+        if not isinstance(answers, list) or not all(
+            isinstance(a, Mapping) and isinstance(a.get("text"), str) for a in answers
+        ):
+            raise AnalysisInputError(
+                f"{source}, article {title!r}, question {qid!r}: 'answers' must be a list of {{'text': ...}}"
+            )
+        context = _text(para.get("context"), "")
+        questions.append(
+            Question(qid, title, _text(qa.get("question"), ""), context, tuple(a["text"] for a in answers))
+        )
     if not questions:
         raise AnalysisInputError(f"{source}: the file has no questions")
     declared = str(data.get("version", ""))

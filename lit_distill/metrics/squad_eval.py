@@ -11,13 +11,13 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from lit_distill.metrics.squad import compute_exact, compute_f1, squad_evaluate
 
-__all__ = ["main", "read_gold"]
+__all__ = ["iter_questions", "main", "read_gold"]
 
 
 class _InputError(Exception):
@@ -33,6 +33,32 @@ def _read_json(path: str, what: str) -> Any:
         raise _InputError(str(exc)) from exc
 
 
+def iter_questions(
+    data: Any, source: str, error: type[Exception] = _InputError
+) -> Iterator[tuple[int, Any, int, Mapping[str, Any], Mapping[str, Any]]]:
+    """Walk a SQuAD JSON object: ``(article index, title, paragraph index, paragraph, question)``.
+
+    Checks the structure every reader needs (a ``data`` list, each article's
+    ``paragraphs`` list, each paragraph's ``qas`` list, each question's ``id``)
+    and raises ``error`` naming the file, article and paragraph otherwise.
+    """
+    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
+        raise error(f"{source}: top level must be an object with a 'data' list (the SQuAD format)")
+    for a_i, article in enumerate(data["data"]):
+        title = article.get("title", f"#{a_i}") if isinstance(article, Mapping) else f"#{a_i}"
+        paragraphs = article.get("paragraphs") if isinstance(article, Mapping) else None
+        if not isinstance(paragraphs, list):
+            raise error(f"{source}, article {title!r}: no 'paragraphs' list")
+        for p_i, para in enumerate(paragraphs):
+            qas = para.get("qas") if isinstance(para, Mapping) else None
+            if not isinstance(qas, list):
+                raise error(f"{source}, article {title!r}: paragraph {p_i} has no 'qas' list")
+            for qa in qas:
+                if not isinstance(qa, Mapping) or "id" not in qa:
+                    raise error(f"{source}, article {title!r}: paragraph {p_i} has a question without 'id'")
+                yield a_i, title, p_i, para, qa
+
+
 def read_gold(data: Any, source: str, duplicates: list[str] | None = None) -> dict[str, list[str]]:
     """Gold answer texts by question id, in data order, from a SQuAD JSON object.
 
@@ -41,34 +67,17 @@ def read_gold(data: Any, source: str, duplicates: list[str] | None = None) -> di
     keeps its last occurrence, as in the official script; each repetition is
     appended to ``duplicates`` when it is given.
     """
-    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-        raise _InputError(f"{source}: top level must be an object with a 'data' list (the SQuAD format)")
     gold: dict[str, list[str]] = {}
-    for a_i, article in enumerate(data["data"]):
-        title = article.get("title", f"#{a_i}") if isinstance(article, Mapping) else f"#{a_i}"
-        paragraphs = article.get("paragraphs") if isinstance(article, Mapping) else None
-        if not isinstance(paragraphs, list):
-            raise _InputError(f"{source}, article {title!r}: no 'paragraphs' list")
-        for p_i, para in enumerate(paragraphs):
-            qas = para.get("qas") if isinstance(para, Mapping) else None
-            if not isinstance(qas, list):
-                raise _InputError(f"{source}, article {title!r}: paragraph {p_i} has no 'qas' list")
-            for qa in qas:
-                if not isinstance(qa, Mapping) or "id" not in qa:
-                    raise _InputError(
-                        f"{source}, article {title!r}: paragraph {p_i} has a question without 'id'"
-                    )
-                answers = qa.get("answers")
-                if not isinstance(answers, list) or not all(
-                    isinstance(a, Mapping) and "text" in a for a in answers
-                ):
-                    raise _InputError(
-                        f"{source}, article {title!r}, question {qa['id']!r}: 'answers' must be a list of {{'text': ...}}"
-                    )
-                qid = str(qa["id"])
-                if qid in gold and duplicates is not None:
-                    duplicates.append(qid)
-                gold[qid] = [str(a["text"]) for a in answers]
+    for _, title, _, _, qa in iter_questions(data, source):
+        answers = qa.get("answers")
+        if not isinstance(answers, list) or not all(isinstance(a, Mapping) and "text" in a for a in answers):
+            raise _InputError(
+                f"{source}, article {title!r}, question {qa['id']!r}: 'answers' must be a list of {{'text': ...}}"
+            )
+        qid = str(qa["id"])
+        if qid in gold and duplicates is not None:
+            duplicates.append(qid)
+        gold[qid] = [str(a["text"]) for a in answers]
     return gold
 
 
