@@ -186,7 +186,7 @@ def test_parse_when() -> None:
 def test_distilbert_student_pruned_by_importance_saves_and_loads(
     tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path
 ) -> None:
-    from lit_distill.bench import load_qa_model
+    from lit_distill.commands.bench import load_qa_model
     from lit_distill.modules import DistilBertStudent
 
     module = DistilBertStudent(

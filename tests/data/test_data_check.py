@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.data.check import main
+from lit_distill.commands.data_check import main
 
 
 def test_counts_and_answer_recall(

@@ -34,7 +34,7 @@ import yaml
 
 __all__ = ["main", "run_quickstart"]
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "quickstart"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "quickstart"
 DEFAULT_OUTPUT = "runs/quickstart"
 _PLACEHOLDER = "runs/quickstart"
 
