@@ -21,7 +21,7 @@ from lit_distill.compression.length_config import (
     format_length_config,
     is_token_counts,
 )
-from lit_distill.compression.report import write_rows
+from lit_distill.callbacks.result_rows import write_rows
 
 __all__ = ["LengthConfigEvaluator", "evaluate_length_configs", "is_full_length", "limited_batches"]
 
