@@ -15,13 +15,13 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
+from lit_distill.callbacks.result_rows import write_rows
 from lit_distill.compression.length_config import (
     LengthConfig,
     check_length_config,
     format_length_config,
     is_token_counts,
 )
-from lit_distill.callbacks.result_rows import write_rows
 
 __all__ = ["LengthConfigEvaluator", "evaluate_length_configs", "is_full_length", "limited_batches"]
 

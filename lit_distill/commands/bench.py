@@ -25,8 +25,8 @@ from typing import Any
 
 import torch
 
-from lit_distill.compression.length_config import LengthConfig, format_length_config, parse_length_configs
 from lit_distill.callbacks.result_rows import write_rows
+from lit_distill.compression.length_config import LengthConfig, format_length_config, parse_length_configs
 from lit_distill.export.timing_stats import summarize_times
 
 __all__ = ["benchmark", "benchmark_export", "build_parser", "load_qa_model", "main"]
