@@ -11,7 +11,7 @@ import torch
 
 from lit_distill.commands.bench import benchmark, load_qa_model, main
 from lit_distill.models.config import EncoderConfig
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 
 @pytest.fixture(scope="module")

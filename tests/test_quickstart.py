@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lit_distill.commands.quickstart import main
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 from lit_distill.modules import DistilBertStudent
 
 

@@ -29,7 +29,7 @@ from lit_distill.callbacks.length_eval import evaluate_length_configs  # noqa: E
 from lit_distill.commands.bench import load_qa_model  # noqa: E402
 from lit_distill.compression.length_config import parse_length_configs  # noqa: E402
 from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
-from lit_distill.metrics.metric import SquadMetric  # noqa: E402
+from lit_distill.metrics.squad_metric import SquadMetric  # noqa: E402
 
 
 def _quickstart_data() -> dict[str, Any]:

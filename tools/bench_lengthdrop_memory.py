@@ -84,7 +84,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     from lit_distill.callbacks.base import loss_contributors
     from lit_distill.callbacks.length_drop import LengthDrop
     from lit_distill.models.config import EncoderConfig
-    from lit_distill.models.qa import QAModel
+    from lit_distill.models.qa_model import QAModel
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)

@@ -109,7 +109,7 @@ def build_objective(
     def fast(lengths: Chain) -> tuple[float, float]:
         """The same forward and SquadMetric without the Lightning loop (compression's evaluator)."""
         from lit_distill.callbacks.length_eval import evaluate_length_configs
-        from lit_distill.metrics.metric import SquadMetric
+        from lit_distill.metrics.squad_metric import SquadMetric
 
         if not fast_state:
             fast_state["batches"] = list(cli.datamodule.val_dataloader())

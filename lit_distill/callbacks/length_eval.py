@@ -46,7 +46,7 @@ def evaluate_length_configs(
     Args:
         forward: ``forward(batch, length_config=...)`` returning start/end logits.
         batches: returns a fresh iterable over the evaluation batches.
-        new_metric: returns a fresh, bound :class:`~lit_distill.metrics.metric.SquadMetric`.
+        new_metric: returns a fresh, bound :class:`~lit_distill.metrics.squad_metric.SquadMetric`.
         model_config: the model's :class:`~lit_distill.models.config.EncoderConfig` (for FLOPs).
         length_configs: configurations to evaluate (None = full length).
         device: where the model runs.
@@ -218,7 +218,7 @@ class LengthConfigEvaluator(Callback):
         return self.results
 
     def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[dict[str, Any]]:
-        from lit_distill.metrics.metric import SquadMetric
+        from lit_distill.metrics.squad_metric import SquadMetric
 
         datamodule = getattr(trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "eval_set"):

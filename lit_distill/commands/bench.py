@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_qa_model(path: str | Path) -> Any:
-    """A :class:`~lit_distill.models.qa.QAModel` from a model directory, a lit_distill ``.ckpt`` or a hub id.
+    """A :class:`~lit_distill.models.qa_model.QAModel` from a model directory, a lit_distill ``.ckpt`` or a hub id.
 
     A ``.ckpt`` carries the model config the lit_distill modules store in every
     checkpoint, so pruned models come back in their pruned shape.

@@ -17,7 +17,7 @@ from torch import nn
 
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.encoder import EncoderLayer
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 
 def _set_config(model: QAModel, **changes: object) -> None:

@@ -18,7 +18,7 @@ from lit_distill.losses import (
 )
 from lit_distill.models.convert import fit_dense_from_hf
 from lit_distill.models.loading import HF_CONFIG, OWN_CONFIG, read_state_dict, resolve_directory
-from lit_distill.modules.qa import RUN_TIME_ARGS
+from lit_distill.modules.qa_module import RUN_TIME_ARGS
 from lit_distill.modules.sources import LoadedModel
 from lit_distill.modules.student import StudentModule, check_temperature, check_weights
 

@@ -169,7 +169,7 @@ class TinyQAModule(ToyQAModule):
         return hasattr(self, "model")
 
     def build_model(self, stage: str) -> None:
-        from lit_distill.models.qa import QAModel
+        from lit_distill.models.qa_model import QAModel
 
         torch.manual_seed(self.seed)
         self.model = QAModel(tiny_encoder_config(self.layers, self.heads, self.vocab_size))  # type: ignore[assignment]
@@ -186,7 +186,7 @@ class TinyQAModule(ToyQAModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from lit_distill.models.config import EncoderConfig
-        from lit_distill.models.qa import QAModel
+        from lit_distill.models.qa_model import QAModel
 
         config = EncoderConfig.from_dict(checkpoint["model_config"])
         if not self.has_model() or self.model.config != config:

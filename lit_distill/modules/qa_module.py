@@ -1,6 +1,6 @@
 """``QAModule``: the QA logic shared by the teacher and every student.
 
-Subclasses build ``self.model`` (a :class:`~lit_distill.models.qa.QAModel`) in
+Subclasses build ``self.model`` (a :class:`~lit_distill.models.qa_model.QAModel`) in
 :meth:`QAModule.build_model` and compute their loss in :meth:`QAModule.compute_loss`;
 everything else lives here: the optimiser and schedule, the loss-contribution
 protocol, SQuAD scoring, official-format predictions and checkpoints that
@@ -26,11 +26,11 @@ from typing_extensions import override
 from lit_distill.callbacks.base import loss_contributors
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import fit_to_width
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.optim import build_optimizer
 from lit_distill.modules.resumable import make_resumable
 from lit_distill.modules.sources import CHECKPOINT_KEY
-from lit_distill.modules.tokenizers import TokenizerInfo, tokenizer_info
+from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
 
 __all__ = ["CHECKPOINT_KEY", "QAModule"]
 
@@ -262,7 +262,7 @@ class QAModule(pl.LightningModule):
         return self.forward_student(batch, length_config=self.length_config)
 
     def _bind_metric(self, split: str) -> None:
-        from lit_distill.metrics.metric import SquadMetric
+        from lit_distill.metrics.squad_metric import SquadMetric
 
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "eval_set"):
