@@ -104,11 +104,11 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             super().__init__()
             self.model = QAModel(config)
 
-        def forward_student(self, batch: dict[str, Any], **kw: Any) -> Any:
+        def forward_model(self, batch: dict[str, Any], **kw: Any) -> Any:
             return self.model(batch["input_ids"], batch["attention_mask"], **kw)
 
         def training_step(self, batch: dict[str, Any], batch_idx: int) -> Any:
-            out = self.forward_student(batch)
+            out = self.forward_model(batch)
             loss = 0.5 * (
                 F.cross_entropy(out.start_logits, batch["start_positions"])
                 + F.cross_entropy(out.end_logits, batch["end_positions"])

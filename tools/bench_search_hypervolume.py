@@ -123,7 +123,7 @@ def build_objective(
             fast_state["metric"] = new_metric
         module.eval()
         row = evaluate_length_configs(
-            module.forward_student,
+            module.forward_model,
             lambda: fast_state["batches"],
             fast_state["metric"],
             module.model.config,

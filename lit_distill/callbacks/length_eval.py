@@ -264,7 +264,7 @@ class LengthConfigEvaluator(Callback):
         was_training = pl_module.training
         pl_module.eval()
         try:
-            forward: Callable[..., Any] = pl_module.forward_student  # type: ignore[assignment]
+            forward: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
             rows = evaluate_length_configs(
                 forward, batches, new_metric, model.config, configs, pl_module.device
             )

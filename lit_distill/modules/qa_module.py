@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +128,8 @@ class QAModule(pl.LightningModule):
         """
         raise NotImplementedError
 
-    def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
-        """The model being trained, on the batch's inputs (plus ``length_config``, ``skip_layers``, ...).
+    def forward_model(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
+        """The module's own ``QAModel`` (a student, or a teacher being fine-tuned) on the batch's inputs.
 
         Absolute lengths of a ``length_config`` are clamped to the batch's padded width
         (batches are padded to their longest feature, often shorter than ``max_seq_length``).
@@ -144,8 +145,17 @@ class QAModule(pl.LightningModule):
             **model_kwargs,
         )
 
+    def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
+        """Deprecated name of :meth:`forward_model` (the teacher calls it too); removed in a later release."""
+        warnings.warn(
+            "QAModule.forward_student is deprecated; call forward_model (same arguments)",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.forward_model(batch, **model_kwargs)
+
     def forward(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
-        return self.forward_student(batch, **model_kwargs)
+        return self.forward_model(batch, **model_kwargs)
 
     def has_model(self) -> bool:
         """Whether ``self.model`` exists yet (it is built in ``setup`` or restored from a checkpoint)."""
@@ -259,7 +269,7 @@ class QAModule(pl.LightningModule):
 
     # ---------------------------------------------------------------- eval
     def _eval_logits(self, batch: dict[str, Tensor]) -> Any:
-        return self.forward_student(batch, length_config=self.length_config)
+        return self.forward_model(batch, length_config=self.length_config)
 
     def _bind_metric(self, split: str) -> None:
         from lit_distill.metrics.squad_metric import SquadMetric
@@ -389,11 +399,3 @@ def _check_range(
         if high is not None:
             bound += f" and < {high}"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
-
-
-def frozen_eval_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """Put ``model`` in eval mode with gradients off (for a teacher)."""
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model

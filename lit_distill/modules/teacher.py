@@ -72,7 +72,7 @@ class Teacher(QAModule):
 
     def compute_loss(self, batch: dict[str, Tensor]) -> tuple[Any, dict[str, Tensor]]:
         """Span cross-entropy of the model's start/end logits."""
-        out = self.forward_student(batch)
+        out = self.forward_model(batch)
         loss = span_cross_entropy(
             out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
         )

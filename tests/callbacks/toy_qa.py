@@ -1,6 +1,6 @@
 """A tiny stand-in for a QA module, for testing callbacks in isolation.
 
-``ToyQAModule`` follows the project's module contract (``forward_student``,
+``ToyQAModule`` follows the project's module contract (``forward_model``,
 ``model.config.num_hidden_layers``, the loss-contribution protocol in
 ``training_step``) with a model small enough to make gradients exact and fast.
 ``ToyQAModel`` honours ``length_config`` by updating only the first ``n`` tokens
@@ -97,11 +97,11 @@ class ToyQAModule(pl.LightningModule):
         self.model = ToyQAModel(ToyConfig(num_hidden_layers=layers))
         self.lr = lr
 
-    def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> ToyOutput:
+    def forward_model(self, batch: dict[str, Tensor], **model_kwargs: Any) -> ToyOutput:
         return self.model(batch["input_ids"], batch["attention_mask"], **model_kwargs)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        out = self.forward_student(batch)
+        out = self.forward_model(batch)
         loss = 0.5 * (
             F.cross_entropy(out.start_logits, batch["start_positions"])
             + F.cross_entropy(out.end_logits, batch["end_positions"])
