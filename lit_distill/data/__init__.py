@@ -13,7 +13,8 @@ from lit_distill.data.squad import (
     load_hub_squad,
     load_squad_json,
 )
-from lit_distill.data.synthetic import generate_squad_json, make_synthetic_dataset, train_wordpiece_tokenizer
+from lit_distill.data.synthetic import generate_squad_json, make_synthetic_dataset
+from lit_distill.data.wordpiece import train_wordpiece_tokenizer
 
 if TYPE_CHECKING:
     from lit_distill.data.datamodule import SquadDataModule
