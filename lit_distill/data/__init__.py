@@ -10,9 +10,9 @@ from lit_distill.data.squad import (
     SquadDataWarning,
     SquadExample,
     SquadFormatError,
-    load_hub_squad,
     load_squad_json,
 )
+from lit_distill.data.squad_hub import load_hub_squad
 from lit_distill.data.synthetic import generate_squad_json, make_synthetic_dataset
 from lit_distill.data.wordpiece import train_wordpiece_tokenizer
 

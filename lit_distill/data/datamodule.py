@@ -36,7 +36,8 @@ from lit_distill.data.cache import (
 )
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.data.features import FeatureArrays, FeatureSettings, build_features
-from lit_distill.data.squad import LoadedSquad, SquadExample, load_hub_squad, load_squad_json
+from lit_distill.data.squad import LoadedSquad, SquadExample, load_squad_json
+from lit_distill.data.squad_hub import load_hub_squad
 
 __all__ = ["FeatureDataset", "SquadDataModule", "collate_features"]
 
