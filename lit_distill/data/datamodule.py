@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ from lit_distill.data.cache import (
 )
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.data.features import FeatureArrays, FeatureSettings, build_features
+from lit_distill.data.resumable import make_resumable
 from lit_distill.data.sources import HubSource, SquadFilesSource, SquadSource, SyntheticSource, choose_source
 from lit_distill.data.squad import LoadedSquad, SquadExample
 
@@ -129,6 +131,12 @@ class SquadDataModule(LightningDataModule):
         on_misaligned: ``"skip"`` misaligned answers with a counted warning, or ``"fail"``.
         cache_dir: Feature cache (and synthetic data) directory; default ``$LIT_DISTILL_CACHE``
             or ``~/.cache/lit_distill``.
+        resumable_train_loader: Make the training loader resumable mid-epoch (a
+            :class:`~lit_distill.data.resumable.ResumableLoader`): its order depends only on
+            ``(seed, epoch)`` (``seed`` from ``seed_everything``) and a resumed epoch skips the
+            batches the restored trainer progress says are done, so ``fit --ckpt_path last``
+            sees exactly the batches an uninterrupted run would. The loader carries Lightning's
+            ``state_dict`` / ``load_state_dict`` hooks.
     """
 
     def __init__(
@@ -159,6 +167,7 @@ class SquadDataModule(LightningDataModule):
         pad_to_max_length: bool = False,
         on_misaligned: Literal["skip", "fail"] = "skip",
         cache_dir: str | None = None,
+        resumable_train_loader: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -279,7 +288,11 @@ class SquadDataModule(LightningDataModule):
             self._get_features(split)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True, batch_size=self._hp.batch_size)
+        loader = self._loader("train", shuffle=True, batch_size=self._hp.batch_size)
+        if not self._hp.resumable_train_loader:
+            return loader
+        seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))  # set by seed_everything
+        return make_resumable(loader, seed, self._processed_train_batches)  # type: ignore[no-any-return]
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("validation", shuffle=False, batch_size=self._eval_batch_size())
@@ -291,6 +304,13 @@ class SquadDataModule(LightningDataModule):
         return self._loader("test", shuffle=False, batch_size=self._eval_batch_size())
 
     # ----------------------------------------------------------------- internals
+    def _processed_train_batches(self) -> int:
+        """Batches of the current epoch already trained on (after a resume: those done before it)."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0
+        return int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+
     def _eval_batch_size(self) -> int:
         return int(self._hp.eval_batch_size or self._hp.batch_size)
 

@@ -29,7 +29,6 @@ from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import fit_to_width
 from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.optim import build_optimizer
-from lit_distill.modules.resumable import make_resumable
 from lit_distill.modules.sources import CHECKPOINT_KEY
 from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
 
@@ -68,12 +67,12 @@ class QAModule(pl.LightningModule):
             ``QAModel.save`` at the end of ``fit``, ready for ``QAModel.from_pretrained``.
         n_best_size: candidate starts/ends considered per feature when decoding answers.
         max_answer_length: longest answer span in tokens.
-        resumable_train_loader: rebuild the data module's plain training ``DataLoader`` as a
-            stateful one (order seeded per epoch, position saved in the trainer's progress), so that a run
-            resumed mid-epoch with ``fit --ckpt_path last`` sees exactly the batches an
-            uninterrupted run would (see :mod:`lit_distill.modules.resumable`). The random
-            generators (dropout, any sampling in callbacks) are also reseeded at every training step
-            from ``(seed, global_step, rank)``, so that the resumed run draws the same numbers.
+        step_seeded_random: reseed the random generators (dropout, any sampling in callbacks)
+            at every training step from ``(seed, global_step, rank)``, so that a run resumed
+            mid-epoch with ``fit --ckpt_path last`` draws the same numbers as an uninterrupted
+            run (the data order is the data module's part: ``SquadDataModule(resumable_train_loader)``).
+        resumable_train_loader: deprecated name of ``step_seeded_random`` (the loader moved to
+            the data module); it warns and sets ``step_seeded_random``.
     """
 
     model: QAModel
@@ -90,9 +89,19 @@ class QAModule(pl.LightningModule):
         export_dir: str | None = None,
         n_best_size: int = 20,
         max_answer_length: int = 30,
-        resumable_train_loader: bool = True,
+        step_seeded_random: bool = True,
+        resumable_train_loader: bool | None = None,
     ) -> None:
         super().__init__()
+        if resumable_train_loader is not None:
+            warnings.warn(
+                "model.init_args.resumable_train_loader is deprecated: the resumable loader is "
+                "data.init_args.resumable_train_loader (SquadDataModule) and the per-step reseeding "
+                f"is model.init_args.step_seeded_random; using step_seeded_random={resumable_train_loader}",
+                FutureWarning,
+                stacklevel=2,
+            )
+            step_seeded_random = resumable_train_loader
         _check_range("learning_rate", learning_rate, low=0.0, low_open=True)
         _check_range("weight_decay", weight_decay, low=0.0)
         _check_range("adam_epsilon", adam_epsilon, low=0.0, low_open=True)
@@ -112,7 +121,7 @@ class QAModule(pl.LightningModule):
         self.export_dir = export_dir
         self.n_best_size = n_best_size
         self.max_answer_length = max_answer_length
-        self.resumable_train_loader = resumable_train_loader
+        self.step_seeded_random = step_seeded_random
         self.tokenizer: TokenizerInfo | None = None
         self._metrics: dict[str, Any] = {}  # a plain dict: the metric is no submodule (not in state_dict)
 
@@ -175,8 +184,6 @@ class QAModule(pl.LightningModule):
         if self.has_model():
             self.check_model_against_data()
         self._check_length_config_against_data(datamodule)
-        if stage == "fit" and self.resumable_train_loader and datamodule is not None:
-            self._make_train_loader_resumable(datamodule)
 
     def _check_length_config_against_data(self, datamodule: Any) -> None:
         """An absolute length above the data's ``max_seq_length`` is a mistake, not a clamp."""
@@ -190,22 +197,6 @@ class QAModule(pl.LightningModule):
                 f"max_seq_length={max_len}; absolute lengths must be in [1, {max_len}] "
                 "(or give ratios in (0, 1])"
             )
-
-    def _make_train_loader_resumable(self, datamodule: Any) -> None:
-        # wrap the data module's own method (again from the original if it was wrapped for an
-        # earlier trainer, so that the progress read is always this run's)
-        original = getattr(datamodule.train_dataloader, "_lit_distill_original", datamodule.train_dataloader)
-        trainer = self.trainer
-        seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
-
-        def processed() -> int:
-            return int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
-
-        def train_dataloader() -> Any:
-            return make_resumable(original(), seed, processed)
-
-        train_dataloader._lit_distill_original = original  # type: ignore[attr-defined]
-        datamodule.train_dataloader = train_dataloader
 
     def check_model_against_data(self) -> None:
         """Errors before training when the model cannot read the data's token ids."""
@@ -242,7 +233,7 @@ class QAModule(pl.LightningModule):
     # --------------------------------------------------------------- train
     @override
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        if self.resumable_train_loader:
+        if self.step_seeded_random:
             # random numbers of a step depend only on (seed, step, rank), not on what ran before
             seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
             step_seed = (seed * 1_000_003 + self.trainer.global_step * 97 + self.global_rank) % (2**32)
