@@ -1,9 +1,10 @@
 """``python -m lit_distill``: the project's own commands, else LightningCLI.
 
 Lightning's subcommands (``fit``, ``validate``, ``test``, ``predict``) go to
-:class:`lit_distill.cli.LitDistillCLI`. The project's own commands are
-dispatched first, each to the ``main(argv) -> int`` of its module, so that
-each keeps its own argument parser and ``--help``.
+:class:`lit_distill.cli.LitDistillCLI`. The project's own commands
+(:data:`lit_distill.commands.PROJECT_COMMANDS`) are dispatched first, each to the
+``main(argv) -> int`` of its module, so that each keeps its own argument parser
+and ``--help``.
 """
 
 from __future__ import annotations
@@ -13,40 +14,13 @@ import os
 import sys
 from collections.abc import Sequence
 
+from lit_distill.commands import PROJECT_COMMANDS
+
 LIGHTNING_COMMANDS: dict[str, str] = {
     "fit": "train a teacher or a student (LightningCLI)",
     "validate": "evaluate a checkpoint on the validation split (LightningCLI)",
     "test": "evaluate on the test split and write predictions.json (LightningCLI)",
     "predict": "write official-format predictions.json and null_odds.json (LightningCLI)",
-}
-
-# name -> (module with ``main(argv) -> int``, one-line help)
-PROJECT_COMMANDS: dict[str, tuple[str, str]] = {
-    "squad-eval": (
-        "lit_distill.metrics.squad_eval",
-        "score predictions like the official evaluate-v2.0.py / evaluate-v1.1.py",
-    ),
-    "data-check": (
-        "lit_distill.data.check",
-        "diagnose a SQuAD-format dataset: counts, truncation, answer recall",
-    ),
-    "bench": (
-        "lit_distill.bench",
-        "measure latency and throughput of a checkpoint, optionally with a length configuration",
-    ),
-    "quickstart": (
-        "lit_distill.quickstart",
-        "offline demo: synthetic data, train a small teacher, distil a student, print EM/F1",
-    ),
-    "export": (
-        "lit_distill.export.cli",
-        "ship a model: Hugging Face directory or ONNX graph (+ INT8), evaluated, with a model card",
-    ),
-    "search": (
-        "lit_distill.search.cli",
-        "multi-objective search over distillation or length configurations (Optuna / SigOpt)",
-    ),
-    "analyze": ("lit_distill.analysis.command", "error analysis by topic and category; teacher vs students"),
 }
 
 

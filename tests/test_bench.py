@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from lit_distill.bench import benchmark, load_qa_model, main
+from lit_distill.commands.bench import benchmark, load_qa_model, main
 from lit_distill.models.config import EncoderConfig
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.models.qa import QAModel
+from lit_distill.commands.quickstart import main
+from lit_distill.models.qa_model import QAModel
 from lit_distill.modules import DistilBertStudent
-from lit_distill.quickstart import main
 
 
 def test_quickstart_trains_teacher_and_student_and_leaves_loadable_models(

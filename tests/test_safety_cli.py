@@ -217,7 +217,7 @@ def test_debug_shows_the_traceback(
 def test_malformed_squad_file_in_fit_is_one_message(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lit_distill.data.synthetic import train_wordpiece_tokenizer
+    from lit_distill.data.wordpiece import train_wordpiece_tokenizer
 
     text = "the lighthouse was built in 1871 by an engineer when who what where"
     tokenizer = train_wordpiece_tokenizer([text] * 4, tmp_path / "tok", vocab_size=100)

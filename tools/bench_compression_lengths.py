@@ -25,11 +25,11 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lit_distill.bench import load_qa_model  # noqa: E402
 from lit_distill.callbacks.length_eval import evaluate_length_configs  # noqa: E402
+from lit_distill.commands.bench import load_qa_model  # noqa: E402
 from lit_distill.compression.length_config import parse_length_configs  # noqa: E402
 from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
-from lit_distill.metrics.metric import SquadMetric  # noqa: E402
+from lit_distill.metrics.squad_metric import SquadMetric  # noqa: E402
 
 
 def _quickstart_data() -> dict[str, Any]:

@@ -41,7 +41,7 @@ from lit_distill.export.onnx_export import export_onnx, quantize_int8
 from lit_distill.export.timing import random_inputs, time_interleaved
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.flops import forward_flops
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 QUALA = [315, 251, 242, 159, 142, 33]
 BASE = EncoderConfig()  # BERT-base: 12 layers, 768 wide, 12 heads, 3072 feed-forward

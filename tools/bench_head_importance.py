@@ -30,7 +30,7 @@ from scipy.stats import spearmanr
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from lit_distill.bench import load_qa_model  # noqa: E402
+from lit_distill.commands.bench import load_qa_model  # noqa: E402
 from lit_distill.compression.head_importance import (  # noqa: E402
     make_head_gates,
     normalize_per_layer,

@@ -84,7 +84,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     from lit_distill.callbacks.base import loss_contributors
     from lit_distill.callbacks.length_drop import LengthDrop
     from lit_distill.models.config import EncoderConfig
-    from lit_distill.models.qa import QAModel
+    from lit_distill.models.qa_model import QAModel
 
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -104,11 +104,11 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
             super().__init__()
             self.model = QAModel(config)
 
-        def forward_student(self, batch: dict[str, Any], **kw: Any) -> Any:
+        def forward_model(self, batch: dict[str, Any], **kw: Any) -> Any:
             return self.model(batch["input_ids"], batch["attention_mask"], **kw)
 
         def training_step(self, batch: dict[str, Any], batch_idx: int) -> Any:
-            out = self.forward_student(batch)
+            out = self.forward_model(batch)
             loss = 0.5 * (
                 F.cross_entropy(out.start_logits, batch["start_positions"])
                 + F.cross_entropy(out.end_logits, batch["end_positions"])

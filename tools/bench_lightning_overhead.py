@@ -25,7 +25,7 @@ from bench_teacher_cache import EpochTimer  # noqa: E402
 
 from lit_distill.losses import distilbert_span_loss  # noqa: E402
 from lit_distill.models.config import EncoderConfig  # noqa: E402
-from lit_distill.models.qa import QAModel  # noqa: E402
+from lit_distill.models.qa_model import QAModel  # noqa: E402
 from lit_distill.models.surgery import select_layers  # noqa: E402
 from lit_distill.modules import DistilBertStudent  # noqa: E402
 from lit_distill.modules.optim import build_optimizer  # noqa: E402

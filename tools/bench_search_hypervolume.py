@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import optuna  # noqa: E402
+from lat_evolution import EvolutionConfig, evolutionary_search  # noqa: E402  (tools/lat_evolution.py)
 
-from lit_distill.search.evolution import EvolutionConfig, evolutionary_search  # noqa: E402
 from lit_distill.search.optuna_backend import make_sampler, resolve_sampler, suggest  # noqa: E402
 from lit_distill.search.pareto import hypervolume_2d  # noqa: E402
 from lit_distill.search.space import config_overrides, decode, optimizer_space  # noqa: E402
@@ -109,7 +109,7 @@ def build_objective(
     def fast(lengths: Chain) -> tuple[float, float]:
         """The same forward and SquadMetric without the Lightning loop (compression's evaluator)."""
         from lit_distill.callbacks.length_eval import evaluate_length_configs
-        from lit_distill.metrics.metric import SquadMetric
+        from lit_distill.metrics.squad_metric import SquadMetric
 
         if not fast_state:
             fast_state["batches"] = list(cli.datamodule.val_dataloader())
@@ -123,7 +123,7 @@ def build_objective(
             fast_state["metric"] = new_metric
         module.eval()
         row = evaluate_length_configs(
-            module.forward_student,
+            module.forward_model,
             lambda: fast_state["batches"],
             fast_state["metric"],
             module.model.config,
@@ -197,7 +197,7 @@ def lat_search(
     price: Callable[[Chain], float] | None = None,
     bound: float = 0.2,
 ) -> list[tuple[float, float]]:
-    """LAT's evolutionary search (lit_distill.search.evolution) with LAT's SQuAD settings.
+    """LAT's evolutionary search (tools/lat_evolution.py) with LAT's SQuAD settings.
 
     Population 20 seeded as LAT seeds it, 30 mutations + 30 crossovers per generation,
     mutation probability 0.5; ``bound`` (LAT's length_drop_ratio_bound, 0.2) sets the smallest

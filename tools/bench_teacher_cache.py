@@ -23,7 +23,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 from _bench_data import RandomQADataModule, parse_bench_args  # noqa: E402
 
 from lit_distill.models.config import EncoderConfig  # noqa: E402
-from lit_distill.models.qa import QAModel  # noqa: E402
+from lit_distill.models.qa_model import QAModel  # noqa: E402
 from lit_distill.modules import DistilBertStudent  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from lit_distill.metrics.squad_eval import iter_questions
+from lit_distill.data.squad_walk import iter_questions
 
 __all__ = ["AnalysisInputError", "Dataset", "Question", "load_dataset", "read_na_probs", "read_predictions"]
 

@@ -6,7 +6,7 @@ sub-networks, a user's regulariser, ...) defines ``extra_loss``.
 full model's outputs, then calls ``extra_loss`` on every callback in
 ``trainer.callbacks`` that has it, adds each returned tensor to the loss and logs
 it as ``train/extra_<CallbackClassName>``. Extra forward passes go through
-``pl_module.forward_student(batch, **model_kwargs)``.
+``pl_module.forward_model(batch, **model_kwargs)``.
 
 Example:
     A callback that keeps the start logits small::

@@ -259,10 +259,10 @@ class HeadPruning(Callback):
     ) -> list[Tensor]:
         device = trainer.strategy.root_device
         pl_module.to(device)
-        forward_student: Callable[..., Any] = pl_module.forward_student  # type: ignore[assignment]
+        forward_model: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
 
         def loss_fn(batch: dict[str, Tensor], gates: list[Tensor] | None) -> Tensor:
-            out = forward_student(batch, head_gates=gates)
+            out = forward_model(batch, head_gates=gates)
             return span_cross_entropy(
                 out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
             )

@@ -177,9 +177,9 @@ class LengthDrop(Callback):
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit":
             return
-        if not hasattr(pl_module, "forward_student"):
+        if not hasattr(pl_module, "forward_model"):
             raise TypeError(
-                f"LengthDrop needs a module with forward_student(batch, **model_kwargs) "
+                f"LengthDrop needs a module with forward_model(batch, **model_kwargs) "
                 f"(a lit_distill QAModule); got {type(pl_module).__name__}"
             )
         if not self._seeded:
@@ -272,9 +272,9 @@ class LengthDrop(Callback):
         grad_scale = self._grad_scale(trainer) if per_subnetwork else 1.0
         values: list[Tensor] = []
         joint: Tensor | None = None
-        forward_student: Callable[..., Any] = pl_module.forward_student  # type: ignore[assignment]
+        forward_model: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
         for subnet in subnets:
-            out = forward_student(batch, **self._model_kwargs(subnet, seq_length))
+            out = forward_model(batch, **self._model_kwargs(subnet, seq_length))
             loss = span_kl_full_to_sub(full_start, full_end, out.start_logits, out.end_logits)
             del out
             values.append(loss.detach())

@@ -15,13 +15,13 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
+from lit_distill.callbacks.result_rows import write_rows
 from lit_distill.compression.length_config import (
     LengthConfig,
     check_length_config,
     format_length_config,
     is_token_counts,
 )
-from lit_distill.compression.report import write_rows
 
 __all__ = ["LengthConfigEvaluator", "evaluate_length_configs", "is_full_length", "limited_batches"]
 
@@ -46,7 +46,7 @@ def evaluate_length_configs(
     Args:
         forward: ``forward(batch, length_config=...)`` returning start/end logits.
         batches: returns a fresh iterable over the evaluation batches.
-        new_metric: returns a fresh, bound :class:`~lit_distill.metrics.metric.SquadMetric`.
+        new_metric: returns a fresh, bound :class:`~lit_distill.metrics.squad_metric.SquadMetric`.
         model_config: the model's :class:`~lit_distill.models.config.EncoderConfig` (for FLOPs).
         length_configs: configurations to evaluate (None = full length).
         device: where the model runs.
@@ -218,7 +218,7 @@ class LengthConfigEvaluator(Callback):
         return self.results
 
     def _evaluate(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> list[dict[str, Any]]:
-        from lit_distill.metrics.metric import SquadMetric
+        from lit_distill.metrics.squad_metric import SquadMetric
 
         datamodule = getattr(trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "eval_set"):
@@ -264,7 +264,7 @@ class LengthConfigEvaluator(Callback):
         was_training = pl_module.training
         pl_module.eval()
         try:
-            forward: Callable[..., Any] = pl_module.forward_student  # type: ignore[assignment]
+            forward: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
             rows = evaluate_length_configs(
                 forward, batches, new_metric, model.config, configs, pl_module.device
             )

@@ -13,7 +13,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from typing_extensions import override
 
-from lit_distill.search.protocol import METRICS_PATH_ENV
+from lit_distill.trial_protocol import METRICS_PATH_ENV
 
 
 def count_parameters(module: torch.nn.Module, include_embeddings: bool = True) -> int:

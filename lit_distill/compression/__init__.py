@@ -10,7 +10,6 @@
   Michel et al. 2019 (accumulated |∂loss/∂gate|, normalised per layer).
 * :mod:`~lit_distill.compression.head_selection`: which heads to prune, by
   importance or by a seeded random choice, never every head of a layer.
-* :mod:`~lit_distill.compression.timing`: summary statistics of repeated timings.
 
 Nothing here imports Lightning: the callbacks in :mod:`lit_distill.callbacks`
 wire these functions into training and evaluation.

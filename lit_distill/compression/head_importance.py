@@ -17,7 +17,7 @@ Scores are then normalised per layer by their L2 norm so that heads of different
 layers compare fairly (both references do).
 
 The ``batch_mean`` gates are the ``head_gates`` argument of
-:class:`lit_distill.models.qa.QAModel` (one ``(heads_l,)`` tensor per layer; per-layer
+:class:`lit_distill.models.qa_model.QAModel` (one ``(heads_l,)`` tensor per layer; per-layer
 head counts may differ once a model has been pruned). The ``per_token`` gates are put
 on the input of each layer's attention output projection by :func:`token_head_gates`.
 """

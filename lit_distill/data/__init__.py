@@ -10,10 +10,11 @@ from lit_distill.data.squad import (
     SquadDataWarning,
     SquadExample,
     SquadFormatError,
-    load_hub_squad,
     load_squad_json,
 )
-from lit_distill.data.synthetic import generate_squad_json, make_synthetic_dataset, train_wordpiece_tokenizer
+from lit_distill.data.squad_hub import load_hub_squad
+from lit_distill.data.synthetic import generate_squad_json, make_synthetic_dataset
+from lit_distill.data.wordpiece import train_wordpiece_tokenizer
 
 if TYPE_CHECKING:
     from lit_distill.data.datamodule import SquadDataModule

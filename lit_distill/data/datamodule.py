@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -36,7 +37,9 @@ from lit_distill.data.cache import (
 )
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.data.features import FeatureArrays, FeatureSettings, build_features
-from lit_distill.data.squad import LoadedSquad, SquadExample, load_hub_squad, load_squad_json
+from lit_distill.data.resumable import make_resumable
+from lit_distill.data.sources import HubSource, SquadFilesSource, SquadSource, SyntheticSource, choose_source
+from lit_distill.data.squad import LoadedSquad, SquadExample
 
 __all__ = ["FeatureDataset", "SquadDataModule", "collate_features"]
 
@@ -96,6 +99,8 @@ class SquadDataModule(LightningDataModule):
 
     Exactly one source: local files (``train_file`` / ``validation_file`` /
     ``test_file``), a Hugging Face dataset (``hub_dataset``), or ``synthetic: true``.
+    The arguments become one :attr:`source` (:mod:`lit_distill.data.sources`), which
+    every split is read from.
 
     Args:
         train_file: SQuAD-format JSON for training.
@@ -126,6 +131,12 @@ class SquadDataModule(LightningDataModule):
         on_misaligned: ``"skip"`` misaligned answers with a counted warning, or ``"fail"``.
         cache_dir: Feature cache (and synthetic data) directory; default ``$LIT_DISTILL_CACHE``
             or ``~/.cache/lit_distill``.
+        resumable_train_loader: Make the training loader resumable mid-epoch (a
+            :class:`~lit_distill.data.resumable.ResumableLoader`): its order depends only on
+            ``(seed, epoch)`` (``seed`` from ``seed_everything``) and a resumed epoch skips the
+            batches the restored trainer progress says are done, so ``fit --ckpt_path last``
+            sees exactly the batches an uninterrupted run would. The loader carries Lightning's
+            ``state_dict`` / ``load_state_dict`` hooks.
     """
 
     def __init__(
@@ -156,24 +167,30 @@ class SquadDataModule(LightningDataModule):
         pad_to_max_length: bool = False,
         on_misaligned: Literal["skip", "fail"] = "skip",
         cache_dir: str | None = None,
+        resumable_train_loader: bool = True,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self._hp: Any = self.hparams
-        sources = [
-            n
-            for n, on in (
-                ("files", train_file or validation_file or test_file),
-                ("hub_dataset", hub_dataset),
-                ("synthetic", synthetic),
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.source: SquadSource = choose_source(
+            SquadFilesSource(train_file, validation_file, test_file),
+            HubSource(hub_dataset, hub_config, hub_train_split, hub_validation_split)
+            if hub_dataset
+            else None,
+            SyntheticSource(
+                self.cache_dir,
+                synthetic_train_size,
+                synthetic_dev_size,
+                synthetic_search_size,
+                synthetic_seed,
+                synthetic_validation_split,
+                synthetic_long_fraction,
+                synthetic_unanswerable_fraction,
             )
-            if on
-        ]
-        if len(sources) != 1:
-            raise ValueError(
-                "give exactly one data source: train_file/validation_file (local SQuAD JSON), "
-                f"hub_dataset (Hugging Face name) or synthetic: true; got {sources or 'none'}"
-            )
+            if synthetic
+            else None,
+        )
         if version not in ("1.1", "2.0"):
             raise ValueError(f"version must be '1.1' or '2.0', got {version!r}")
         if synthetic_validation_split not in ("dev", "search"):
@@ -196,7 +213,6 @@ class SquadDataModule(LightningDataModule):
         self.settings = FeatureSettings(max_seq_length, doc_stride, max_query_length)
         self.settings.validate()
         self._version: Literal["1.1", "2.0"] = version
-        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._tokenizer: Any = None
         self._examples: dict[str, list[SquadExample]] = {}
         self._features: dict[str, FeatureArrays] = {}
@@ -216,9 +232,9 @@ class SquadDataModule(LightningDataModule):
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            name = self._hp.tokenizer or str(self._synthetic_dir() / "tokenizer")
-            if self._hp.synthetic and self._hp.tokenizer is None:
-                self._ensure_synthetic()
+            name = self._hp.tokenizer or self.source.default_tokenizer()
+            if self._hp.tokenizer is None:
+                self.source.prepare()  # the tokenizer comes with the data
             self._tokenizer = AutoTokenizer.from_pretrained(name, use_fast=True)
         return self._tokenizer
 
@@ -247,9 +263,8 @@ class SquadDataModule(LightningDataModule):
 
     # ----------------------------------------------------------------- Lightning hooks
     def prepare_data(self) -> None:
-        """Generate synthetic data if asked, then build and cache every available split's features."""
-        if self._hp.synthetic:
-            self._ensure_synthetic()
+        """Prepare the source (the synthetic data is generated), then build and cache every available split's features."""
+        self.source.prepare()
         for split in ("train", "validation", "test"):
             if self._has_split(split):
                 self._get_features(split)
@@ -273,7 +288,11 @@ class SquadDataModule(LightningDataModule):
             self._get_features(split)
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True, batch_size=self._hp.batch_size)
+        loader = self._loader("train", shuffle=True, batch_size=self._hp.batch_size)
+        if not self._hp.resumable_train_loader:
+            return loader
+        seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))  # set by seed_everything
+        return make_resumable(loader, seed, self._processed_train_batches)  # type: ignore[no-any-return]
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("validation", shuffle=False, batch_size=self._eval_batch_size())
@@ -285,6 +304,13 @@ class SquadDataModule(LightningDataModule):
         return self._loader("test", shuffle=False, batch_size=self._eval_batch_size())
 
     # ----------------------------------------------------------------- internals
+    def _processed_train_batches(self) -> int:
+        """Batches of the current epoch already trained on (after a resume: those done before it)."""
+        trainer = self.trainer
+        if trainer is None:
+            return 0
+        return int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
+
     def _eval_batch_size(self) -> int:
         return int(self._hp.eval_batch_size or self._hp.batch_size)
 
@@ -305,62 +331,11 @@ class SquadDataModule(LightningDataModule):
             persistent_workers=self._hp.num_workers > 0,
         )
 
-    def _synthetic_dir(self) -> Path:
-        h = self._hp
-        name = (
-            f"seed{h.synthetic_seed}-{h.synthetic_train_size}-{h.synthetic_dev_size}-{h.synthetic_search_size}"
-            f"-long{h.synthetic_long_fraction:g}-na{h.synthetic_unanswerable_fraction:g}"
-        )
-        return self.cache_dir / "synthetic" / name
-
-    def _ensure_synthetic(self) -> None:
-        from lit_distill.data.synthetic import make_synthetic_dataset
-
-        out = self._synthetic_dir()
-        if (out / "done").is_file():
-            return
-        h = self._hp
-        tmp = out.with_name(out.name + ".tmp")
-        make_synthetic_dataset(
-            tmp,
-            h.synthetic_train_size,
-            h.synthetic_dev_size,
-            h.synthetic_search_size,
-            h.synthetic_seed,
-            long_fraction=h.synthetic_long_fraction,
-            unanswerable_fraction=h.synthetic_unanswerable_fraction,
-        )
-        (tmp / "done").write_text("ok")
-        if not out.exists():
-            tmp.rename(out)
-
     def _has_split(self, split: str) -> bool:
-        h = self._hp
-        if h.synthetic or h.hub_dataset:
-            return True
-        if split == "train":
-            return h.train_file is not None
-        return (h.test_file if split == "test" else None) is not None or h.validation_file is not None
+        return self.source.has_split(split)  # type: ignore[arg-type]
 
     def _load(self, split: str) -> LoadedSquad:
-        h = self._hp
-        if h.synthetic:
-            self._ensure_synthetic()
-            name = {
-                "train": "train",
-                "validation": h.synthetic_validation_split,
-                "test": h.synthetic_validation_split,
-            }[split]
-            return load_squad_json(self._synthetic_dir() / f"{name}.json", self.version, h.on_misaligned)
-        if h.hub_dataset:
-            hub_split = h.hub_train_split if split == "train" else h.hub_validation_split
-            return load_hub_squad(h.hub_dataset, hub_split, self.version, h.hub_config, h.on_misaligned)
-        path = (
-            h.train_file
-            if split == "train"
-            else (h.test_file if split == "test" and h.test_file else h.validation_file)
-        )
-        return load_squad_json(path, self.version, h.on_misaligned)
+        return self.source.load(split, self.version, self._hp.on_misaligned)  # type: ignore[arg-type]
 
     def _get_examples(self, split: str) -> list[SquadExample]:
         if split not in self._examples:

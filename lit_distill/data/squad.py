@@ -1,4 +1,4 @@
-"""Read and validate SQuAD v1.1 / v2.0 data (official JSON files or Hugging Face datasets).
+"""Read and validate SQuAD v1.1 / v2.0 data (official JSON files; Hugging Face datasets: :mod:`~lit_distill.data.squad_hub`).
 
 Every question becomes one :class:`SquadExample`. Bad input raises
 :class:`SquadFormatError` naming the file, the article title, the question id
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,8 +31,8 @@ __all__ = [
     "SquadDataWarning",
     "SquadExample",
     "SquadFormatError",
+    "SquadValidator",
     "SquadVersion",
-    "load_hub_squad",
     "load_squad_json",
     "parse_squad_dict",
     "read_json_file",
@@ -137,7 +137,7 @@ def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
 
 
-class _Validator:
+class SquadValidator:
     """Builds examples from question dicts, checking each as it goes."""
 
     def __init__(self, source: str, version: SquadVersion, on_misaligned: OnMisaligned) -> None:
@@ -285,7 +285,7 @@ def parse_squad_dict(
         SquadFormatError: On malformed data (message names file, article, question id).
         ValueError: On a bad ``version`` or ``on_misaligned``.
     """
-    v = _Validator(source, version, on_misaligned)
+    v = SquadValidator(source, version, on_misaligned)
     if not isinstance(data, Mapping) or "data" not in data:
         raise v.error("top level must be an object with a 'data' list (the SQuAD format)")
     articles = data["data"]
@@ -345,75 +345,3 @@ def read_json_file(path: str | Path, what: str = "SQuAD file") -> Any:
         ) from exc
     except UnicodeDecodeError as exc:
         raise SquadFormatError(f"{what} {p}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
-
-
-def _rows_to_examples(
-    rows: Iterable[Mapping[str, Any]], source: str, version: SquadVersion, on_misaligned: OnMisaligned
-) -> LoadedSquad:
-    v = _Validator(source, version, on_misaligned)
-    titles: set[str] = set()
-    for i, row in enumerate(rows):
-        missing = [k for k in ("id", "question", "context", "answers") if k not in row]
-        if missing:
-            raise v.error(
-                f"row {i} lacks column(s) {missing}; a SQuAD-style dataset needs id, title, "
-                "context, question, answers{text, answer_start}"
-            )
-        title = str(row.get("title", ""))
-        titles.add(title)
-        context = row["context"]
-        if not isinstance(context, str) or not context.strip():
-            raise v.error(f"row {i} has an empty context", title, str(row["id"]))
-        answers = row["answers"] or {}
-        texts = list(answers.get("text", []))
-        starts = list(answers.get("answer_start", []))
-        if len(texts) != len(starts):
-            raise v.error("answers.text and answers.answer_start differ in length", title, str(row["id"]))
-        qa = {
-            "id": row["id"],
-            "question": row["question"],
-            "answers": [{"text": t, "answer_start": s} for t, s in zip(texts, starts, strict=True)],
-            "is_impossible": not texts and version == "2.0",
-        }
-        v.question(title, context, qa, i)
-    v.finish()
-    return LoadedSquad(v.examples, len(titles), v.report)
-
-
-def load_hub_squad(
-    name: str,
-    split: str,
-    version: SquadVersion = "2.0",
-    config: str | None = None,
-    on_misaligned: OnMisaligned = "skip",
-    cache_dir: str | None = None,
-    data_files: str | list[str] | None = None,
-) -> LoadedSquad:
-    """Load a Hugging Face dataset with SQuAD columns (e.g. ``rajpurkar/squad_v2``).
-
-    Needs network access the first time (or a local ``datasets`` cache).
-
-    Args:
-        name: Dataset name or local path for ``datasets.load_dataset``.
-        split: Split name (``"train"``, ``"validation"``...).
-        version: ``"1.1"`` forbids unanswerable questions (an empty answer list is an error).
-        config: Optional dataset configuration name.
-        on_misaligned: ``"skip"`` (drop + warn + report) or ``"fail"`` (raise).
-        cache_dir: Optional ``datasets`` cache directory.
-        data_files: Optional data files (e.g. ``name="json"`` with a JSON-lines file of SQuAD columns).
-
-    Returns:
-        The examples and the load report.
-
-    Raises:
-        SquadFormatError: If the dataset cannot be loaded or its rows are malformed.
-    """
-    import datasets
-
-    try:
-        ds = datasets.load_dataset(name, config, split=split, cache_dir=cache_dir, data_files=data_files)
-    except Exception as exc:  # datasets raises many types; give one clear message
-        raise SquadFormatError(
-            f"could not load Hugging Face dataset {name!r} split {split!r}: {exc}"
-        ) from exc
-    return _rows_to_examples(ds, f"{name}[{split}]", version, on_misaligned)

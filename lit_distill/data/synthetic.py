@@ -9,7 +9,8 @@ a fact the paragraph does not state: mostly a kind of fact nobody in the
 paragraph has, sometimes a fact another person has (asked about a person of the
 paragraph who lacks it, or about someone absent, so the model must match names).
 
-Every word comes from this file (no borrowed text). The same ``seed`` always
+Every word comes from :mod:`lit_distill.data.synthetic_words` (no borrowed text); the tokenizer is
+trained by :mod:`lit_distill.data.wordpiece`. The same ``seed`` always
 gives byte-identical JSON files and the same tokenizer.
 
 Example:
@@ -28,203 +29,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lit_distill.data.synthetic_words import (
+    ANIMALS,
+    FACT_KINDS,
+    FILLER_ADJ,
+    FILLER_NOUN,
+    FILLERS,
+    INSTRUMENTS,
+    JOB_ADJ,
+    JOB_NOUN,
+    ORG_KIND,
+    PLACE_ADJ,
+    PLACE_NEAR,
+    PLACE_NOUN,
+    RELATION_BY_NAME,
+    RELATIONS,
+    UNITS,
+    Namer,
+)
+from lit_distill.data.wordpiece import train_wordpiece_tokenizer
+
 __all__ = [
     "SPLIT_FILES",
     "TOKENIZER_DIRNAME",
     "generate_squad_json",
     "make_synthetic_dataset",
-    "train_wordpiece_tokenizer",
 ]
 
 SPLIT_FILES: dict[str, str] = {"train": "train.json", "dev": "dev.json", "search": "search.json"}
 TOKENIZER_DIRNAME = "tokenizer"
-
-_ONSETS = [
-    "b",
-    "br",
-    "d",
-    "dr",
-    "f",
-    "g",
-    "gr",
-    "k",
-    "kr",
-    "l",
-    "m",
-    "n",
-    "p",
-    "r",
-    "s",
-    "st",
-    "t",
-    "tr",
-    "v",
-    "z",
-]
-_VOWELS = ["a", "e", "i", "o", "u", "ai", "ou", "ea", "y"]
-_CODAS = ["", "", "", "n", "r", "l", "s", "k", "m"]
-
-_JOB_ADJ = ["senior", "junior", "travelling", "night", "royal", "master", "village", "harbour"]
-_JOB_NOUN = [
-    "glass maker",
-    "river pilot",
-    "clock mender",
-    "rope weaver",
-    "bee keeper",
-    "map drawer",
-    "stone cutter",
-    "lamp lighter",
-    "salt trader",
-    "bell founder",
-    "baker",
-    "tailor",
-    "surveyor",
-    "chemist",
-    "carpenter",
-]
-_ORG_KIND = [
-    "Guild",
-    "Trading Company",
-    "Rowing Club",
-    "Music School",
-    "Seed Bank",
-    "Weaving House",
-    "Observatory",
-]
-_INSTRUMENTS = ["lute", "bone flute", "harp", "fiddle", "bass drum", "tin whistle", "organ", "cello", "horn"]
-_ANIMALS = ["cat", "dog", "goat", "parrot", "horse", "tortoise", "owl", "ferret"]
-_PLACE_ADJ = ["old", "red", "tall", "quiet", "narrow", "busy", "white"]
-_PLACE_NOUN = ["mill", "tower", "bridge", "market", "library", "chapel", "tannery", "bakery"]
-_PLACE_NEAR = ["by the harbour", "by the river", "near the square", "near the station", "by the lake"]
-_UNITS = ["miles", "leagues", "kilometres"]
-_FILLER_ADJ = ["mild", "windy", "green", "crowded", "famous", "ancient", "peaceful"]
-_FILLER_NOUN = ["gardens", "markets", "bridges", "festivals", "orchards", "canals", "towers"]
-_FILLERS = [
-    "{c} is known for its {fa} {fn}.",
-    "The roads around {c} are quiet in winter.",
-    "Many travellers visit {c} in the spring.",
-    "Visitors often praise the {fa} {fn} of {c}.",
-    "Each autumn the people of {c} hold a fair.",
-]
-
-
-@dataclass(frozen=True)
-class _Relation:
-    """One kind of fact: how a paragraph states it and how a question asks it.
-
-    ``statements`` contain ``{p}`` (the person), ``{a}`` (the answer) and maybe
-    ``{x}`` (an extra slot such as the animal); ``questions`` contain ``{p}`` and
-    maybe ``{x}``.
-    """
-
-    name: str
-    statements: tuple[str, ...]
-    questions: tuple[str, ...]
-
-
-_RELATIONS: tuple[_Relation, ...] = (
-    _Relation(
-        "born",
-        ("{p} was born in {a}.", "{a} is the birthplace of {p}.", "{p} was born in the town of {a}."),
-        ("Where was {p} born?", "What is the birthplace of {p}?", "In which town was {p} born?"),
-    ),
-    _Relation(
-        "job",
-        ("{p} works as a {a}.", "By trade, {p} is a {a}.", "For many years {p} has worked as a {a}."),
-        ("What does {p} do for a living?", "What is the job of {p}?", "What is the profession of {p}?"),
-    ),
-    _Relation(
-        "org",
-        ("{p} founded the {a} in {x}.", "In {x}, {p} founded the {a}."),
-        ("What did {p} found?", "Which organisation was founded by {p}?", "What was founded by {p}?"),
-    ),
-    _Relation(
-        "year",
-        ("{p} founded the {x} in {a}.", "In {a}, {p} founded the {x}."),
-        (
-            "In what year did {p} found the {x}?",
-            "When did {p} found the {x}?",
-            "When was the {x} of {p} founded?",
-        ),
-    ),
-    _Relation(
-        "teacher",
-        ("{p} studied under {a}.", "As a young apprentice, {p} learned from {a}."),
-        ("Who was the teacher of {p}?", "Under whom did {p} study?", "From whom did {p} learn the trade?"),
-    ),
-    _Relation(
-        "instrument",
-        ("In the evenings {p} plays the {a}.", "{p} is a skilled player of the {a}."),
-        ("Which instrument does {p} play?", "What instrument is played by {p}?"),
-    ),
-    _Relation(
-        "pet",
-        ("{p} keeps a {x} called {a}.", "{p} owns a {x} named {a}."),
-        ("What is the name of the {x} that {p} keeps?", "What is the {x} of {p} called?"),
-    ),
-    _Relation(
-        "workplace",
-        ("Every morning {p} goes to work at the {a}.", "The workshop of {p} is in the {a}."),
-        ("Where does {p} work?", "Where is the workshop of {p}?"),
-    ),
-    _Relation(
-        "distance",
-        ("Once {p} walked {a} to reach {x}.", "To reach {x}, {p} once travelled {a} on foot."),
-        ("How far did {p} walk to reach {x}?", "What distance did {p} travel to reach {x}?"),
-    ),
-)
-_RELATION_BY_NAME = {r.name: r for r in _RELATIONS}
-# "org" and "year" describe the same founding; a person has both or neither.
-_FACT_KINDS = ("born", "job", "founding", "teacher", "instrument", "pet", "workplace", "distance")
-
-
-_POOL_SIZES = {"first": 40, "last": 40, "city": 40, "org": 24, "pet": 24, "near": 16}
-
-
-class _Namer:
-    """Draws capitalised names from a closed inventory of invented words.
-
-    The inventory (pools of first names, surnames, cities, ...) is built from
-    syllables by its own seed, so every split of a dataset shares it: dev
-    paragraphs use known names in new combinations (new people, new facts),
-    and a small model can learn each name as one token. Names are unique
-    within a paragraph (``new_paragraph`` resets that).
-    """
-
-    def __init__(self, rng: random.Random, inventory_seed: int) -> None:
-        self._rng = rng
-        inv = random.Random(inventory_seed)
-        seen: set[str] = set()
-        self._pools: dict[str, list[str]] = {}
-        for kind, size in _POOL_SIZES.items():
-            lo, hi = (2, 3) if kind in ("city", "near") else (1, 2)
-            pool: list[str] = []
-            while len(pool) < size:
-                n = inv.randint(lo, hi)
-                w = "".join(inv.choice(_ONSETS) + inv.choice(_VOWELS) + inv.choice(_CODAS) for _ in range(n))
-                if w not in seen and len(w) > 2:
-                    seen.add(w)
-                    pool.append(w.capitalize())
-            self._pools[kind] = pool
-        self._used: set[str] = set()
-
-    def new_paragraph(self) -> None:
-        self._used = set()
-
-    def word(self, kind: str) -> str:
-        pool = self._pools[kind]
-        for _ in range(1000):
-            w = self._rng.choice(pool)
-            if w not in self._used:
-                self._used.add(w)
-                return w
-        raise RuntimeError(f"the {kind} pool is exhausted; this should not happen")
-
-    def person(self) -> str:
-        return f"{self.word('first')} {self.word('last')}"
-
-    def city(self) -> str:
-        return self.word("city")
 
 
 @dataclass
@@ -234,36 +67,36 @@ class _Fact:
     extra: str = ""
 
 
-def _person_facts(rng: random.Random, namer: _Namer, n_facts: int) -> dict[str, _Fact | tuple[_Fact, _Fact]]:
-    kinds = rng.sample(_FACT_KINDS, n_facts)
+def _person_facts(rng: random.Random, namer: Namer, n_facts: int) -> dict[str, _Fact | tuple[_Fact, _Fact]]:
+    kinds = rng.sample(FACT_KINDS, n_facts)
     facts: dict[str, _Fact | tuple[_Fact, _Fact]] = {}
     for kind in kinds:
         if kind == "born":
             facts[kind] = _Fact("born", namer.city())
         elif kind == "job":
-            job = rng.choice(_JOB_NOUN)
-            facts[kind] = _Fact("job", f"{rng.choice(_JOB_ADJ)} {job}" if rng.random() < 0.6 else job)
+            job = rng.choice(JOB_NOUN)
+            facts[kind] = _Fact("job", f"{rng.choice(JOB_ADJ)} {job}" if rng.random() < 0.6 else job)
         elif kind == "founding":
-            org = f"{namer.word('org')} {rng.choice(_ORG_KIND)}"
+            org = f"{namer.word('org')} {rng.choice(ORG_KIND)}"
             year = str(rng.randint(1200, 1999))
             facts[kind] = (_Fact("org", org, year), _Fact("year", year, org))
         elif kind == "teacher":
             title = rng.choice(["", "", "Master ", "Old "])
             facts[kind] = _Fact("teacher", title + namer.person())
         elif kind == "instrument":
-            facts[kind] = _Fact("instrument", rng.choice(_INSTRUMENTS))
+            facts[kind] = _Fact("instrument", rng.choice(INSTRUMENTS))
         elif kind == "pet":
-            facts[kind] = _Fact("pet", namer.word("pet"), rng.choice(_ANIMALS))
+            facts[kind] = _Fact("pet", namer.word("pet"), rng.choice(ANIMALS))
         elif kind == "workplace":
-            place = f"{rng.choice(_PLACE_ADJ)} {rng.choice(_PLACE_NOUN)}"
+            place = f"{rng.choice(PLACE_ADJ)} {rng.choice(PLACE_NOUN)}"
             where = rng.random()
             if where < 0.4:  # five words
-                place += f" {rng.choice(_PLACE_NEAR)}"
+                place += f" {rng.choice(PLACE_NEAR)}"
             elif where < 0.7:  # four words
                 place += f" near {namer.word('near')}"
             facts[kind] = _Fact("workplace", place)
         else:
-            facts[kind] = _Fact("distance", f"{rng.randint(2, 900)} {rng.choice(_UNITS)}", namer.city())
+            facts[kind] = _Fact("distance", f"{rng.randint(2, 900)} {rng.choice(UNITS)}", namer.city())
     return facts
 
 
@@ -276,7 +109,7 @@ def _render(template: str, person: str, fact: _Fact) -> tuple[str, int]:
 
 
 def _paragraph(
-    rng: random.Random, namer: _Namer, long: bool, qid_prefix: str, unanswerable_fraction: float
+    rng: random.Random, namer: Namer, long: bool, qid_prefix: str, unanswerable_fraction: float
 ) -> dict[str, Any]:
     namer.new_paragraph()
     n_people = rng.randint(3, 4) if long else rng.randint(1, 2)
@@ -289,17 +122,17 @@ def _paragraph(
         for kind, fact in facts.items():
             if isinstance(fact, tuple):  # founding: one sentence answers "org" and "year"
                 org_fact, year_fact = fact
-                template_i = rng.randrange(len(_RELATION_BY_NAME["org"].statements))
-                text, org_start = _render(_RELATION_BY_NAME["org"].statements[template_i], person, org_fact)
-                _, year_start = _render(_RELATION_BY_NAME["year"].statements[template_i], person, year_fact)
+                template_i = rng.randrange(len(RELATION_BY_NAME["org"].statements))
+                text, org_start = _render(RELATION_BY_NAME["org"].statements[template_i], person, org_fact)
+                _, year_start = _render(RELATION_BY_NAME["year"].statements[template_i], person, year_fact)
                 pieces.append((text, {(person, "org"): org_start, (person, "year"): year_start}))
             else:
-                text, start = _render(rng.choice(_RELATION_BY_NAME[fact.relation].statements), person, fact)
+                text, start = _render(rng.choice(RELATION_BY_NAME[fact.relation].statements), person, fact)
                 pieces.append((text, {(person, kind): start}))
     n_fillers = rng.randint(4, 8) if long else rng.randint(0, 2)
     for _ in range(n_fillers):
-        filler = rng.choice(_FILLERS).format(
-            c=namer.city(), fa=rng.choice(_FILLER_ADJ), fn=rng.choice(_FILLER_NOUN)
+        filler = rng.choice(FILLERS).format(
+            c=namer.city(), fa=rng.choice(FILLER_ADJ), fn=rng.choice(FILLER_NOUN)
         )
         pieces.append((filler, {}))
     rng.shuffle(pieces)
@@ -328,7 +161,7 @@ def _paragraph(
             qas.append(_unanswerable(rng, namer, facts_by_person, qid))
             continue
         person, relation, fact = answerable[q_i % len(answerable)]
-        question = rng.choice(_RELATION_BY_NAME[relation].questions).format(p=person, x=fact.extra)
+        question = rng.choice(RELATION_BY_NAME[relation].questions).format(p=person, x=fact.extra)
         start = answer_starts[(person, relation)]
         if context[start : start + len(fact.answer)] != fact.answer:  # pragma: no cover - generator bug guard
             raise RuntimeError(f"synthetic generator misplaced an answer for {qid}")
@@ -339,7 +172,7 @@ def _paragraph(
 
 def _unanswerable(
     rng: random.Random,
-    namer: _Namer,
+    namer: Namer,
     facts_by_person: dict[str, dict[str, _Fact | tuple[_Fact, _Fact]]],
     qid: str,
 ) -> dict[str, Any]:
@@ -353,14 +186,14 @@ def _unanswerable(
     present_relations = set().union(
         *(_relations_of(f) for facts in facts_by_person.values() for f in facts.values())
     )
-    absent = [r for r in _RELATIONS if r.name not in present_relations]
+    absent = [r for r in RELATIONS if r.name not in present_relations]
     if absent and rng.random() < 0.7:
         relation = rng.choice(absent)
         extra = {
             "org": rng.choice(["1500", "1720", "1888"]),
-            "year": f"{namer.word('org')} {rng.choice(_ORG_KIND)}",
+            "year": f"{namer.word('org')} {rng.choice(ORG_KIND)}",
         }
-        extra.update({"pet": rng.choice(_ANIMALS), "distance": namer.city()})
+        extra.update({"pet": rng.choice(ANIMALS), "distance": namer.city()})
         question = rng.choice(relation.questions).format(p=rng.choice(people), x=extra.get(relation.name, ""))
         return {"id": qid, "question": question, "answers": [], "is_impossible": True}
     present: list[tuple[str, _Fact]] = []
@@ -376,7 +209,7 @@ def _unanswerable(
         and all(fact.relation not in _relations_of(v) for v in facts_by_person[p].values())
     ]
     person = rng.choice(lacking) if lacking and rng.random() < 0.6 else namer.person()
-    question = rng.choice(_RELATION_BY_NAME[fact.relation].questions).format(p=person, x=fact.extra)
+    question = rng.choice(RELATION_BY_NAME[fact.relation].questions).format(p=person, x=fact.extra)
     return {"id": qid, "question": question, "answers": [], "is_impossible": True}
 
 
@@ -417,7 +250,7 @@ def generate_squad_json(
         if not 0.0 <= value <= 1.0:
             raise ValueError(f"{name} must be in [0, 1], got {value}")
     rng = random.Random(seed)
-    namer = _Namer(rng, seed if inventory_seed is None else inventory_seed)
+    namer = Namer(rng, seed if inventory_seed is None else inventory_seed)
     articles: list[dict[str, Any]] = []
     remaining = n_questions
     a_i = 0
@@ -445,80 +278,6 @@ def _texts(datasets: Iterable[dict[str, Any]]) -> Iterable[str]:
                 yield para["context"]
                 for qa in para["qas"]:
                     yield qa["question"]
-
-
-_SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-
-
-def _wordpiece_vocab(texts: Iterable[str], vocab_size: int) -> list[str]:
-    """Choose a WordPiece vocabulary by deterministic frequency counts.
-
-    Words come from the ``tokenizers`` BERT normaliser and pre-tokeniser (the
-    same ones the final tokenizer uses). The vocabulary holds every character
-    seen (word-initial and ``##`` form, so nothing maps to ``[UNK]``), then
-    the frequent whole words (seen at least 8 times), then the most frequent word pieces (prefixes of 2-5 characters and
-    ``##`` continuations of 2-4 characters), ties broken alphabetically. The
-    ``tokenizers`` trainer is not used for the choice because it breaks ties in
-    hash order, which differs between processes.
-    """
-    from collections import Counter
-
-    from tokenizers.normalizers import BertNormalizer
-    from tokenizers.pre_tokenizers import BertPreTokenizer
-
-    normalizer = BertNormalizer(lowercase=True, strip_accents=True, clean_text=True)
-    pre_tokenizer = BertPreTokenizer()
-    words: Counter[str] = Counter()
-    for text in texts:
-        words.update(w for w, _ in pre_tokenizer.pre_tokenize_str(normalizer.normalize_str(text)))
-    chars = sorted({c for w in words for c in w})
-    alphabet = [*chars, *(f"##{c}" for c in chars)]
-    frequent = sorted(
-        (w for w, c in words.items() if c >= 8 and w not in alphabet), key=lambda w: (-words[w], w)
-    )
-    pieces: Counter[str] = Counter()
-    for word, count in words.items():
-        for n in range(2, min(5, len(word) - 1) + 1):
-            pieces[word[:n]] += count * n
-        for i in range(1, len(word)):
-            for n in range(2, min(4, len(word) - i) + 1):
-                pieces[f"##{word[i : i + n]}"] += count * n
-    taken = set(alphabet) | set(frequent)
-    ranked = [*frequent, *sorted((p for p in pieces if p not in taken), key=lambda p: (-pieces[p], p))]
-    budget = max(0, vocab_size - len(_SPECIALS) - len(alphabet))
-    return [*_SPECIALS, *alphabet, *sorted(ranked[:budget])]
-
-
-def train_wordpiece_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_size: int = 1500) -> Path:
-    """Build an uncased BERT WordPiece tokenizer on ``texts`` and save it as a HF fast-tokenizer directory.
-
-    The directory loads with ``transformers.AutoTokenizer.from_pretrained(out_dir)``
-    (a ``tokenizers``-backed fast tokenizer with offsets) and also holds a
-    classic ``vocab.txt``. The same texts always give the same vocabulary and ids.
-
-    Args:
-        texts: Training text.
-        out_dir: Directory to write (created).
-        vocab_size: Target vocabulary size (special tokens and the alphabet included).
-
-    Returns:
-        ``out_dir`` as a ``Path``.
-
-    Raises:
-        ValueError: If ``vocab_size`` < 100.
-    """
-    from transformers import BertTokenizerFast  # type: ignore[attr-defined]
-
-    if vocab_size < 100:
-        raise ValueError(f"vocab_size must be >= 100, got {vocab_size}")
-    ordered = _wordpiece_vocab(texts, vocab_size)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    vocab = {token: i for i, token in enumerate(ordered)}
-    tokenizer = BertTokenizerFast(vocab=vocab, do_lower_case=True, model_max_length=512)
-    tokenizer.save_pretrained(str(out))
-    (out / "vocab.txt").write_text("\n".join(ordered) + "\n", encoding="utf-8")
-    return out
 
 
 def make_synthetic_dataset(

@@ -24,7 +24,7 @@ from lit_distill.models import config as config_module
 from lit_distill.models import encoder as encoder_module
 from lit_distill.models import length as length_module
 from lit_distill.models.convert import hf_config_from_encoder, state_dict_to_hf
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 __all__ = ["needs_custom_code", "save_hf"]
 

@@ -20,7 +20,7 @@ import torch
 
 from lit_distill.export.errors import require
 from lit_distill.export.traceable import TraceableQA
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 __all__ = ["INPUT_NAMES", "OUTPUT_NAMES", "export_onnx", "quantize_int8"]
 

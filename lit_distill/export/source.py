@@ -10,9 +10,9 @@ import torch
 
 from lit_distill.export.errors import ExportInputError
 from lit_distill.models.loading import OWN_CONFIG, load_tokenizer
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.sources import load_qa_model
-from lit_distill.modules.tokenizers import check_same_tokenizer, tokenizer_info
+from lit_distill.modules.tokenizer_info import check_same_tokenizer, tokenizer_info
 
 __all__ = ["ExportSource", "load_source"]
 

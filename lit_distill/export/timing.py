@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from lit_distill.compression.timing import summarize_times
+from lit_distill.export.timing_stats import summarize_times
 
 __all__ = ["random_inputs", "time_interleaved"]
 
@@ -29,7 +29,7 @@ def time_interleaved(
     """Time each callable ``repeats`` times, one run of each per round (drifts hit all alike).
 
     Returns:
-        Per callable, :func:`~lit_distill.compression.timing.summarize_times` of its seconds.
+        Per callable, :func:`~lit_distill.export.timing_stats.summarize_times` of its seconds.
     """
     for run in runs:
         for _ in range(max(1, warmup)):

@@ -1,4 +1,4 @@
-"""A forward pass of :class:`~lit_distill.models.qa.QAModel` that ``torch.onnx.export`` can trace.
+"""A forward pass of :class:`~lit_distill.models.qa_model.QAModel` that ``torch.onnx.export`` can trace.
 
 The project's encoder chooses its path in Python from the data (no mask when no
 token is padding, the number of kept tokens read with ``int(...)``); an exported
@@ -27,7 +27,7 @@ from torch import Tensor, nn
 
 from lit_distill.models.encoder import EncoderLayer, _gather_rows, _write_rows, additive_mask
 from lit_distill.models.length import mark_significance, received_attention, tokens_to_keep
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 __all__ = ["TraceableQA"]
 

@@ -1,8 +1,8 @@
 """lit_distill.metrics: official-compatible SQuAD scoring, post-processing, DDP-safe metric."""
 
-from lit_distill.metrics.metric import METRIC_KEYS, SquadMetric
 from lit_distill.metrics.postprocess import QAPredictions, postprocess_predictions
 from lit_distill.metrics.squad import compute_exact, compute_f1, normalize_answer, squad_evaluate
+from lit_distill.metrics.squad_metric import METRIC_KEYS, SquadMetric
 
 __all__ = [
     "METRIC_KEYS",

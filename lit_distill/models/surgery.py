@@ -1,8 +1,8 @@
-"""Model surgery: head pruning, layer selection, dropout, student initialisation, parameter counts.
+"""Model surgery: head pruning, layer selection (a student from teacher layers), dropout, parameter counts.
 
 ``prune_heads`` changes a model in place (like Hugging Face's old
-``prune_heads``); ``select_layers`` and ``init_student_from_teacher`` return a
-new model and leave their input untouched. Every function keeps
+``prune_heads``); ``select_layers`` returns a new model and leaves its input
+untouched. Every function keeps
 ``model.config`` in step, so the result survives ``save`` -> ``from_pretrained``.
 """
 
@@ -17,7 +17,7 @@ from torch import nn
 
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.encoder import EncoderLayer
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 
 def _set_config(model: QAModel, **changes: object) -> None:
@@ -177,31 +177,6 @@ def default_layer_map(teacher_layers: int, student_layers: int) -> list[int]:
             f"student_layers={student_layers}; allowed: 1..{teacher_layers} (the teacher's depth)"
         )
     return [i * teacher_layers // student_layers for i in range(student_layers)]
-
-
-def init_student_from_teacher(
-    teacher: QAModel, layer_map: Sequence[int] | None = None, num_layers: int | None = None
-) -> QAModel:
-    """A student initialised from teacher layers (DistilBERT-style).
-
-    Args:
-        teacher: The teacher (not changed).
-        layer_map: Teacher layer for each student layer. Default: evenly spaced,
-            i.e. every other layer (``[0, 2, 4, 6, 8, 10]`` for a 12-layer teacher).
-            DistilBERT used ``[0, 2, 4, 7, 9, 11]``.
-        num_layers: Student depth when ``layer_map`` is not given (default half the teacher's, rounded up).
-
-    Returns:
-        A new :class:`QAModel` with the teacher's embeddings, the mapped layers and the QA head.
-    """
-    if layer_map is None:
-        depth = teacher.num_layers
-        layer_map = default_layer_map(depth, num_layers if num_layers is not None else (depth + 1) // 2)
-    elif num_layers is not None and num_layers != len(layer_map):
-        raise ValueError(
-            f"num_layers={num_layers} disagrees with layer_map={list(layer_map)} ({len(layer_map)} layers)"
-        )
-    return select_layers(teacher, layer_map)
 
 
 def count_parameters(model: nn.Module, include_embeddings: bool = True) -> int:

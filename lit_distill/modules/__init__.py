@@ -5,7 +5,7 @@ Short class names work in YAML and on the command line
 """
 
 from lit_distill.modules.distilbert import DistilBertStudent
-from lit_distill.modules.qa import QAModule
+from lit_distill.modules.qa_module import QAModule
 from lit_distill.modules.student import StudentModule
 from lit_distill.modules.teacher import Teacher
 from lit_distill.modules.tinybert import TinyBertStudent

@@ -7,7 +7,7 @@ from typing import Any
 from torch import Tensor
 
 from lit_distill.losses import cosine_hidden_loss, distilbert_span_loss, span_cross_entropy
-from lit_distill.modules.qa import RUN_TIME_ARGS
+from lit_distill.modules.qa_module import RUN_TIME_ARGS
 from lit_distill.modules.student import StudentModule, check_temperature, check_weights
 
 __all__ = ["DistilBertStudent"]
@@ -91,7 +91,7 @@ class DistilBertStudent(StudentModule):
     def compute_loss(self, batch: dict[str, Tensor]) -> tuple[Any, dict[str, Tensor]]:
         """KL to the (cached or live) teacher logits + gold-span CE (+ cosine)."""
         need_hidden = self.alpha_cos > 0
-        out = self.forward_student(batch, output_hidden_states=need_hidden)
+        out = self.forward_model(batch, output_hidden_states=need_hidden)
         if not self.needs_teacher_outputs():  # no teacher term: no teacher pass, no cache
             ce = span_cross_entropy(
                 out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]

@@ -8,8 +8,8 @@ from typing import Any
 
 from lit_distill.checkpoint_files import check_checkpoint_file, load_checkpoint
 from lit_distill.models.config import EncoderConfig
-from lit_distill.models.qa import QAModel
-from lit_distill.modules.tokenizers import TokenizerInfo, load_tokenizer_info
+from lit_distill.models.qa_model import QAModel
+from lit_distill.modules.tokenizer_info import TokenizerInfo, load_tokenizer_info
 from lit_distill.user_errors import MissingPathError, UserInputError
 
 __all__ = ["LoadedModel", "check_source_exists", "load_qa_model"]

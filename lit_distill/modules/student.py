@@ -17,9 +17,9 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from typing_extensions import override
 
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 from lit_distill.models.surgery import check_dropout_rate, select_layers, set_dropout
-from lit_distill.modules.qa import QAModule
+from lit_distill.modules.qa_module import QAModule
 from lit_distill.modules.sources import LoadedModel, check_source_exists, load_qa_model
 from lit_distill.modules.teacher_cache import (
     TeacherLogits,
@@ -30,7 +30,7 @@ from lit_distill.modules.teacher_cache import (
     load_cache,
     model_fingerprint,
 )
-from lit_distill.modules.tokenizers import check_same_tokenizer
+from lit_distill.modules.tokenizer_info import check_same_tokenizer
 from lit_distill.user_errors import UserInputError
 
 __all__ = ["StudentModule", "check_layer_map", "check_weights"]

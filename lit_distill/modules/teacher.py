@@ -8,10 +8,10 @@ from torch import Tensor
 
 from lit_distill.losses import span_cross_entropy
 from lit_distill.models.config import EncoderConfig
-from lit_distill.models.qa import QAModel
-from lit_distill.modules.qa import RUN_TIME_ARGS, QAModule
+from lit_distill.models.qa_model import QAModel
+from lit_distill.modules.qa_module import RUN_TIME_ARGS, QAModule
 from lit_distill.modules.sources import check_source_exists, load_qa_model
-from lit_distill.modules.tokenizers import check_same_tokenizer
+from lit_distill.modules.tokenizer_info import check_same_tokenizer
 
 __all__ = ["Teacher"]
 
@@ -72,7 +72,7 @@ class Teacher(QAModule):
 
     def compute_loss(self, batch: dict[str, Tensor]) -> tuple[Any, dict[str, Tensor]]:
         """Span cross-entropy of the model's start/end logits."""
-        out = self.forward_student(batch)
+        out = self.forward_model(batch)
         loss = span_cross_entropy(
             out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
         )

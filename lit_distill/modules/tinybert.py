@@ -18,7 +18,7 @@ from lit_distill.losses import (
 )
 from lit_distill.models.convert import fit_dense_from_hf
 from lit_distill.models.loading import HF_CONFIG, OWN_CONFIG, read_state_dict, resolve_directory
-from lit_distill.modules.qa import RUN_TIME_ARGS
+from lit_distill.modules.qa_module import RUN_TIME_ARGS
 from lit_distill.modules.sources import LoadedModel
 from lit_distill.modules.student import StudentModule, check_temperature, check_weights
 
@@ -201,7 +201,7 @@ class TinyBertStudent(StudentModule):
 
     def _intermediate_loss(self, batch: dict[str, Tensor]) -> tuple[Any, dict[str, Tensor]]:
         assert self.projection is not None  # built in setup (internal invariant)
-        out = self.forward_student(batch, output_hidden_states=True, output_attention_scores=True)
+        out = self.forward_model(batch, output_hidden_states=True, output_attention_scores=True)
         t_out = self.teacher_forward(batch, output_hidden_states=True, output_attention_scores=True)
         hidden_map, attention_map = tinybert_layer_map(self.model.num_layers, self.teacher.num_layers)
         student_states = [self.projection(h) for h in out.hidden_states]  # S + 1 of (B, L, H_t)
@@ -221,7 +221,7 @@ class TinyBertStudent(StudentModule):
         }
 
     def _prediction_loss(self, batch: dict[str, Tensor]) -> tuple[Any, dict[str, Tensor]]:
-        out = self.forward_student(batch)
+        out = self.forward_model(batch)
         cache = self.teacher_logits if self.wants_logit_cache() else None
         if cache is not None:
             t_start, t_end = cache.lookup(batch["feature_index"], batch["input_ids"].size(1), self.device)

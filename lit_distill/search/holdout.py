@@ -20,7 +20,7 @@ import logging
 from pathlib import Path
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
-from lit_distill.search.report import TrialRecord, flag_front
+from lit_distill.search.records import TrialRecord, flag_front
 from lit_distill.search.runner import fill_trial_dir, read_outcome, run_trial
 from lit_distill.search.space import config_overrides
 from lit_distill.search.spec import SearchSpec, SearchSpecError

@@ -20,7 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from lit_distill.search.report import TrialRecord
+from lit_distill.search.records import TrialRecord
 from lit_distill.search.spec import SearchSpec
 
 log = logging.getLogger("lit_distill.search")

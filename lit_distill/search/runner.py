@@ -36,8 +36,8 @@ import yaml
 
 from lit_distill.search.config_keys import launcher_argv, override_tree, read_yaml, trial_env
 from lit_distill.search.launch import ForkedTrial, die_with_parent, resolve_start_method
-from lit_distill.search.protocol import METRICS_PATH_ENV, TRIAL_DIR_ENV
 from lit_distill.search.spec import SearchSpec
+from lit_distill.trial_protocol import METRICS_PATH_ENV, TRIAL_DIR_ENV
 
 Status = Literal["complete", "oom", "fail"]
 

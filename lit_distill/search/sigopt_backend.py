@@ -28,7 +28,7 @@ from typing import Any
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
 from lit_distill.search.launch import pid_alive
-from lit_distill.search.report import TrialRecord
+from lit_distill.search.records import TrialRecord
 from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial
 from lit_distill.search.space import config_overrides, decode, optimizer_space
 from lit_distill.search.spec import SearchSpec, SearchSpecError

@@ -1,4 +1,4 @@
-"""``search report --analysis-data``: the front trials that wrote predictions, analysed side by side."""
+"""``search report --analysis-data`` (:func:`lit_distill.commands.search.write_search_report`): the front trials that wrote predictions, analysed side by side."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.search.report import TrialRecord, write_report
+from lit_distill.commands.search import write_search_report as write_report
+from lit_distill.search.records import TrialRecord
 from lit_distill.search.spec import SearchSpecError, load_spec
 from tests.search.helpers import spec_dict, write_spec
 

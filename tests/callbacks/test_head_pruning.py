@@ -106,8 +106,8 @@ def test_pruned_checkpoint_round_trip_and_resume(tmp_path: Path) -> None:
     assert _heads(loaded) == [3, 2]
     batch = next(iter(toy_loader()))
     with torch.no_grad():
-        a = module.forward_student(batch).start_logits
-        b = loaded.forward_student(batch).start_logits
+        a = module.forward_model(batch).start_logits
+        b = loaded.forward_model(batch).start_logits
     torch.testing.assert_close(a, b)
 
     # resuming the run continues with the checkpoint's shape and head map, even when the
@@ -186,7 +186,7 @@ def test_parse_when() -> None:
 def test_distilbert_student_pruned_by_importance_saves_and_loads(
     tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path
 ) -> None:
-    from lit_distill.bench import load_qa_model
+    from lit_distill.commands.bench import load_qa_model
     from lit_distill.modules import DistilBertStudent
 
     module = DistilBertStudent(
@@ -205,7 +205,7 @@ def test_distilbert_student_pruned_by_importance_saves_and_loads(
     module.eval()
     loaded.eval()
     with torch.no_grad():
-        expected = module.forward_student(batch).start_logits
+        expected = module.forward_model(batch).start_logits
         got = loaded(batch["input_ids"], batch["attention_mask"], batch["token_type_ids"]).start_logits
     torch.testing.assert_close(got, expected)
 

@@ -168,7 +168,7 @@ def test_not_a_qa_module_is_a_clear_error(tmp_path: Path) -> None:
         def training_step(self, batch: Any, batch_idx: int) -> None:
             return None
 
-    with pytest.raises(TypeError, match="forward_student"):
+    with pytest.raises(TypeError, match="forward_model"):
         LengthDrop().setup(_trainer([], tmp_path), Plain(), "fit")
 
 

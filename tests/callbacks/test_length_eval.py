@@ -15,7 +15,7 @@ from toy_qa import TinyQAModule, quiet_trainer
 from lit_distill.callbacks.length_eval import LengthConfigEvaluator, evaluate_length_configs
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.flops import forward_flops
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 
 class CountingMetric:

@@ -11,7 +11,7 @@ import torch
 from lightning.pytorch import Trainer
 
 from lit_distill.callbacks.trial_result import TrialResult, count_parameters, model_to_count
-from lit_distill.search.protocol import METRICS_PATH_ENV
+from lit_distill.trial_protocol import METRICS_PATH_ENV
 from tests.search.toy import ToyData, ToyQA, quiet_trainer
 
 

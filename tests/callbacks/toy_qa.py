@@ -1,6 +1,6 @@
 """A tiny stand-in for a QA module, for testing callbacks in isolation.
 
-``ToyQAModule`` follows the project's module contract (``forward_student``,
+``ToyQAModule`` follows the project's module contract (``forward_model``,
 ``model.config.num_hidden_layers``, the loss-contribution protocol in
 ``training_step``) with a model small enough to make gradients exact and fast.
 ``ToyQAModel`` honours ``length_config`` by updating only the first ``n`` tokens
@@ -97,11 +97,11 @@ class ToyQAModule(pl.LightningModule):
         self.model = ToyQAModel(ToyConfig(num_hidden_layers=layers))
         self.lr = lr
 
-    def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> ToyOutput:
+    def forward_model(self, batch: dict[str, Tensor], **model_kwargs: Any) -> ToyOutput:
         return self.model(batch["input_ids"], batch["attention_mask"], **model_kwargs)
 
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        out = self.forward_student(batch)
+        out = self.forward_model(batch)
         loss = 0.5 * (
             F.cross_entropy(out.start_logits, batch["start_positions"])
             + F.cross_entropy(out.end_logits, batch["end_positions"])
@@ -169,7 +169,7 @@ class TinyQAModule(ToyQAModule):
         return hasattr(self, "model")
 
     def build_model(self, stage: str) -> None:
-        from lit_distill.models.qa import QAModel
+        from lit_distill.models.qa_model import QAModel
 
         torch.manual_seed(self.seed)
         self.model = QAModel(tiny_encoder_config(self.layers, self.heads, self.vocab_size))  # type: ignore[assignment]
@@ -186,7 +186,7 @@ class TinyQAModule(ToyQAModule):
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         from lit_distill.models.config import EncoderConfig
-        from lit_distill.models.qa import QAModel
+        from lit_distill.models.qa_model import QAModel
 
         config = EncoderConfig.from_dict(checkpoint["model_config"])
         if not self.has_model() or self.model.config != config:

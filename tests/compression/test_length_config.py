@@ -9,7 +9,7 @@ from lit_distill.compression.length_config import (
     parse_length_config,
     parse_length_configs,
 )
-from lit_distill.compression.timing import summarize_times
+from lit_distill.export.timing_stats import summarize_times
 
 
 def test_parse_ints_and_ratios() -> None:

@@ -15,7 +15,7 @@ from lit_distill.data.squad import (
     load_squad_json,
     parse_squad_dict,
 )
-from lit_distill.data.squad import _rows_to_examples as rows_to_examples
+from lit_distill.data.squad_hub import rows_to_examples
 
 CONTEXT = "Mira Tal built the lantern tower in 1820 near the harbour."
 
@@ -229,7 +229,7 @@ def test_hub_rows_convert_to_the_same_examples() -> None:
 
 
 def test_load_hub_squad_reads_a_local_dataset_directory(tmp_path: Path) -> None:
-    from lit_distill.data.squad import load_hub_squad
+    from lit_distill.data.squad_hub import load_hub_squad
 
     json_path = tmp_path / "rows.jsonl"
     json_path.write_text("\n".join(json.dumps(r) for r in _rows()))

@@ -11,8 +11,8 @@ import torch
 
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.loading import wordpiece_tokenizer
-from lit_distill.models.qa import QAModel
-from lit_distill.modules.tokenizers import tokenizer_info
+from lit_distill.models.qa_model import QAModel
+from lit_distill.modules.tokenizer_info import tokenizer_info
 
 _TEXT = (
     "alice bob carol dave lives in paris london rome oslo works at the bank school farm shop who where "

@@ -12,7 +12,7 @@ from lit_distill.data.eval_set import EvalSet
 from lit_distill.data.features import FeatureSettings, build_features
 from lit_distill.data.squad import load_squad_json
 from lit_distill.metrics.postprocess import postprocess_predictions
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 SETTINGS = FeatureSettings(max_seq_length=64, doc_stride=16, max_query_length=32)
 

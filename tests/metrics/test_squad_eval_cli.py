@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.metrics.squad_eval import main
+from lit_distill.commands.squad_eval import main
 
 FIX = Path(__file__).parent / "fixtures"
 

@@ -63,7 +63,7 @@ def test_hidden_states_and_attention_scores_match_hugging_face_eager(hf_checkpoi
 @pytest.mark.parametrize("cls_name", ["BertModel", "DistilBertModel"])
 def test_missing_qa_head_is_initialised_and_reported(hf_checkpoint, caplog, cls_name: str) -> None:
     hf, directory = hf_checkpoint(cls_name)
-    with caplog.at_level(logging.WARNING, logger="lit_distill.models.qa"):
+    with caplog.at_level(logging.WARNING, logger="lit_distill.models.qa_model"):
         model = QAModel.from_pretrained(directory).eval()
     assert "qa_outputs.weight" in caplog.text and "qa_outputs.bias" in caplog.text
     assert model.qa_outputs.weight.abs().sum() > 0
@@ -91,7 +91,7 @@ def test_tinybert_general_checkpoint_with_fit_dense(tmp_path: Path, caplog) -> N
     config = {k: v for k, v in tiny_bert_config().to_dict().items() if k in BertConfig().to_dict()}
     config.pop("model_type", None)
     (directory / "config.json").write_text(json.dumps(config))
-    with caplog.at_level(logging.WARNING, logger="lit_distill.models.qa"):
+    with caplog.at_level(logging.WARNING, logger="lit_distill.models.qa_model"):
         model = QAModel.from_pretrained(directory).eval()
     assert "fit_dense.* (2)" in caplog.text and "qa_outputs.weight" in caplog.text
     batch = make_batch()

@@ -11,7 +11,6 @@ from lit_distill.models import QAModel
 from lit_distill.models.surgery import (
     count_parameters,
     default_layer_map,
-    init_student_from_teacher,
     prune_heads,
     select_layers,
     set_dropout,
@@ -108,17 +107,15 @@ def test_select_layers_equals_skipping_the_others_and_round_trips(tmp_path: Path
         select_layers(model, [4])
 
 
-def test_init_student_from_teacher_default_every_other_layer() -> None:
+def test_select_layers_on_the_default_map_copies_every_other_teacher_layer() -> None:
     teacher = tiny_model(num_layers=4)
-    student = init_student_from_teacher(teacher)
+    student = select_layers(teacher, default_layer_map(teacher.num_layers, 2))
     assert student.num_layers == 2
     torch.testing.assert_close(student.encoder.layers[1].qkv.weight, teacher.encoder.layers[2].qkv.weight)
     student.encoder.layers[1].qkv.weight.data.add_(1.0)  # a copy, not shared
     assert not torch.equal(student.encoder.layers[1].qkv.weight, teacher.encoder.layers[2].qkv.weight)
     assert default_layer_map(12, 6) == [0, 2, 4, 6, 8, 10]
-    assert init_student_from_teacher(teacher, layer_map=[0, 1, 3]).num_layers == 3
-    with pytest.raises(ValueError, match="disagrees with layer_map"):
-        init_student_from_teacher(teacher, layer_map=[0, 1], num_layers=3)
+    assert select_layers(teacher, [0, 1, 3]).num_layers == 3
 
 
 def test_count_parameters_with_and_without_embeddings() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from lit_distill.data import SquadDataModule
 from lit_distill.models.config import EncoderConfig
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 
 SEQ = 64
 

@@ -14,7 +14,7 @@ import pytest
 import torch
 import yaml
 
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 from lit_distill.modules import Teacher
 from lit_distill.modules.teacher_cache import PAD_LOGIT, TeacherLogits, assemble, compute_teacher_logits
 from tests.modules.conftest import make_datamodule, tiny_config, trainer

@@ -18,7 +18,7 @@ import yaml
 from lit_distill.callbacks import LastCheckpoint
 from lit_distill.callbacks.plain_progress import format_duration, progress_line
 from lit_distill.cli import LitDistillCLI, default_precision
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 from tests.modules.conftest import make_datamodule, tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from lit_distill.cli import LitDistillCLI
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 from tests.modules.conftest import make_datamodule, tiny_config
 from tests.modules.test_first_run import synthetic_files
 

@@ -31,7 +31,7 @@ class ConstantExtra(pl.Callback):
 
     def __init__(self) -> None:
         self.base: list[float] = []
-        self.seen_forward_student = False
+        self.seen_forward_model = False
 
     def extra_loss(
         self, trainer: pl.Trainer, pl_module: Any, batch: dict[str, torch.Tensor], outputs: Any
@@ -40,8 +40,8 @@ class ConstantExtra(pl.Callback):
             outputs.start_logits, outputs.end_logits, batch["start_positions"], batch["end_positions"]
         )
         self.base.append(float(base.detach()))
-        again = pl_module.forward_student(batch, skip_layers=[0])  # the hook a LengthDrop-like callback uses
-        self.seen_forward_student = again.start_logits.shape == outputs.start_logits.shape
+        again = pl_module.forward_model(batch, skip_layers=[0])  # the hook a LengthDrop-like callback uses
+        self.seen_forward_model = again.start_logits.shape == outputs.start_logits.shape
         return torch.tensor(3.0)
 
 
@@ -70,7 +70,7 @@ def test_teacher_trains_logs_namespaced_metrics_and_adds_extra_losses(
     assert float(metrics["train/extra_ConstantExtra"]) == 3.0
     # the returned loss is the module's own loss plus the callback's contribution
     assert float(metrics["train/loss"]) == pytest.approx(extra.base[-1] + 3.0, rel=1e-5)
-    assert extra.seen_forward_student
+    assert extra.seen_forward_model
     # vocab_size came from the data module's tokenizer
     assert module.model.config.vocab_size == len(t.datamodule.tokenizer)
 

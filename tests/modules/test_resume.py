@@ -72,3 +72,16 @@ def test_killed_mid_epoch_and_resumed_matches_uninterrupted(
     a, b = full.lightning_module.state_dict(), resumed.lightning_module.state_dict()
     for name in a:
         assert torch.allclose(a[name], b[name], atol=1e-6), name
+
+
+def test_the_model_s_old_resumable_flag_warns_and_sets_the_step_seeding() -> None:
+    with pytest.warns(FutureWarning, match="data.init_args.resumable_train_loader"):
+        module = Teacher(model_config=CONFIG, resumable_train_loader=False)
+    assert module.step_seeded_random is False
+    assert Teacher(model_config=CONFIG).step_seeded_random is True
+
+
+def test_the_data_module_s_training_loader_is_stateful(datamodule: Callable[..., Any]) -> None:
+    loader = datamodule().train_dataloader()
+    assert hasattr(loader, "state_dict") and hasattr(loader, "load_state_dict")
+    assert not hasattr(datamodule(resumable_train_loader=False).train_dataloader(), "state_dict")

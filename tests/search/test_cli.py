@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lit_distill.search.cli import main
+from lit_distill.commands.search import main
 
 from .helpers import spec_dict, write_spec
 
@@ -202,7 +202,7 @@ def test_a_search_whose_trials_all_fail_names_their_errors_and_exits_1(
     captured = capsys.readouterr()
     assert "no trial of search 'toy' completed" in captured.err
     assert len(list((tmp_path / "out" / "trials").glob("*/trial.log"))) == 1
-    from lit_distill.search.cli import load_records
+    from lit_distill.commands.search import load_records
     from lit_distill.search.spec import load_spec
 
     (record,) = load_records(load_spec(path), None)

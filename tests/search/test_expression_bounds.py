@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.search.cli import main
+from lit_distill.commands.search import main
 from lit_distill.search.expression import MAX_DEPTH, MAX_LENGTH, ExpressionError, evaluate, expression_names
 
 from .helpers import ROOT, spec_dict, write_spec

@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from optuna.trial import TrialState
 
+from lit_distill.commands.search import main
 from lit_distill.search import storage as storage_module
-from lit_distill.search.cli import main
 from lit_distill.search.optuna_backend import load_study
 from lit_distill.search.pareto import pareto_mask
 from lit_distill.search.runner import trial_dir

@@ -6,7 +6,8 @@ import csv
 import json
 from pathlib import Path
 
-from lit_distill.search.report import TrialRecord, flag_front, write_report
+from lit_distill.search.records import TrialRecord, flag_front
+from lit_distill.search.report import write_report
 from lit_distill.search.spec import load_spec
 
 from .helpers import spec_dict, write_spec

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.search.cli import main
+from lit_distill.commands.search import main
 from lit_distill.search.sigopt_backend import (
     SigOptWorker,
     connection_settings,

@@ -34,7 +34,7 @@ import yaml
 
 __all__ = ["main", "run_quickstart"]
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs" / "quickstart"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "quickstart"
 DEFAULT_OUTPUT = "runs/quickstart"
 _PLACEHOLDER = "runs/quickstart"
 
@@ -116,7 +116,7 @@ def _fit(config: dict[str, Any], where: Path) -> dict[str, float]:
 
 def run_quickstart(args: argparse.Namespace) -> dict[str, Any]:
     """Run the two steps; returns the summary written to ``summary.json``."""
-    from lit_distill.models.qa import QAModel
+    from lit_distill.models.qa_model import QAModel
     from lit_distill.models.surgery import count_parameters
 
     for name in ("train-size", "dev-size", "teacher-epochs", "student-epochs"):

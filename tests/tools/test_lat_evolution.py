@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import itertools
 import random
+import sys
+from pathlib import Path
 
-from lit_distill.search.evolution import (
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[2] / "tools")
+)  # a benchmark baseline, not part of the package
+
+from lat_evolution import (
     Evaluated,
     EvolutionConfig,
     constant_ratio_chain,
@@ -17,6 +23,7 @@ from lit_distill.search.evolution import (
     seed_chains,
     upper_hull,
 )
+
 from lit_distill.search.pareto import hypervolume_2d
 
 

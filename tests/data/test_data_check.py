@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.data.check import main
+from lit_distill.commands.data_check import main
 
 
 def test_counts_and_answer_recall(
@@ -77,19 +77,27 @@ def test_misaligned_and_truncated_are_counted(
         main(
             ["--data", str(path), "--tokenizer", str(synthetic_dir / "tokenizer"), "--on-misaligned", "fail"]
         )
-        == 1
+        == 2  # a user error (was 1)
     )
     assert f"question {qas[0]['id']!r}" in capsys.readouterr().err
 
 
 def test_bad_input_and_usage(tmp_path: Path, synthetic_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tok = str(synthetic_dir / "tokenizer")
-    assert main(["--data", str(tmp_path / "none.json"), "--tokenizer", tok]) == 1
+    # bad input is exit code 2 with one message, like every other user error (was 1)
+    assert main(["--data", str(tmp_path / "none.json"), "--tokenizer", tok]) == 2
     assert "SQuAD file not found" in capsys.readouterr().err
     assert (
-        main(["--data", str(synthetic_dir / "dev.json"), "--tokenizer", str(tmp_path / "no-such-dir")]) == 1
+        main(["--data", str(synthetic_dir / "dev.json"), "--tokenizer", str(tmp_path / "no-such-dir")]) == 2
     )
     assert "cannot load tokenizer" in capsys.readouterr().err
+    broken = tmp_path / "broken.json"
+    broken.write_text(
+        '{"data": [{"title": "T", "paragraphs": [{"context": "abc", "qas": [{"question": "q"}]}]}]}'
+    )
+    assert main(["--data", str(broken), "--tokenizer", tok]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("data-check: error: ") and "broken.json" in err and "Traceback" not in err
     with pytest.raises(SystemExit) as exc:
         main(["--tokenizer", tok])
     assert exc.value.code == 2

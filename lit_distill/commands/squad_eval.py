@@ -11,13 +11,14 @@ import argparse
 import json
 import math
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lit_distill.data.squad_walk import iter_questions
 from lit_distill.metrics.squad import compute_exact, compute_f1, squad_evaluate
 
-__all__ = ["iter_questions", "main", "read_gold"]
+__all__ = ["main", "read_gold"]
 
 
 class _InputError(Exception):
@@ -33,32 +34,6 @@ def _read_json(path: str, what: str) -> Any:
         raise _InputError(str(exc)) from exc
 
 
-def iter_questions(
-    data: Any, source: str, error: type[Exception] = _InputError
-) -> Iterator[tuple[int, Any, int, Mapping[str, Any], Mapping[str, Any]]]:
-    """Walk a SQuAD JSON object: ``(article index, title, paragraph index, paragraph, question)``.
-
-    Checks the structure every reader needs (a ``data`` list, each article's
-    ``paragraphs`` list, each paragraph's ``qas`` list, each question's ``id``)
-    and raises ``error`` naming the file, article and paragraph otherwise.
-    """
-    if not isinstance(data, Mapping) or not isinstance(data.get("data"), list):
-        raise error(f"{source}: top level must be an object with a 'data' list (the SQuAD format)")
-    for a_i, article in enumerate(data["data"]):
-        title = article.get("title", f"#{a_i}") if isinstance(article, Mapping) else f"#{a_i}"
-        paragraphs = article.get("paragraphs") if isinstance(article, Mapping) else None
-        if not isinstance(paragraphs, list):
-            raise error(f"{source}, article {title!r}: no 'paragraphs' list")
-        for p_i, para in enumerate(paragraphs):
-            qas = para.get("qas") if isinstance(para, Mapping) else None
-            if not isinstance(qas, list):
-                raise error(f"{source}, article {title!r}: paragraph {p_i} has no 'qas' list")
-            for qa in qas:
-                if not isinstance(qa, Mapping) or "id" not in qa:
-                    raise error(f"{source}, article {title!r}: paragraph {p_i} has a question without 'id'")
-                yield a_i, title, p_i, para, qa
-
-
 def read_gold(data: Any, source: str, duplicates: list[str] | None = None) -> dict[str, list[str]]:
     """Gold answer texts by question id, in data order, from a SQuAD JSON object.
 
@@ -68,7 +43,7 @@ def read_gold(data: Any, source: str, duplicates: list[str] | None = None) -> di
     appended to ``duplicates`` when it is given.
     """
     gold: dict[str, list[str]] = {}
-    for _, title, _, _, qa in iter_questions(data, source):
+    for _, title, _, _, qa in iter_questions(data, source, _InputError):
         answers = qa.get("answers")
         if not isinstance(answers, list) or not all(isinstance(a, Mapping) and "text" in a for a in answers):
             raise _InputError(

@@ -25,9 +25,9 @@ from typing import Any
 
 import torch
 
+from lit_distill.callbacks.result_rows import write_rows
 from lit_distill.compression.length_config import LengthConfig, format_length_config, parse_length_configs
-from lit_distill.compression.report import write_rows
-from lit_distill.compression.timing import summarize_times
+from lit_distill.export.timing_stats import summarize_times
 
 __all__ = ["benchmark", "benchmark_export", "build_parser", "load_qa_model", "main"]
 
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def load_qa_model(path: str | Path) -> Any:
-    """A :class:`~lit_distill.models.qa.QAModel` from a model directory, a lit_distill ``.ckpt`` or a hub id.
+    """A :class:`~lit_distill.models.qa_model.QAModel` from a model directory, a lit_distill ``.ckpt`` or a hub id.
 
     A ``.ckpt`` carries the model config the lit_distill modules store in every
     checkpoint, so pruned models come back in their pruned shape.

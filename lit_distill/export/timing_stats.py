@@ -1,4 +1,4 @@
-"""Summary statistics for repeated timings (latency benchmarks)."""
+"""Summary statistics for repeated timings (the latency of `bench` and of exported artifacts)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """``QAModule``: the QA logic shared by the teacher and every student.
 
-Subclasses build ``self.model`` (a :class:`~lit_distill.models.qa.QAModel`) in
+Subclasses build ``self.model`` (a :class:`~lit_distill.models.qa_model.QAModel`) in
 :meth:`QAModule.build_model` and compute their loss in :meth:`QAModule.compute_loss`;
 everything else lives here: the optimiser and schedule, the loss-contribution
 protocol, SQuAD scoring, official-format predictions and checkpoints that
@@ -13,6 +13,7 @@ import json
 import math
 import os
 import random
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,10 @@ from typing_extensions import override
 from lit_distill.callbacks.base import loss_contributors
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import fit_to_width
-from lit_distill.models.qa import QAModel
+from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.optim import build_optimizer
-from lit_distill.modules.resumable import make_resumable
 from lit_distill.modules.sources import CHECKPOINT_KEY
-from lit_distill.modules.tokenizers import TokenizerInfo, tokenizer_info
+from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
 
 __all__ = ["CHECKPOINT_KEY", "QAModule"]
 
@@ -67,12 +67,12 @@ class QAModule(pl.LightningModule):
             ``QAModel.save`` at the end of ``fit``, ready for ``QAModel.from_pretrained``.
         n_best_size: candidate starts/ends considered per feature when decoding answers.
         max_answer_length: longest answer span in tokens.
-        resumable_train_loader: rebuild the data module's plain training ``DataLoader`` as a
-            stateful one (order seeded per epoch, position saved in the trainer's progress), so that a run
-            resumed mid-epoch with ``fit --ckpt_path last`` sees exactly the batches an
-            uninterrupted run would (see :mod:`lit_distill.modules.resumable`). The random
-            generators (dropout, any sampling in callbacks) are also reseeded at every training step
-            from ``(seed, global_step, rank)``, so that the resumed run draws the same numbers.
+        step_seeded_random: reseed the random generators (dropout, any sampling in callbacks)
+            at every training step from ``(seed, global_step, rank)``, so that a run resumed
+            mid-epoch with ``fit --ckpt_path last`` draws the same numbers as an uninterrupted
+            run (the data order is the data module's part: ``SquadDataModule(resumable_train_loader)``).
+        resumable_train_loader: deprecated name of ``step_seeded_random`` (the loader moved to
+            the data module); it warns and sets ``step_seeded_random``.
     """
 
     model: QAModel
@@ -89,9 +89,19 @@ class QAModule(pl.LightningModule):
         export_dir: str | None = None,
         n_best_size: int = 20,
         max_answer_length: int = 30,
-        resumable_train_loader: bool = True,
+        step_seeded_random: bool = True,
+        resumable_train_loader: bool | None = None,
     ) -> None:
         super().__init__()
+        if resumable_train_loader is not None:
+            warnings.warn(
+                "model.init_args.resumable_train_loader is deprecated: the resumable loader is "
+                "data.init_args.resumable_train_loader (SquadDataModule) and the per-step reseeding "
+                f"is model.init_args.step_seeded_random; using step_seeded_random={resumable_train_loader}",
+                FutureWarning,
+                stacklevel=2,
+            )
+            step_seeded_random = resumable_train_loader
         _check_range("learning_rate", learning_rate, low=0.0, low_open=True)
         _check_range("weight_decay", weight_decay, low=0.0)
         _check_range("adam_epsilon", adam_epsilon, low=0.0, low_open=True)
@@ -111,7 +121,7 @@ class QAModule(pl.LightningModule):
         self.export_dir = export_dir
         self.n_best_size = n_best_size
         self.max_answer_length = max_answer_length
-        self.resumable_train_loader = resumable_train_loader
+        self.step_seeded_random = step_seeded_random
         self.tokenizer: TokenizerInfo | None = None
         self._metrics: dict[str, Any] = {}  # a plain dict: the metric is no submodule (not in state_dict)
 
@@ -127,8 +137,8 @@ class QAModule(pl.LightningModule):
         """
         raise NotImplementedError
 
-    def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
-        """The model being trained, on the batch's inputs (plus ``length_config``, ``skip_layers``, ...).
+    def forward_model(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
+        """The module's own ``QAModel`` (a student, or a teacher being fine-tuned) on the batch's inputs.
 
         Absolute lengths of a ``length_config`` are clamped to the batch's padded width
         (batches are padded to their longest feature, often shorter than ``max_seq_length``).
@@ -144,8 +154,17 @@ class QAModule(pl.LightningModule):
             **model_kwargs,
         )
 
+    def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
+        """Deprecated name of :meth:`forward_model` (the teacher calls it too); removed in a later release."""
+        warnings.warn(
+            "QAModule.forward_student is deprecated; call forward_model (same arguments)",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return self.forward_model(batch, **model_kwargs)
+
     def forward(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
-        return self.forward_student(batch, **model_kwargs)
+        return self.forward_model(batch, **model_kwargs)
 
     def has_model(self) -> bool:
         """Whether ``self.model`` exists yet (it is built in ``setup`` or restored from a checkpoint)."""
@@ -165,8 +184,6 @@ class QAModule(pl.LightningModule):
         if self.has_model():
             self.check_model_against_data()
         self._check_length_config_against_data(datamodule)
-        if stage == "fit" and self.resumable_train_loader and datamodule is not None:
-            self._make_train_loader_resumable(datamodule)
 
     def _check_length_config_against_data(self, datamodule: Any) -> None:
         """An absolute length above the data's ``max_seq_length`` is a mistake, not a clamp."""
@@ -180,22 +197,6 @@ class QAModule(pl.LightningModule):
                 f"max_seq_length={max_len}; absolute lengths must be in [1, {max_len}] "
                 "(or give ratios in (0, 1])"
             )
-
-    def _make_train_loader_resumable(self, datamodule: Any) -> None:
-        # wrap the data module's own method (again from the original if it was wrapped for an
-        # earlier trainer, so that the progress read is always this run's)
-        original = getattr(datamodule.train_dataloader, "_lit_distill_original", datamodule.train_dataloader)
-        trainer = self.trainer
-        seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
-
-        def processed() -> int:
-            return int(trainer.fit_loop.epoch_loop.batch_progress.current.completed)
-
-        def train_dataloader() -> Any:
-            return make_resumable(original(), seed, processed)
-
-        train_dataloader._lit_distill_original = original  # type: ignore[attr-defined]
-        datamodule.train_dataloader = train_dataloader
 
     def check_model_against_data(self) -> None:
         """Errors before training when the model cannot read the data's token ids."""
@@ -232,7 +233,7 @@ class QAModule(pl.LightningModule):
     # --------------------------------------------------------------- train
     @override
     def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
-        if self.resumable_train_loader:
+        if self.step_seeded_random:
             # random numbers of a step depend only on (seed, step, rank), not on what ran before
             seed = int(os.environ.get("PL_GLOBAL_SEED", "0"))
             step_seed = (seed * 1_000_003 + self.trainer.global_step * 97 + self.global_rank) % (2**32)
@@ -259,10 +260,10 @@ class QAModule(pl.LightningModule):
 
     # ---------------------------------------------------------------- eval
     def _eval_logits(self, batch: dict[str, Tensor]) -> Any:
-        return self.forward_student(batch, length_config=self.length_config)
+        return self.forward_model(batch, length_config=self.length_config)
 
     def _bind_metric(self, split: str) -> None:
-        from lit_distill.metrics.metric import SquadMetric
+        from lit_distill.metrics.squad_metric import SquadMetric
 
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "eval_set"):
@@ -389,11 +390,3 @@ def _check_range(
         if high is not None:
             bound += f" and < {high}"
         raise ValueError(f"{name} must be {bound}, got {value!r}")
-
-
-def frozen_eval_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """Put ``model`` in eval mode with gradients off (for a teacher)."""
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model

@@ -164,19 +164,45 @@ def load_records(spec: SearchSpec, storage: str | None) -> list:  # type: ignore
 
         return records_from_experiment(spec)
     from lit_distill.search.optuna_backend import load_study
-    from lit_distill.search.report import records_from_study
+    from lit_distill.search.records import records_from_study
 
     return records_from_study(load_study(spec, storage, create=False))
+
+
+def write_search_report(
+    spec: SearchSpec,
+    records: list,  # type: ignore[type-arg]
+    out_dir: Path,
+    plots: bool = True,
+    analysis_data: Path | None = None,
+) -> dict[str, Path]:
+    """``search report``'s files: :func:`~lit_distill.search.report.write_report`, then the analysis.
+
+    With ``analysis_data`` (a SQuAD file), also the error analysis of the front trials that
+    wrote predictions for it, under ``<out_dir>/analysis`` (see :mod:`lit_distill.analysis.search_front`).
+
+    Returns:
+        Name → path of every file written.
+    """
+    from lit_distill.search.report import write_report
+
+    files = write_report(spec, records, out_dir, plots)
+    if analysis_data is not None:
+        from lit_distill.analysis.search_front import analyze_front
+        from lit_distill.search.records import flag_front
+
+        front = flag_front(spec, records)  # best first objective first, as write_report ranks it
+        files.update(analyze_front(front, analysis_data, out_dir / "analysis", plots=plots))
+    return files
 
 
 def _report(
     spec: SearchSpec, storage: str | None, out: Path | None, plots: bool, analysis_data: Path | None = None
 ) -> int:
     from lit_distill.search.holdout import attach_holdout
-    from lit_distill.search.report import write_report
 
     records = attach_holdout(load_records(spec, storage))
-    files = write_report(spec, records, out or spec.output_dir / "report", plots, analysis_data)
+    files = write_search_report(spec, records, out or spec.output_dir / "report", plots, analysis_data)
     front = [r for r in records if r.on_front]
     names = [m.name for m in spec.objectives]
     print(f"{len(records)} trials, {len(front)} on the Pareto front ({', '.join(names)}):")

@@ -23,7 +23,7 @@ __all__ = ["check_dataset", "load_tokenizer", "main"]
 
 
 class _InputError(Exception):
-    """Bad user input (message printed, exit code 1)."""
+    """Bad user input (one message naming what is wrong, exit code 2: the house rule for user errors)."""
 
 
 def load_tokenizer(name_or_path: str, lower_case: bool = True) -> Any:
@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run ``data-check``; returns 0 on success, 1 on bad input, 2 on bad usage."""
+    """Run ``data-check``; returns 0 on success, 2 on bad input or bad usage (one message, no traceback)."""
     from lit_distill.data.squad import SquadFormatError
 
     parser = build_parser()
@@ -173,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (_InputError, SquadFormatError, FileNotFoundError, ValueError) as exc:
         print(f"data-check: error: {exc}", file=sys.stderr)
-        return 1
+        return 2
     report["tokenizer"] = args.tokenizer
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
