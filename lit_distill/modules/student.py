@@ -78,16 +78,6 @@ def check_weights(weights: dict[str, float]) -> None:
         )
 
 
-def check_temperature(temperature: float) -> None:
-    """Raise unless ``temperature`` is a finite number > 0."""
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not 0 < temperature < float("inf")
-    ):
-        raise UserInputError(f"temperature must be a finite number > 0, got {temperature!r}")
-
-
 class StudentModule(QAModule):
     """A QA module trained from a frozen teacher.
 
