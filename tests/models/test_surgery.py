@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from lit_distill.layer_maps import every_other_layer
 from lit_distill.models import QAModel
 from lit_distill.models.surgery import (
     count_parameters,
-    default_layer_map,
     init_student_from_teacher,
     prune_heads,
     select_layers,
@@ -115,7 +115,7 @@ def test_init_student_from_teacher_default_every_other_layer() -> None:
     torch.testing.assert_close(student.encoder.layers[1].qkv.weight, teacher.encoder.layers[2].qkv.weight)
     student.encoder.layers[1].qkv.weight.data.add_(1.0)  # a copy, not shared
     assert not torch.equal(student.encoder.layers[1].qkv.weight, teacher.encoder.layers[2].qkv.weight)
-    assert default_layer_map(12, 6) == [0, 2, 4, 6, 8, 10]
+    assert every_other_layer(12) == [0, 2, 4, 6, 8, 10]
     assert init_student_from_teacher(teacher, layer_map=[0, 1, 3]).num_layers == 3
     with pytest.raises(ValueError, match="disagrees with layer_map"):
         init_student_from_teacher(teacher, layer_map=[0, 1], num_layers=3)
