@@ -45,8 +45,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = [
     "attention_mse",
+    "check_temperature",
     "cosine_hidden_loss",
     "distilbert_span_loss",
     "distillation_kl",
@@ -57,9 +60,18 @@ __all__ = [
 ]
 
 
-def _check_temperature(temperature: float) -> None:
-    if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature!r}")
+def check_temperature(temperature: float) -> None:
+    """Raise unless ``temperature`` is a finite number > 0 (the one check of every loss and module).
+
+    Raises:
+        UserInputError: naming the bad value.
+    """
+    if (
+        isinstance(temperature, bool)
+        or not isinstance(temperature, (int, float))
+        or not 0 < temperature < float("inf")
+    ):
+        raise UserInputError(f"temperature must be a finite number > 0, got {temperature!r}")
 
 
 def _masked_log_softmax(logits: Tensor, mask: Tensor | None) -> Tensor:
@@ -77,6 +89,11 @@ def distillation_kl(
 ) -> Tensor:
     """``T^2 * KL(softmax(teacher / T) || softmax(student / T))``, averaged over the batch.
 
+    With ``T = 1`` this is also LengthDrop's in-place distillation term
+    ``KL(full || sub)`` (the full model as teacher, detached; see
+    :mod:`lit_distill.compression.inplace_kd`). Positions the teacher gives
+    probability 0 (masked, or logits of ``-inf``) contribute 0, not NaN.
+
     Args:
         student_logits: ``(B, L)`` student scores; the gradient flows through them.
         teacher_logits: ``(B, L)`` teacher scores (treated as a constant target).
@@ -86,8 +103,16 @@ def distillation_kl(
     Returns:
         A scalar: the KL divergence summed over positions, averaged over the
         batch, multiplied by ``T^2``.
+
+    Raises:
+        ValueError: for logits of different shapes or a temperature that is not > 0.
     """
-    _check_temperature(temperature)
+    check_temperature(temperature)
+    if student_logits.shape != teacher_logits.shape:
+        raise ValueError(
+            f"student and teacher logits must have the same shape, got {tuple(student_logits.shape)} "
+            f"and {tuple(teacher_logits.shape)}"
+        )
     teacher_logits = teacher_logits.detach()
     log_p_s = _masked_log_softmax(student_logits / temperature, mask)  # (B, L)
     log_p_t = _masked_log_softmax(teacher_logits / temperature, mask)  # (B, L)
@@ -223,7 +248,7 @@ def soft_cross_entropy(
     Returns:
         A scalar tensor.
     """
-    _check_temperature(temperature)
+    check_temperature(temperature)
     if reference:  # TinyBERT: softmax over every position, padding included; mean over B * L
         log_p_s = F.log_softmax(student_logits.float() / temperature, dim=-1)  # (B, L)
         p_t = F.softmax(teacher_logits.detach().float() / temperature, dim=-1)  # (B, L)

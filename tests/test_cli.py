@@ -76,3 +76,87 @@ def test_every_project_command_has_help(command: str, capsys: pytest.CaptureFixt
         main([command, "--help"])
     assert exc.value.code == 0
     assert f"python -m lit_distill {command}" in capsys.readouterr().out
+
+
+# ------------------------------------------------ every shipped config builds its classes
+SOURCE_KEYS = {"model", "teacher", "student", "tokenizer"}  # hub ids or run outputs -> a tiny local model
+FILE_KEYS = {"train_file", "validation_file", "test_file"}  # the user's SQuAD files -> a tiny one
+TOGETHER = {"local_cpu/student.yaml": ["local_cpu/teacher.yaml", "local_cpu/student.yaml"]}  # README recipe
+
+
+@pytest.fixture(scope="module")
+def tiny_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A tiny random model saved with a tiny WordPiece tokenizer, and a one-question SQuAD file."""
+    import json
+
+    from transformers import BertTokenizerFast
+
+    from lit_distill.models import EncoderConfig, QAModel
+
+    root = tmp_path_factory.mktemp("tiny_sources")
+    vocab = root / "vocab.txt"
+    vocab.write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *"abcdefghijklmnopqrstuvwxyz"]))
+    tokenizer = BertTokenizerFast(vocab_file=str(vocab))
+    config = EncoderConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=12,  # the shipped student_layers reach teacher layer 11
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=512,
+    )
+    QAModel(config).save(root / "model", tokenizer=tokenizer)
+    qa = {"id": "q1", "question": "a", "answers": [{"text": "b", "answer_start": 2}], "is_impossible": False}
+    article = {"title": "t", "paragraphs": [{"context": "a b c", "qas": [qa]}]}
+    (root / "squad.json").write_text(json.dumps({"version": "v2.0", "data": [article]}))
+    return {"model": str(root / "model"), "file": str(root / "squad.json")}
+
+
+def _offline(node: object, sources: dict[str, str]) -> object:
+    """``node`` with every model source and data file replaced by the tiny local ones."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key in SOURCE_KEYS and isinstance(value, str):
+                out[key] = sources["model"]
+            elif key in FILE_KEYS and isinstance(value, str):
+                out[key] = sources["file"]
+            else:
+                out[key] = _offline(value, sources)
+        return out
+    if isinstance(node, list):
+        return [_offline(v, sources) for v in node]
+    return node
+
+
+@pytest.mark.parametrize("config", FIT_CONFIGS, ids=lambda p: str(p.relative_to(ROOT / "configs")))
+def test_every_config_builds_its_model_data_and_callbacks(
+    config: Path, tiny_sources: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every shipped config instantiates its trainer, callbacks, model and data module (offline).
+
+    Hub names and run outputs become a tiny local model, so a bad value anywhere in a
+    shipped file (a wrong type, a value a constructor refuses) fails here.
+    """
+    import yaml
+    from lightning.pytorch import LightningDataModule, LightningModule
+
+    from lit_distill.cli import LitDistillCLI
+
+    name = str(config.relative_to(ROOT / "configs"))
+    args: list[str] = []
+    for i, part in enumerate(TOGETHER.get(name, [name])):
+        loaded = yaml.safe_load((ROOT / "configs" / part).read_text())
+        written = tmp_path / f"{i}.yaml"
+        written.write_text(yaml.safe_dump(_offline(loaded, tiny_sources)))
+        args += ["--config", str(written)]
+    monkeypatch.chdir(tmp_path)  # run outputs (runs/...) land here
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(sys, "argv", ["lit_distill"])
+    cli = LitDistillCLI(args=args, run=False)
+    assert isinstance(cli.model, LightningModule) and isinstance(cli.datamodule, LightningDataModule)
+    shipped = yaml.safe_load(config.read_text())
+    wanted = [c["class_path"].rsplit(".", 1)[-1] for c in (shipped.get("trainer") or {}).get("callbacks", [])]
+    built = [type(c).__name__ for c in cli.trainer.callbacks]
+    assert all(w in built for w in wanted), (wanted, built)
+    assert type(cli.model).__name__ == shipped["model"]["class_path"].rsplit(".", 1)[-1]

@@ -50,9 +50,9 @@ def test_kl_gradient_reaches_student_only() -> None:
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan")])
 def test_temperature_must_be_positive(bad: float) -> None:
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
         losses.distillation_kl(t([0.0]), t([0.0]), temperature=bad)
-    with pytest.raises(ValueError, match="temperature must be > 0"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0"):
         losses.soft_cross_entropy(t([0.0]), t([0.0]), temperature=bad)
 
 

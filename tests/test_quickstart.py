@@ -35,8 +35,16 @@ def test_quickstart_trains_teacher_and_student_and_leaves_loadable_models(
     teacher, student = summary["teacher"], summary["student"]
     assert teacher["layers"] == 4 and student["layers"] == 2
     assert student["parameters"] < teacher["parameters"]
-    for role in (teacher, student):
+    for name, role in (("teacher", teacher), ("student", student)):
         assert 0.0 <= role["exact"] <= 100.0 and 0.0 <= role["f1"] <= 100.0
+        # the summary reports the run's own final validation scores (its metrics.csv) ...
+        logged = _last_logged(out / name, ("val/exact", "val/f1", "val/HasAns_f1", "val/NoAns_f1"))
+        for key in ("exact", "f1", "HasAns_f1", "NoAns_f1"):
+            assert role[key] == pytest.approx(logged[f"val/{key}"], abs=1e-6), (name, key)
+        # ... which obey the official script's arithmetic: F1 >= EM, overall F1 between its parts
+        assert role["f1"] >= role["exact"] - 1e-9
+        parts = (role["HasAns_f1"], role["NoAns_f1"])
+        assert min(parts) - 1e-6 <= role["f1"] <= max(parts) + 1e-6
         assert QAModel.from_pretrained(role["model_dir"]).config.num_hidden_layers == role["layers"]
         assert Path(role["checkpoint"]).is_file()
     assert Path(teacher["model_dir"]) == out / "teacher" / "model"
@@ -45,6 +53,21 @@ def test_quickstart_trains_teacher_and_student_and_leaves_loadable_models(
     assert "teacher" in printed and "student" in printed and "EM" in printed
     # the configs actually used are kept next to the results
     assert (out / "student" / "fit_config.yaml").is_file()
+
+
+def _last_logged(run_dir: Path, keys: tuple[str, ...]) -> dict[str, float]:
+    """The last value of each key in the run's CSVLogger ``metrics.csv`` files."""
+    import csv
+
+    found: dict[str, float] = {}
+    files = sorted(run_dir.rglob("metrics.csv"))
+    assert files, f"no metrics.csv under {run_dir}"
+    for path in files:
+        with path.open(newline="") as f:
+            for row in csv.DictReader(f):
+                found.update({k: float(row[k]) for k in keys if row.get(k)})
+    assert set(found) == set(keys), (sorted(found), keys)
+    return found
 
 
 def test_quickstart_rejects_bad_sizes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

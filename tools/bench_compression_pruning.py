@@ -27,9 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 from lit_distill.callbacks.length_eval import evaluate_length_configs  # noqa: E402
 from lit_distill.commands.bench import load_qa_model  # noqa: E402
-from lit_distill.compression.head_importance import compute_head_importance, span_cross_entropy  # noqa: E402
+from lit_distill.compression.head_importance import compute_head_importance  # noqa: E402
 from lit_distill.compression.head_selection import select_heads_by_importance, select_heads_randomly  # noqa: E402
 from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
+from lit_distill.losses import span_cross_entropy  # noqa: E402
 from lit_distill.metrics.squad_metric import SquadMetric  # noqa: E402
 from lit_distill.models.surgery import count_parameters, prune_heads  # noqa: E402
 from tools.bench_compression_lengths import QUICKSTART_DATA  # noqa: E402

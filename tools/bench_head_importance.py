@@ -34,11 +34,11 @@ from lit_distill.commands.bench import load_qa_model  # noqa: E402
 from lit_distill.compression.head_importance import (  # noqa: E402
     make_head_gates,
     normalize_per_layer,
-    span_cross_entropy,
     token_head_gates,
 )
 from lit_distill.compression.head_selection import select_heads_by_importance, select_heads_randomly  # noqa: E402
 from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
+from lit_distill.losses import span_cross_entropy  # noqa: E402
 from lit_distill.models.surgery import prune_heads  # noqa: E402
 from tools.bench_compression_lengths import QUICKSTART_DATA  # noqa: E402
 from tools.bench_compression_pruning import score  # noqa: E402

@@ -26,13 +26,13 @@ from lit_distill.compression.head_importance import (
     ESTIMATORS,
     Estimator,
     compute_head_importance,
-    span_cross_entropy,
 )
 from lit_distill.compression.head_selection import (
     select_heads_by_importance,
     select_heads_randomly,
     validate_head_map,
 )
+from lit_distill.losses import span_cross_entropy
 
 __all__ = ["HeadPruning", "parse_when"]
 

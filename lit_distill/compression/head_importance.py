@@ -29,7 +29,6 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
@@ -40,7 +39,6 @@ __all__ = [
     "compute_head_importance",
     "make_head_gates",
     "normalize_per_layer",
-    "span_cross_entropy",
     "token_head_gates",
 ]
 
@@ -151,22 +149,6 @@ def normalize_per_layer(
         norm = scores.float().abs().pow(exponent).sum().pow(1.0 / exponent)
         out.append(scores.float() / (norm + eps))
     return out
-
-
-def span_cross_entropy(start_logits: Tensor, end_logits: Tensor, start: Tensor, end: Tensor) -> Tensor:
-    """Mean of the start and end cross-entropies (the extractive QA task loss).
-
-    Gold positions outside the sequence are clamped to ``L`` and ignored.
-
-    Args:
-        start_logits: (B, L). end_logits: (B, L). start, end: (B,) gold token positions.
-    """
-    seq_len = start_logits.shape[-1]
-    start = start.clamp(0, seq_len)
-    end = end.clamp(0, seq_len)
-    loss_start = F.cross_entropy(start_logits.float(), start, ignore_index=seq_len)
-    loss_end = F.cross_entropy(end_logits.float(), end, ignore_index=seq_len)
-    return 0.5 * (loss_start + loss_end)
 
 
 def compute_head_importance(

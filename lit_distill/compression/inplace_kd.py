@@ -9,38 +9,17 @@ distillation means, and the one implemented here, is
 
 with ``p_full`` detached (the full model is the teacher for this term), averaged
 over the batch ("batchmean") and over the start and end distributions, as LAT does.
+The KL itself is :func:`lit_distill.losses.distillation_kl` at temperature 1 with
+the full model as the teacher.
 """
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["kl_full_to_sub", "span_kl_full_to_sub"]
+from lit_distill.losses import distillation_kl
 
-
-def kl_full_to_sub(full_logits: Tensor, sub_logits: Tensor) -> Tensor:
-    """KL(softmax(full) ‖ softmax(sub)) over the last dimension, mean over the batch.
-
-    Args:
-        full_logits: the full model's logits, (B, L); detached here.
-        sub_logits: the sub-network's logits, (B, L); gradients flow into these.
-
-    Returns:
-        A scalar tensor. Positions the full model gives probability 0 (e.g. logits
-        of ``-inf`` at padding) contribute 0, not NaN.
-    """
-    if full_logits.shape != sub_logits.shape:
-        raise ValueError(
-            f"full and sub-network logits must have the same shape, got {tuple(full_logits.shape)} "
-            f"and {tuple(sub_logits.shape)}"
-        )
-    log_p = F.log_softmax(full_logits.detach().float(), dim=-1)  # (B, L)
-    log_q = F.log_softmax(sub_logits.float(), dim=-1)  # (B, L)
-    p = log_p.exp()
-    terms = torch.where(p > 0, p * (log_p - log_q), torch.zeros_like(p))  # (B, L)
-    return terms.sum(dim=-1).mean()
+__all__ = ["span_kl_full_to_sub"]
 
 
 def span_kl_full_to_sub(full_start: Tensor, full_end: Tensor, sub_start: Tensor, sub_end: Tensor) -> Tensor:
@@ -55,4 +34,6 @@ def span_kl_full_to_sub(full_start: Tensor, full_end: Tensor, sub_start: Tensor,
     Returns:
         ``(KL(full_start ‖ sub_start) + KL(full_end ‖ sub_end)) / 2``, a scalar.
     """
-    return 0.5 * (kl_full_to_sub(full_start, sub_start) + kl_full_to_sub(full_end, sub_end))
+    kl_start = distillation_kl(sub_start, full_start, temperature=1.0)
+    kl_end = distillation_kl(sub_end, full_end, temperature=1.0)
+    return 0.5 * (kl_start + kl_end)

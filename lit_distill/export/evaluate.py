@@ -17,9 +17,9 @@ from lit_distill.data.features import FeatureArrays, FeatureSettings, build_feat
 from lit_distill.data.squad import SquadExample, load_squad_json
 from lit_distill.export.artifact import Forward
 from lit_distill.export.errors import ExportInputError
+from lit_distill.metric_names import METRIC_KEYS
 from lit_distill.metrics.postprocess import postprocess_predictions
 from lit_distill.metrics.squad import squad_evaluate
-from lit_distill.metrics.squad_metric import METRIC_KEYS
 
 __all__ = ["UNKNOWN_TOKEN_LIMIT", "EvalData", "evaluate", "prepare_eval"]
 

@@ -30,28 +30,11 @@ from torchmetrics import Metric
 from torchmetrics.utilities import dim_zero_cat
 
 from lit_distill.data.eval_set import EvalSet
+from lit_distill.metric_names import METRIC_KEYS, V2_ONLY_PREFIXES
 from lit_distill.metrics.postprocess import QAPredictions, postprocess_predictions
 from lit_distill.metrics.squad import squad_evaluate
 
 __all__ = ["METRIC_KEYS", "V2_ONLY_PREFIXES", "SquadMetric"]
-
-METRIC_KEYS = (
-    "exact",
-    "f1",
-    "total",
-    "HasAns_exact",
-    "HasAns_f1",
-    "HasAns_total",
-    "NoAns_exact",
-    "NoAns_f1",
-    "NoAns_total",
-    "best_exact",
-    "best_exact_thresh",
-    "best_f1",
-    "best_f1_thresh",
-)
-
-V2_ONLY_PREFIXES = ("NoAns_", "best_")  # keys left out for SQuAD 1.1 data
 
 
 class SquadMetric(Metric):

@@ -15,6 +15,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from lit_distill.layer_maps import check_layer_map
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.encoder import EncoderLayer
 from lit_distill.models.qa_model import QAModel
@@ -112,24 +113,20 @@ def prune_heads(model: QAModel, heads: Mapping[int, Sequence[int]]) -> QAModel:
     return model
 
 
-def select_layers(model: QAModel, layers: Sequence[int]) -> QAModel:
+def select_layers(model: QAModel, layers: Sequence[int], parameter: str = "select_layers") -> QAModel:
     """A new model made of copies of the given layers (in the given order), embeddings and QA head.
 
     Args:
         model: Source model (not changed).
-        layers: Layer indices, e.g. ``[0, 2, 4, 7, 9, 11]`` (DistilBERT's choice from BERT-base).
+        layers: Layer indices, e.g. ``[0, 2, 4, 7, 9, 11]`` (DistilBERT's choice from BERT-base),
+            checked by :func:`lit_distill.layer_maps.check_layer_map`.
+        parameter: the name error messages give ``layers``.
 
     Raises:
         ValueError: for an empty list, repeated or out-of-range indices.
     """
     source = _layers(model)
-    indices = [_check_layer(i, len(source), "select_layers") for i in layers]
-    if not indices:
-        raise ValueError("select_layers: give at least one layer index")
-    if len(set(indices)) != len(indices):
-        raise ValueError(
-            f"select_layers: repeated layer indices in {list(layers)}; each layer can be taken once"
-        )
+    indices = check_layer_map(layers, len(source), parameter)
     new = copy.deepcopy(model)
     new.encoder.layers = nn.ModuleList(copy.deepcopy(source[i]) for i in indices)
     _set_config(new, num_hidden_layers=len(indices), heads_per_layer=[source[i].num_heads for i in indices])
@@ -170,13 +167,6 @@ def set_dropout(model: QAModel, hidden: float | None = None, attention: float | 
     return model
 
 
-def default_layer_map(teacher_layers: int, student_layers: int) -> list[int]:
-    """Evenly spaced teacher layers ``floor(i * T / S)``: every other layer when S = T / 2."""
-    if not 1 <= student_layers <= teacher_layers:
-        raise ValueError(
-            f"student_layers={student_layers}; allowed: 1..{teacher_layers} (the teacher's depth)"
-        )
-    return [i * teacher_layers // student_layers for i in range(student_layers)]
 
 
 def count_parameters(model: nn.Module, include_embeddings: bool = True) -> int:

@@ -6,9 +6,9 @@ from typing import Any
 
 from torch import Tensor
 
-from lit_distill.losses import cosine_hidden_loss, distilbert_span_loss, span_cross_entropy
+from lit_distill.losses import check_temperature, cosine_hidden_loss, distilbert_span_loss, span_cross_entropy
 from lit_distill.modules.qa_module import RUN_TIME_ARGS
-from lit_distill.modules.student import StudentModule, check_temperature, check_weights
+from lit_distill.modules.student import StudentModule, check_weights
 
 __all__ = ["DistilBertStudent"]
 

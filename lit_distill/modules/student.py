@@ -17,6 +17,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from typing_extensions import override
 
+from lit_distill.layer_maps import every_other_layer
 from lit_distill.models.qa_model import QAModel
 from lit_distill.models.surgery import check_dropout_rate, select_layers, set_dropout
 from lit_distill.modules.qa_module import QAModule
@@ -33,28 +34,7 @@ from lit_distill.modules.teacher_cache import (
 from lit_distill.modules.tokenizer_info import check_same_tokenizer
 from lit_distill.user_errors import UserInputError
 
-__all__ = ["StudentModule", "check_layer_map", "check_weights"]
-
-
-def check_layer_map(layers: list[int], teacher_layers: int, parameter: str = "student_layers") -> list[int]:
-    """Validate a list of teacher layer indices to copy into the student.
-
-    Raises:
-        UserInputError: for an empty list, a repeated index or an index the teacher lacks.
-    """
-    if not isinstance(layers, (list, tuple)) or not layers:
-        raise UserInputError(f"{parameter} must be a non-empty list of teacher layer indices, got {layers!r}")
-    for layer in layers:
-        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < teacher_layers:
-            raise UserInputError(
-                f"{parameter}={list(layers)} references teacher layer {layer!r}, but the teacher has "
-                f"{teacher_layers} layers (allowed indices 0..{teacher_layers - 1})"
-            )
-    if len(set(layers)) != len(layers):
-        raise UserInputError(
-            f"{parameter}={list(layers)} repeats a layer; give each teacher layer at most once"
-        )
-    return list(layers)
+__all__ = ["StudentModule", "check_weights"]
 
 
 def check_weights(weights: dict[str, float]) -> None:
@@ -76,16 +56,6 @@ def check_weights(weights: dict[str, float]) -> None:
         raise UserInputError(
             f"the loss weights sum to 0 ({names}): nothing would be trained; make at least one > 0"
         )
-
-
-def check_temperature(temperature: float) -> None:
-    """Raise unless ``temperature`` is a finite number > 0."""
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not 0 < temperature < float("inf")
-    ):
-        raise UserInputError(f"temperature must be a finite number > 0, got {temperature!r}")
 
 
 class StudentModule(QAModule):
@@ -203,9 +173,9 @@ class StudentModule(QAModule):
             self.model = loaded.model
         else:
             n = teacher_info.model.config.num_hidden_layers
-            layers = self.student_layers if self.student_layers is not None else list(range(0, n, 2))
-            check_layer_map(layers, n)
-            self.model = select_layers(teacher_info.model, layers)  # copies; the teacher is untouched
+            layers = self.student_layers if self.student_layers is not None else every_other_layer(n)
+            # copies (the teacher is untouched); checks the map
+            self.model = select_layers(teacher_info.model, layers, parameter="student_layers")
             self.model.requires_grad_(True)
             self.model.train()
         set_dropout(self.model, hidden=self.dropout, attention=self.attention_dropout)

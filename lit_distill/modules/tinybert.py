@@ -11,6 +11,7 @@ from torch import Tensor, nn
 
 from lit_distill.losses import (
     attention_mse,
+    check_temperature,
     hidden_state_mse,
     soft_cross_entropy,
     span_cross_entropy,
@@ -20,7 +21,7 @@ from lit_distill.models.convert import fit_dense_from_hf
 from lit_distill.models.loading import HF_CONFIG, OWN_CONFIG, read_state_dict, resolve_directory
 from lit_distill.modules.qa_module import RUN_TIME_ARGS
 from lit_distill.modules.sources import LoadedModel
-from lit_distill.modules.student import StudentModule, check_temperature, check_weights
+from lit_distill.modules.student import StudentModule, check_weights
 
 __all__ = ["TinyBertStudent"]
 

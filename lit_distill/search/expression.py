@@ -22,6 +22,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lit_distill.layer_maps import spread_layers
+
 MAX_LENGTH = 500
 """Longest expression, in characters."""
 MAX_DEPTH = 50
@@ -30,8 +32,6 @@ MAX_MAGNITUDE = 1e300
 """Largest absolute value of any number (``9**9**9`` is refused before it is computed)."""
 MAX_ROUND_DIGITS = 100
 """``round(x, d)`` needs ``|d|`` ≤ this."""
-MAX_LAYERS = 10_000
-"""``layers(n, total)`` needs ``total`` ≤ this."""
 
 
 class ExpressionError(ValueError):
@@ -45,22 +45,6 @@ _BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Div: operator.truediv,
     ast.Pow: operator.pow,
 }
-
-
-def spread_layers(n: float, total: float) -> list[int]:
-    """``n`` evenly spread indices in ``range(total)``, first and last included (``[0]`` for n = 1).
-
-    Raises:
-        ValueError: Unless 1 ≤ n ≤ total ≤ :data:`MAX_LAYERS` are integers.
-    """
-    if n != int(n) or total != int(total) or not 1 <= n <= total <= MAX_LAYERS:
-        raise ValueError(
-            f"layers(n, total) needs integers 1 <= n <= total <= {MAX_LAYERS}, got n={n}, total={total}"
-        )
-    n, total = int(n), int(total)
-    if n == 1:
-        return [0]
-    return [round(i * (total - 1) / (n - 1)) for i in range(n)]
 
 
 def _round(x: float, digits: int | None = None) -> float:

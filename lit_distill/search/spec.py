@@ -32,35 +32,13 @@ from typing import Any, Literal
 
 import yaml
 
+from lit_distill.metric_names import TRIAL_METRICS
 from lit_distill.search.expression import evaluate, expression_names
 from lit_distill.search.launch import DEFAULT_LAUNCHER, START_METHODS, StartMethod, resolve_start_method
 
 ParamType = Literal["int", "double", "categorical"]
 Objective = Literal["maximize", "minimize"]
 Strategy = Literal["optimize", "constraint", "store"]
-
-#: Metrics a ``fit``/``validate`` trial writes through ``TrialResult`` (see docs/architecture.md).
-TRIAL_METRICS: frozenset[str] = frozenset(
-    {
-        "exact",
-        "f1",
-        "total",
-        "HasAns_exact",
-        "HasAns_f1",
-        "HasAns_total",
-        "NoAns_exact",
-        "NoAns_f1",
-        "NoAns_total",
-        "best_exact",
-        "best_exact_thresh",
-        "best_f1",
-        "best_f1_thresh",
-        "num_parameters",
-        "num_parameters_no_embeddings",
-        "eval_time_s",
-        "run_time_s",
-    }
-)
 
 
 class SearchSpecError(ValueError):

@@ -59,7 +59,8 @@ def test_importance_pruning_removes_the_least_important_heads(tmp_path: Path) ->
 
 
 def test_importance_defaults_to_the_per_token_estimator_over_all_batches_when_asked(tmp_path: Path) -> None:
-    from lit_distill.compression.head_importance import compute_head_importance, span_cross_entropy
+    from lit_distill.compression.head_importance import compute_head_importance
+    from lit_distill.losses import span_cross_entropy
 
     cb = HeadPruning(strategy="importance", heads_per_layer=1, importance_batches=None)
     assert cb.importance_estimator == "per_token"

@@ -10,9 +10,9 @@ from lit_distill.compression.head_importance import (
     compute_head_importance,
     make_head_gates,
     normalize_per_layer,
-    span_cross_entropy,
     token_head_gates,
 )
+from lit_distill.losses import span_cross_entropy
 from tests.models._tiny import make_batch, tiny_model
 
 

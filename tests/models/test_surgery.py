@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from lit_distill.layer_maps import every_other_layer
 from lit_distill.models import QAModel
 from lit_distill.models.surgery import (
     count_parameters,
-    default_layer_map,
     prune_heads,
     select_layers,
     set_dropout,
@@ -109,12 +109,12 @@ def test_select_layers_equals_skipping_the_others_and_round_trips(tmp_path: Path
 
 def test_select_layers_on_the_default_map_copies_every_other_teacher_layer() -> None:
     teacher = tiny_model(num_layers=4)
-    student = select_layers(teacher, default_layer_map(teacher.num_layers, 2))
+    student = select_layers(teacher, every_other_layer(teacher.num_layers))
     assert student.num_layers == 2
     torch.testing.assert_close(student.encoder.layers[1].qkv.weight, teacher.encoder.layers[2].qkv.weight)
     student.encoder.layers[1].qkv.weight.data.add_(1.0)  # a copy, not shared
     assert not torch.equal(student.encoder.layers[1].qkv.weight, teacher.encoder.layers[2].qkv.weight)
-    assert default_layer_map(12, 6) == [0, 2, 4, 6, 8, 10]
+    assert every_other_layer(12) == [0, 2, 4, 6, 8, 10]
     assert select_layers(teacher, [0, 1, 3]).num_layers == 3
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import torch
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from lit_distill.models.qa_model import QAModel
 from lit_distill.modules import DistilBertStudent, TinyBertStudent
@@ -155,6 +155,16 @@ def test_cosine_loss_needs_equal_widths(
     _fit_fails(module, tmp_path, dm, "teacher is 32 wide and the student 16")
 
 
+class WeightsAtFitStart(Callback):
+    """Keeps a copy of the student's weights as the first step will see them."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, torch.Tensor] = {}
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        self.state = {k: v.detach().clone() for k, v in pl_module.model.state_dict().items()}
+
+
 def test_tinybert_intermediate_then_prediction(
     tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path
 ) -> None:
@@ -185,11 +195,17 @@ def test_tinybert_intermediate_then_prediction(
         student=str(ckpt_dir / "last.ckpt"),
         logit_cache_dir=str(tmp_path / "c"),
     )
-    t2 = trainer(tmp_path, limit_train_batches=2, limit_val_batches=0)
+    at_start = WeightsAtFitStart()
+    t2 = trainer(tmp_path, limit_train_batches=2, limit_val_batches=0, callbacks=[at_start])
     t2.fit(pd, datamodule=dm)
     assert "train/loss_soft" in t2.callback_metrics and pd.projection is None
-    # PD started from the ID weights: the encoder's embeddings came from the ID checkpoint
+    # PD started from the ID weights: every tensor of the student before its first step is the
+    # ID checkpoint's (not the teacher's layers, not a fresh init)
     assert pd.model.config == idm.model.config
+    id_weights = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    assert at_start.state and set(at_start.state) == set(id_weights)
+    for name, value in at_start.state.items():
+        assert torch.equal(value, id_weights[name]), name
 
 
 def test_prediction_stage_needs_an_intermediate_checkpoint(
