@@ -80,6 +80,8 @@ def build_optimizer(
     groups = parameter_groups(modules, weight_decay)
     if not groups:
         raise ValueError("nothing to train: every parameter of the module is frozen")
-    optimizer = torch.optim.AdamW(groups, lr=learning_rate, eps=adam_epsilon)  # type: ignore[arg-type]
+    # foreach: one call per step for all tensors instead of ~12 per tensor; the same arithmetic,
+    # bitwise-identical parameters (on CPU torch defaults to the per-tensor loop)
+    optimizer = torch.optim.AdamW(groups, lr=learning_rate, eps=adam_epsilon, foreach=True)  # type: ignore[arg-type]
     warm = resolve_warmup_steps(warmup_steps, warmup_ratio, total_steps)
     return optimizer, linear_warmup_decay(optimizer, warm, total_steps)
