@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from lit_distill.quickstart import CONFIG_DIR, _parser, _prepare_config
 
 

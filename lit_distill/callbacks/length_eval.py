@@ -16,10 +16,12 @@ from torch import Tensor
 from typing_extensions import override
 
 from lit_distill.callbacks.result_rows import write_rows
-from lit_distill.compression.length_config import (
+from lit_distill.compression.length_config import format_length_config
+from lit_distill.models.length import (
     LengthConfig,
+    TokenSelection,
     check_length_config,
-    format_length_config,
+    check_token_selection,
     is_token_counts,
 )
 
@@ -40,6 +42,7 @@ def evaluate_length_configs(
     model_config: Any,
     length_configs: Sequence[LengthConfig | None],
     device: torch.device,
+    token_selection: TokenSelection | None = None,
 ) -> list[dict[str, Any]]:
     """Score and time a model under each length configuration.
 
@@ -48,8 +51,9 @@ def evaluate_length_configs(
         batches: returns a fresh iterable over the evaluation batches.
         new_metric: returns a fresh, bound :class:`~lit_distill.metrics.squad_metric.SquadMetric`.
         model_config: the model's :class:`~lit_distill.models.config.EncoderConfig` (for FLOPs).
-        length_configs: configurations to evaluate (None = full length).
+        length_configs: configurations to evaluate (None = full length), already checked.
         device: where the model runs.
+        token_selection: passed on to ``forward`` when given (how the kept tokens are chosen).
 
     Returns:
         One row per configuration with the SQuAD scores (``exact``, ``f1``, ...),
@@ -61,6 +65,7 @@ def evaluate_length_configs(
     """
     from lit_distill.models.flops import forward_flops
 
+    selection = {} if token_selection is None else {"token_selection": token_selection}
     rows: list[dict[str, Any]] = []
     for cfg in length_configs:
         metric = new_metric()
@@ -74,7 +79,7 @@ def evaluate_length_configs(
                 batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in raw.items()}
                 _sync(device)
                 start = time.perf_counter()
-                out = forward(batch, length_config=cfg)
+                out = forward(batch, length_config=cfg, **selection)
                 _sync(device)
                 model_time += time.perf_counter() - start
                 metric.update(out.start_logits, out.end_logits, batch["feature_index"])
@@ -151,6 +156,9 @@ class LengthConfigEvaluator(Callback):
         split: ``"validation"`` or ``"test"``: which data module split to use.
         when: ``"validate"`` (after ``python -m lit_distill validate``), ``"fit_end"``
             (once training is over) or ``"both"``.
+        token_selection: how a layer picks the tokens it keeps: ``"real_queries"`` (default)
+            or LAT's ``"lat"`` / ``"lat_keep_cls"`` (see :mod:`lit_distill.models.length`);
+            None uses the module's own ``token_selection``.
 
     Example::
 
@@ -166,6 +174,7 @@ class LengthConfigEvaluator(Callback):
         output_dir: str | None = None,
         split: Literal["validation", "test"] = "validation",
         when: Literal["validate", "fit_end", "both"] = "validate",
+        token_selection: TokenSelection | None = None,
     ) -> None:
         if split not in ("validation", "test"):
             raise ValueError(f"LengthConfigEvaluator: split must be 'validation' or 'test', got {split!r}")
@@ -181,19 +190,27 @@ class LengthConfigEvaluator(Callback):
             check_length_config(c, name=f"LengthConfigEvaluator.length_configs[{i}]")
             for i, c in enumerate(length_configs)
         ]
+        self.token_selection = None if token_selection is None else check_token_selection(token_selection)
+        self._checked_layers: int | None = None  # the model depth the configurations were checked for
         self.include_full = include_full
         self.output_dir = output_dir
         self.split = split
         self.when = when
         self.results: list[dict[str, Any]] = []
 
+    def _check_depth(self, model: Any) -> None:
+        """Check the configurations against the model's layer count, once per depth."""
+        layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
+        if not isinstance(layers, int) or layers == self._checked_layers:
+            return
+        for i, c in enumerate(self.length_configs):
+            check_length_config(c, layers, name=f"LengthConfigEvaluator.length_configs[{i}]")
+        self._checked_layers = layers
+
     @override
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
-        model = getattr(pl_module, "model", None)
-        layers = getattr(getattr(model, "config", None), "num_hidden_layers", None)
-        if isinstance(layers, int):  # a model restored from a checkpoint later is checked when it runs
-            for i, c in enumerate(self.length_configs):
-                check_length_config(c, layers, name=f"LengthConfigEvaluator.length_configs[{i}]")
+        # a model restored from a checkpoint later is checked when it runs
+        self._check_depth(getattr(pl_module, "model", None))
 
     @override
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -227,8 +244,7 @@ class LengthConfigEvaluator(Callback):
             )
         model: Any = pl_module.model
         layers = model.config.num_hidden_layers
-        for i, c in enumerate(self.length_configs):
-            check_length_config(c, layers, name=f"LengthConfigEvaluator.length_configs[{i}]")
+        self._check_depth(model)
         eval_set = datamodule.eval_set(self.split)
         loader_fn = datamodule.val_dataloader if self.split == "validation" else datamodule.test_dataloader
         limit = trainer.limit_val_batches if self.split == "validation" else trainer.limit_test_batches
@@ -266,7 +282,7 @@ class LengthConfigEvaluator(Callback):
         try:
             forward: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
             rows = evaluate_length_configs(
-                forward, batches, new_metric, model.config, configs, pl_module.device
+                forward, batches, new_metric, model.config, configs, pl_module.device, self.token_selection
             )
         finally:
             pl_module.train(was_training)
@@ -280,6 +296,8 @@ class LengthConfigEvaluator(Callback):
                 "device": str(pl_module.device),
                 "num_layers": layers,
                 "batches": num_batches,
+                "token_selection": self.token_selection
+                or getattr(pl_module, "token_selection", "real_queries"),
             },
         )
         for logger in trainer.loggers:

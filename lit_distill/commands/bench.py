@@ -216,12 +216,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         model = load_qa_model(args.checkpoint)
         parsed: list[LengthConfig] = []
         for text in args.length_config:
-            parsed += parse_length_configs(text, num_layers=model.config.num_hidden_layers)
-        for cfg in parsed:
-            if isinstance(cfg[0], int) and max(cfg) > args.seq_length:
-                raise ValueError(
-                    f"--length-config {format_length_config(cfg)}: lengths must be <= --seq-length {args.seq_length}"
-                )
+            parsed += parse_length_configs(
+                text, model.config.num_hidden_layers, max_length=args.seq_length, limit_name="--seq-length"
+            )
         configs: list[LengthConfig | None] = list(parsed)
         if args.compare_full or not configs:
             configs.insert(0, None)

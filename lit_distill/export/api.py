@@ -20,7 +20,6 @@ from lit_distill.export.evaluate import EvalData, evaluate, prepare_eval
 from lit_distill.export.hf_export import save_hf
 from lit_distill.export.onnx_export import export_onnx, quantize_int8
 from lit_distill.export.source import ExportSource, load_source
-from lit_distill.models.length import validate_length_config
 
 __all__ = ["ExportResult", "export_model", "upload_to_hub"]
 
@@ -63,11 +62,12 @@ def _length_config(
     config = source.model.config
     try:
         parsed = (
-            parse_length_config(value, config.num_hidden_layers)
+            parse_length_config(value, config.num_hidden_layers, max_length=config.max_position_embeddings)
             if isinstance(value, str)
-            else check_length_config(value, config.num_hidden_layers, "--length-config")
+            else check_length_config(
+                value, config.num_hidden_layers, config.max_position_embeddings, "--length-config"
+            )
         )
-        validate_length_config(parsed, config.num_hidden_layers, config.max_position_embeddings)
     except ValueError as err:
         raise ExportInputError(
             "--length-config",

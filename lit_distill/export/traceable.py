@@ -25,8 +25,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lit_distill.models.encoder import EncoderLayer, _gather_rows, _write_rows, additive_mask
-from lit_distill.models.length import mark_significance, received_attention, tokens_to_keep
+from lit_distill.models.encoder import EncoderLayer, additive_mask
+from lit_distill.models.length import (
+    gather_rows,
+    mark_significance,
+    received_attention,
+    tokens_to_keep,
+    write_rows,
+)
 from lit_distill.models.qa_model import QAModel
 
 __all__ = ["TraceableQA"]
@@ -86,9 +92,21 @@ class TraceableQA(nn.Module):
         model: The model to export (its modules are shared, not copied).
         length_config: Per-layer token counts (ints) or ratios of each sequence's real
             length (floats in (0, 1]), or None for the full-length model.
+        token_selection: Only ``"real_queries"`` (see :mod:`lit_distill.models.length`);
+            LAT's rules are refused with a ValueError.
     """
 
-    def __init__(self, model: QAModel, length_config: Sequence[int] | Sequence[float] | None = None) -> None:
+    def __init__(
+        self,
+        model: QAModel,
+        length_config: Sequence[int] | Sequence[float] | None = None,
+        token_selection: str = "real_queries",
+    ) -> None:
+        if token_selection != "real_queries":
+            raise ValueError(
+                f"token_selection={token_selection!r}: the exported graph's Drop-and-Restore implements the "
+                "default 'real_queries' rule only; export with it (LAT's rule runs in PyTorch only)"
+            )
         super().__init__()
         self.model = model
         self.length_config = None if length_config is None else list(length_config)
@@ -110,14 +128,14 @@ class TraceableQA(nn.Module):
             length = None if self.length_config is None else self.length_config[i]
             context, received = _attention(layer, x, mask_bias, None if length is None else valid)
             if length is not None and received is not None:
-                full = _write_rows(full, positions, x)  # tokens dropped now keep this vector
+                full = write_rows(full, positions, x)  # tokens dropped now keep this vector
                 counts = tokens_to_keep(length, real_lengths)  # (B,)
                 index, valid = _select(mark_significance(received, valid), counts, positions)  # (B, k)
                 positions = positions.gather(1, index).masked_fill(~valid, seq_length)
-                x = _gather_rows(x, index)
-                context = _gather_rows(context, index)
+                x = gather_rows(x, index)
+                context = gather_rows(context, index)
             x = layer.feed_forward(layer.attention_output(x, context))
         if self.length_config is not None:
-            x = _write_rows(full, positions, x)[:, :seq_length]  # (B, L, H) dropped tokens restored
+            x = write_rows(full, positions, x)[:, :seq_length]  # (B, L, H) dropped tokens restored
         logits = self.model.qa_outputs(x)  # (B, L, 2)
         return logits[..., 0], logits[..., 1]

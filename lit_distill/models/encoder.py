@@ -24,12 +24,14 @@ from torch import Tensor, nn
 
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import (
+    KeptTokens,
     LengthConfig,
-    mark_significance,
+    TokenSelection,
+    drop_tokens,
     received_attention,
-    select_tokens,
-    tokens_to_keep,
-    validate_length_config,
+    restore,
+    scatter_scores,
+    start_keeping,
 )
 
 PROBS_CHUNK_BYTES = 4 * 2**20
@@ -103,7 +105,7 @@ class Attention:
 
     context: Tensor  # (B, n, h*dh), per-head outputs before the output projection
     scores: Tensor | None  # (B, h, n, n) pre-softmax, no mask added
-    received: Tensor | None  # (B, n) attention each key receives from real queries, no gradient
+    received: Tensor | None  # (B, n) attention each key receives from the counted queries, no gradient
 
 
 class EncoderLayer(nn.Module):
@@ -134,7 +136,7 @@ class EncoderLayer(nn.Module):
         valid: Tensor | None,
         gate: Tensor | None = None,
         need_scores: bool = False,
-        need_received: bool = False,
+        received_from: Tensor | None = None,
     ) -> Attention:
         """Multi-head self-attention up to (not including) the output projection.
 
@@ -144,8 +146,8 @@ class EncoderLayer(nn.Module):
                 every key may be (no padding: no mask, as Hugging Face does).
             gate: (h,) multiplier of each head's output, or None.
             need_scores: Return pre-softmax scores (explicit path).
-            need_received: Return the attention each token receives, summed over heads and
-                real queries (explicit path, a chunk of heads at a time).
+            received_from: (B, n) bool query rows: return the attention each token receives,
+                summed over heads and these queries (explicit path, a chunk of heads at a time).
         """
         batch, n, _ = x.shape
         q, k, v = (
@@ -153,9 +155,7 @@ class EncoderLayer(nn.Module):
         )  # each (B, h, n, dh)
         dropout_p = self.attn_dropout_p if self.training else 0.0
         mask_bias = None if valid is None else additive_mask(valid, q.dtype)  # (B, 1, 1, n)
-        queries = None  # (B, n) real queries, when the received attention is needed
-        if need_received:
-            queries = valid if valid is not None else x.new_ones(batch, n, dtype=torch.bool)
+        queries = received_from  # (B, n), when the received attention is needed
         scores = received = None
         if need_scores:
             scores = torch.matmul(q * (1.0 / math.sqrt(self.head_size)), k.transpose(-1, -2))  # (B, h, n, n)
@@ -286,36 +286,33 @@ class Encoder(nn.Module):
         head_gates: Sequence[Tensor | None] | None = None,
         output_hidden_states: bool = False,
         output_attention_scores: bool = False,
+        token_selection: TokenSelection = "real_queries",
     ) -> EncoderOutput:
-        """Encode a batch; see :meth:`lit_distill.models.QAModel.forward` for the arguments."""
+        """Encode a batch; see :meth:`lit_distill.models.QAModel.forward` for the arguments.
+
+        ``length_config`` is trusted: :meth:`~lit_distill.models.QAModel.forward` checks it.
+        """
         skip = self._check_arguments(input_ids, attention_mask, skip_layers, head_gates)
         if output_attention_scores and skip:
             raise ValueError(
                 "output_attention_scores is not defined for skipped layers; "
                 "use skip_layers=None when asking for attention scores"
             )
-        batch, seq_length = input_ids.shape
-        lengths = (
-            None
-            if length_config is None
-            else validate_length_config(length_config, len(self.layers), seq_length)
-        )
         valid = attention_mask.bool()  # (B, n), n shrinks when tokens are dropped
         real_lengths = valid.sum(dim=1)  # (B,)
         padded = not bool(valid.all())  # without padding, attention runs unmasked (faster)
-        if lengths is not None and bool((real_lengths == 0).any()):
+        if length_config is not None and bool((real_lengths == 0).any()):
             raise ValueError(
                 "attention_mask has a row without real tokens; Drop-and-Restore needs at least [CLS]"
             )
+        queries = None  # (B, n) query rows whose attention selects the kept tokens
+        if length_config is not None:
+            queries = valid if token_selection == "real_queries" else torch.ones_like(valid)
 
         x = self.embeddings(input_ids, token_type_ids)  # (B, L, H)
         hidden: list[Tensor] = [x]
         scores_out: list[Tensor] = []
-        # Once tokens are dropped: ``positions`` (B, n) holds each current row's original
-        # position (seq_length, a scratch row, for slots that are padding), and ``full``
-        # (B, L + 1, H) the latest vector of every position (dropped ones keep theirs).
-        positions: Tensor | None = None
-        full: Tensor | None = None
+        kept: KeptTokens | None = None  # set once tokens are dropped (models/length.py)
 
         layers = cast(list[EncoderLayer], list(self.layers))
         for i, layer in enumerate(layers):
@@ -324,79 +321,28 @@ class Encoder(nn.Module):
                 continue
             gate = head_gates[i] if head_gates is not None else None
             att = layer.attend(
-                x,
-                valid if padded else None,
-                gate,
-                need_scores=output_attention_scores,
-                need_received=lengths is not None,
+                x, valid if padded else None, gate, need_scores=output_attention_scores, received_from=queries
             )
             if att.scores is not None:
-                scores_out.append(
-                    att.scores
-                    if positions is None
-                    else _scatter_scores(att.scores, positions, valid, seq_length)
-                )
+                scores_out.append(att.scores if kept is None else scatter_scores(att.scores, kept))
             context, received = att.context, att.received
             del att  # the (B, h, n, n) scores are not needed past this point
-            if lengths is not None and received is not None:
-                if positions is None or full is None:
-                    positions = torch.arange(seq_length, device=x.device).expand(batch, seq_length)
-                    full = torch.cat([x, x.new_zeros(batch, 1, x.shape[-1])], dim=1)
-                else:
-                    full = _write_rows(full, positions, x)  # tokens dropped now keep this vector
-                counts = tokens_to_keep(lengths[i], real_lengths)  # (B,)
-                index, valid = select_tokens(mark_significance(received, valid), counts, positions)  # (B, k)
+            if length_config is not None and received is not None:
+                if kept is None:
+                    kept = start_keeping(x, attention_mask, token_selection)
+                x, context, kept = drop_tokens(
+                    kept, x, context, received, length_config[i], real_lengths, token_selection
+                )
+                valid, queries = kept.valid, kept.queries
                 padded = not bool(valid.all())
-                positions = positions.gather(1, index).masked_fill(~valid, seq_length)
-                x = _gather_rows(x, index)
-                context = _gather_rows(context, index)
             x = layer.attention_output(x, context)
             del context  # (B, n, h*dh): not needed by the feed-forward block
             x = layer.feed_forward(x)
             if output_hidden_states:
-                hidden.append(
-                    x
-                    if full is None or positions is None
-                    else _write_rows(full, positions, x)[:, :seq_length]
-                )
+                hidden.append(x if kept is None else restore(kept, x))
 
-        last = x if full is None or positions is None else _write_rows(full, positions, x)[:, :seq_length]
         return EncoderOutput(
-            last_hidden_state=last,
+            last_hidden_state=x if kept is None else restore(kept, x),
             hidden_states=tuple(hidden) if output_hidden_states else None,
             attention_scores=tuple(scores_out) if output_attention_scores else None,
         )
-
-
-def _gather_rows(x: Tensor, index: Tensor) -> Tensor:
-    """(B, n, D) rows at (B, k) row indices -> (B, k, D).
-
-    Advanced indexing copies whole rows; ``gather`` with an index expanded to (B, k, D)
-    reads one index per element, which is slower on CPU.
-    """
-    rows = torch.arange(x.shape[0], device=x.device)[:, None]  # (B, 1)
-    return x[rows, index]
-
-
-def _write_rows(full: Tensor, positions: Tensor, x: Tensor) -> Tensor:
-    """Copy of ``full`` (B, L + 1, H) with the rows of ``x`` (B, k, H) written at ``positions`` (B, k).
-
-    Padding slots all point at the scratch row L, which is never read. A clone and a row
-    write rather than ``scatter`` with an index expanded to every element (slower on CPU).
-    """
-    out = full.clone()
-    out[torch.arange(full.shape[0], device=full.device)[:, None], positions] = x
-    return out
-
-
-def _scatter_scores(scores: Tensor, positions: Tensor, valid: Tensor, seq_length: int) -> Tensor:
-    """(B, h, k, k) scores of kept tokens -> (B, h, L, L), zero where a token was dropped."""
-    batch, heads, k, _ = scores.shape
-    size = seq_length + 1  # positions of padding slots point at the scratch row/column seq_length
-    keep = valid[:, None, :, None] & valid[:, None, None, :]  # (B, 1, k, k)
-    scores = scores.masked_fill(~keep, 0.0)
-    cols = positions[:, None, None, :].expand(batch, heads, k, k)
-    wide = scores.new_zeros(batch, heads, k, size).scatter(3, cols, scores)  # (B, h, k, L + 1)
-    rows = positions[:, None, :, None].expand(batch, heads, k, size)
-    square = scores.new_zeros(batch, heads, size, size).scatter(2, rows, wide)
-    return square[:, :, :seq_length, :seq_length]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 
 from lit_distill.models.config import EncoderConfig
-from lit_distill.models.length import LengthConfig, tokens_to_keep, validate_length_config
+from lit_distill.models.length import LengthConfig, check_length_config, tokens_to_keep
 
 
 def layer_flops(config: EncoderConfig, heads: int, n_in: int, n_out: int) -> int:
@@ -29,7 +29,7 @@ def layer_flops(config: EncoderConfig, heads: int, n_in: int, n_out: int) -> int
 def forward_flops(
     config: EncoderConfig,
     seq_length: int,
-    length_config: LengthConfig | None = None,
+    length_config: Sequence[int] | Sequence[float] | None = None,
     skip_layers: Sequence[int] | None = None,
 ) -> int:
     """FLOPs of one sequence's forward pass (matrix multiplications, 2 per multiply-add).
@@ -58,11 +58,9 @@ def forward_flops(
         raise ValueError(
             f"seq_length={seq_length!r}; allowed: an integer in [1, {config.max_position_embeddings}]"
         )
-    lengths: list[int | float] | None = None
+    lengths: LengthConfig | None = None
     if length_config is not None:
-        lengths = validate_length_config(
-            length_config, config.num_hidden_layers, config.max_position_embeddings
-        )
+        lengths = check_length_config(length_config, config.num_hidden_layers, config.max_position_embeddings)
     skip = set(skip_layers or ())
     real = torch.tensor([seq_length])
     n = seq_length

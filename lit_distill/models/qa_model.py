@@ -24,7 +24,7 @@ from torch import Tensor, nn
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.convert import ConversionReport, encoder_config_from_hf, state_dict_from_hf
 from lit_distill.models.encoder import Encoder, sinusoidal_positions
-from lit_distill.models.length import LengthConfig
+from lit_distill.models.length import TokenSelection, check_length_config, check_token_selection
 from lit_distill.models.loading import (
     HF_CONFIG,
     OWN_CONFIG,
@@ -97,11 +97,12 @@ class QAModel(nn.Module):
         input_ids: Tensor,
         attention_mask: Tensor,
         token_type_ids: Tensor | None = None,
-        length_config: LengthConfig | None = None,
+        length_config: Sequence[int] | Sequence[float] | None = None,
         skip_layers: Sequence[int] | None = None,
         head_gates: Sequence[Tensor | None] | None = None,
         output_hidden_states: bool = False,
         output_attention_scores: bool = False,
+        token_selection: TokenSelection = "real_queries",
     ) -> QAOutput:
         """Start/end logits for every token.
 
@@ -121,15 +122,24 @@ class QAModel(nn.Module):
             output_attention_scores: Also return each layer's pre-softmax scores
                 ``QK^T / sqrt(d)`` without the mask term (B, h_l, L, L); with a length
                 configuration, dropped tokens' rows and columns are 0.
+            token_selection: How Drop-and-Restore picks the kept tokens: ``"real_queries"``
+                (attention from real queries, [CLS] always kept), ``"lat"`` (LAT's SQuAD rule:
+                attention from every position, padding included, [CLS] may be dropped) or
+                ``"lat_keep_cls"``; see :mod:`lit_distill.models.length`.
 
         Returns:
             :class:`QAOutput`.
         """
+        lengths = None
+        if length_config is not None:  # the model's public entry: checked here, trusted below
+            lengths = check_length_config(length_config, self.num_layers, int(input_ids.shape[-1]))
+            check_token_selection(token_selection)
         enc = self.encoder(
             input_ids,
             attention_mask,
             token_type_ids=token_type_ids,
-            length_config=length_config,
+            length_config=lengths,
+            token_selection=token_selection,
             skip_layers=skip_layers,
             head_gates=head_gates,
             output_hidden_states=output_hidden_states,

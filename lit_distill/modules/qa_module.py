@@ -26,7 +26,7 @@ from typing_extensions import override
 
 from lit_distill.callbacks.base import loss_contributors
 from lit_distill.models.config import EncoderConfig
-from lit_distill.models.length import fit_to_width
+from lit_distill.models.length import TokenSelection, check_length_config, check_token_selection, fit_to_width
 from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.optim import build_optimizer
 from lit_distill.modules.sources import CHECKPOINT_KEY
@@ -37,6 +37,7 @@ __all__ = ["CHECKPOINT_KEY", "QAModule"]
 
 RUN_TIME_ARGS: tuple[str, ...] = (
     "length_config",
+    "token_selection",
     "predictions_dir",
     "export_dir",
     "n_best_size",
@@ -61,6 +62,11 @@ class QAModule(pl.LightningModule):
         length_config: Drop-and-Restore length configuration used at evaluation time
             (validation, test, predict): one length per layer, ints (tokens) or floats
             (ratios of the real length). ``None`` evaluates the full model.
+        token_selection: which tokens a layer keeps under ``length_config``: ``"real_queries"``
+            (default: attention received from the real tokens, [CLS] always kept) or LAT's
+            rule ``"lat"`` (from every position, padding included, [CLS] may be dropped; pad
+            the data to ``max_seq_length`` to match LAT) or ``"lat_keep_cls"``; see
+            :mod:`lit_distill.models.length` and docs/compression.md.
         predictions_dir: where ``predictions.json`` and ``null_odds.json`` are written
             (test and predict). Default: the logger's directory, else the trainer's root dir.
         export_dir: if set, the trained model (and the data's tokenizer) is saved there with
@@ -85,6 +91,7 @@ class QAModule(pl.LightningModule):
         warmup_steps: int = 0,
         warmup_ratio: float = 0.1,
         length_config: list[int] | list[float] | None = None,
+        token_selection: TokenSelection = "real_queries",
         predictions_dir: str | None = None,
         export_dir: str | None = None,
         n_best_size: int = 20,
@@ -116,7 +123,10 @@ class QAModule(pl.LightningModule):
         self.adam_epsilon = adam_epsilon
         self.warmup_steps = warmup_steps
         self.warmup_ratio = warmup_ratio
-        self.length_config = None if length_config is None else list(length_config)
+        self.length_config = (
+            None if length_config is None else check_length_config(length_config, name="length_config")
+        )
+        self.token_selection = check_token_selection(token_selection)
         self.predictions_dir = predictions_dir
         self.export_dir = export_dir
         self.n_best_size = n_best_size
@@ -141,12 +151,14 @@ class QAModule(pl.LightningModule):
         """The module's own ``QAModel`` (a student, or a teacher being fine-tuned) on the batch's inputs.
 
         Absolute lengths of a ``length_config`` are clamped to the batch's padded width
-        (batches are padded to their longest feature, often shorter than ``max_seq_length``).
+        (batches are padded to their longest feature, often shorter than ``max_seq_length``),
+        and the module's ``token_selection`` applies unless one is given.
         """
         if model_kwargs.get("length_config") is not None:
             model_kwargs["length_config"] = fit_to_width(
                 model_kwargs["length_config"], int(batch["input_ids"].shape[1])
             )
+            model_kwargs.setdefault("token_selection", self.token_selection)
         return self.model(
             batch["input_ids"],
             batch["attention_mask"],
@@ -186,17 +198,18 @@ class QAModule(pl.LightningModule):
         self._check_length_config_against_data(datamodule)
 
     def _check_length_config_against_data(self, datamodule: Any) -> None:
-        """An absolute length above the data's ``max_seq_length`` is a mistake, not a clamp."""
-        max_len = getattr(getattr(datamodule, "settings", None), "max_seq_length", None)
-        if self.length_config is None or not isinstance(max_len, int):
+        """The model's layer count, and an absolute length above the data's ``max_seq_length``
+        (a mistake, not a clamp): the one check against what ``setup`` knows."""
+        if self.length_config is None:
             return
-        too_long = [v for v in self.length_config if isinstance(v, int) and v > max_len]
-        if too_long:
-            raise ValueError(
-                f"model.init_args.length_config={self.length_config} has lengths above the data's "
-                f"max_seq_length={max_len}; absolute lengths must be in [1, {max_len}] "
-                "(or give ratios in (0, 1])"
-            )
+        max_len = getattr(getattr(datamodule, "settings", None), "max_seq_length", None)
+        check_length_config(
+            self.length_config,
+            self.model.config.num_hidden_layers if self.has_model() else None,
+            max_len if isinstance(max_len, int) else None,
+            name="model.init_args.length_config",
+            limit_name="the data's max_seq_length",
+        )
 
     def check_model_against_data(self) -> None:
         """Errors before training when the model cannot read the data's token ids."""

@@ -95,6 +95,10 @@ class TrialOutcome:
         )
 
 
+SQUAD2_ONLY_PREFIXES = ("best_", "HasAns_", "NoAns_")
+"""Trial metrics that only SQuAD 2.0 evaluation produces (no-answer threshold, answerable split)."""
+
+
 def classify(
     returncode: int | None,
     log_tail: str,
@@ -121,7 +125,13 @@ def classify(
             return "fail", "exited 0 but wrote no metrics.json (is TrialResult among the callbacks?)"
         missing = [m for m in required if m not in metrics]
         if missing:
-            return "fail", f"metrics.json lacks {missing}; it has {sorted(metrics)}"
+            hint = ""
+            if any(m.startswith(SQUAD2_ONLY_PREFIXES) for m in missing):
+                hint = (
+                    " (best_f1, best_exact, HasAns_* and NoAns_* exist only on SQuAD 2.0 data, "
+                    'data.init_args.version: "2.0"; on SQuAD 1.1 optimise f1 or exact)'
+                )
+            return "fail", f"metrics.json lacks {missing}; it has {sorted(metrics)}{hint}"
         bad = [m for m in required if not math.isfinite(metrics[m])]
         if bad:
             return "fail", f"metrics {bad} are not finite numbers"

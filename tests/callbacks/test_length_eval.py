@@ -122,3 +122,25 @@ def test_callback_on_synthetic_squad_writes_json_and_csv(tmp_path: Path) -> None
     with (tmp_path / "out" / "length_configs.csv").open() as handle:
         assert [row["config"] for row in csv.DictReader(handle)] == ["full", "0.8-0.5", "48-24"]
     assert cb.results == rows
+
+
+def test_token_selection_reaches_the_model_and_is_checked() -> None:
+    """LAT's selection flows from the evaluator into every forward pass (issue 13, item 7)."""
+    config = EncoderConfig(
+        vocab_size=30, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=16,
+    )  # fmt: skip
+    model = QAModel(config).eval()
+    seen: list[Any] = []
+
+    def forward(batch: dict[str, Tensor], **kwargs: Any) -> Any:
+        seen.append(kwargs.get("token_selection"))
+        return model(batch["input_ids"], batch["attention_mask"], **kwargs)
+
+    rows = evaluate_length_configs(
+        forward, _batches, CountingMetric, config, [[6, 4]], torch.device("cpu"), token_selection="lat"
+    )
+    assert seen == ["lat"] * 3 and rows[0]["config"] == "6-4"
+    assert LengthConfigEvaluator([[6, 4]], token_selection="lat").token_selection == "lat"
+    with pytest.raises(ValueError, match="token_selection='LAT'; allowed: real_queries, lat, lat_keep_cls"):
+        LengthConfigEvaluator([[6, 4]], token_selection="LAT")  # type: ignore[arg-type]

@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from lit_distill.models.length import (
+    check_length_config,
     fit_to_width,
     select_tokens,
     significance,
     tokens_to_keep,
-    validate_length_config,
 )
 
 from ._tiny import make_batch, tiny_model
@@ -126,7 +126,7 @@ def test_length_drop_trains_with_gradients() -> None:
 )
 def test_invalid_length_configurations(config: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        validate_length_config(config, num_layers=3, seq_length=13)  # type: ignore[arg-type]
+        check_length_config(config, num_layers=3, max_length=13)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=message):
         tiny_model()(**make_batch(), length_config=config)  # type: ignore[arg-type]
 
@@ -183,4 +183,4 @@ def test_fit_to_width_clamps_absolute_lengths_only() -> None:
     assert fit_to_width([320, 256, 96], 200) == [200, 200, 96]  # still non-increasing
     assert fit_to_width([32, 16], 64) == [32, 16]
     assert fit_to_width([0.9, 0.5], 10) == [0.9, 0.5]  # ratios follow each sequence anyway
-    validate_length_config(fit_to_width([320, 256, 96], 200), 3, 200)
+    check_length_config(fit_to_width([320, 256, 96], 200), 3, 200)

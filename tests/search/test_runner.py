@@ -207,3 +207,11 @@ def test_forked_trial_dies_with_its_search(tmp_path: Path) -> None:
     if not process_gone(server, within_s=30):  # it exits on its own once it runs again
         os.kill(server, signal.SIGKILL)
         pytest.fail(f"trial fork server {server} outlived the killed search")
+
+
+def test_a_squad2_only_metric_missing_on_squad11_says_why() -> None:
+    """A length search optimising best_f1 on SQuAD 1.1 data fails each trial with the reason."""
+    status, reason = classify(0, "", {"exact": 80.0, "f1": 85.0}, ["best_f1", "eval_time_s"])
+    assert status == "fail" and "lacks ['best_f1', 'eval_time_s']" in reason
+    assert "exist only on SQuAD 2.0 data" in reason and "on SQuAD 1.1 optimise f1" in reason
+    assert "SQuAD 2.0" not in classify(0, "", {"exact": 1.0}, REQUIRED)[1]

@@ -66,3 +66,21 @@ def test_a_trial_config_parses_with_lightning_cli(
         for part in key.split("."):
             node = node[int(part)] if isinstance(node, list) else node[part]
         assert node == fill_trial_dir(value, tmp_path), key
+
+
+def test_length_searches_follow_dynamic_tinybert() -> None:
+    """Guskin et al. 2021: six lengths in [91, 384] for 384-token inputs, 150 trials, F1 vs eval time;
+    SQuAD 1.1 optimises f1, the SQuAD 2.0 variant best_f1 (threshold tuned)."""
+    objectives = {}
+    for name in ("length_config.yaml", "length_config_squad2.yaml"):
+        spec = load_spec(ROOT / "configs" / "search" / name)
+        (chain,) = spec.chains
+        assert (chain.key, chain.length, chain.type) == ("model.init_args.length_config", 6, "int")
+        assert (chain.low, chain.high) == (91, 384)
+        assert spec.observation_budget == 150
+        assert read_yaml(spec.base_config)["data"]["init_args"]["max_seq_length"] == 384
+        objectives[name] = [(m.name, m.objective) for m in spec.objectives]
+    assert objectives["length_config.yaml"] == [("f1", "maximize"), ("eval_time_s", "minimize")]
+    assert objectives["length_config_squad2.yaml"] == [("best_f1", "maximize"), ("eval_time_s", "minimize")]
+    squad2 = load_spec(ROOT / "configs" / "search" / "length_config_squad2.yaml")
+    assert squad2.fixed["data.init_args.version"] == "2.0"

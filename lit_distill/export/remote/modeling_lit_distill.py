@@ -16,6 +16,7 @@ from transformers.modeling_outputs import QuestionAnsweringModelOutput
 
 from .lit_distill_config import EncoderConfig
 from .lit_distill_encoder import Encoder
+from .lit_distill_length import check_length_config
 
 
 class LitDistillQAConfig(PretrainedConfig):
@@ -68,6 +69,8 @@ class LitDistillForQuestionAnswering(PreTrainedModel):
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         lengths = self.config.length_config if length_config is None else length_config
+        if lengths is not None:  # the encoder trusts its length configuration: check it here
+            lengths = check_length_config(lengths, len(self.encoder.layers), int(input_ids.shape[-1]))
         out = self.encoder(input_ids, attention_mask, token_type_ids=token_type_ids, length_config=lengths)
         start, end = self.qa_outputs(out.last_hidden_state).unbind(dim=-1)  # (B, L) each
         return QuestionAnsweringModelOutput(start_logits=start.contiguous(), end_logits=end.contiguous())
