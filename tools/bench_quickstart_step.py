@@ -19,10 +19,10 @@ import time
 from collections.abc import Callable
 
 import torch
-from lit_distill.models.qa_model import QAModel
 
 from lit_distill.losses import span_cross_entropy
 from lit_distill.models.config import EncoderConfig
+from lit_distill.models.qa_model import QAModel
 
 
 def _model(layers: int) -> QAModel:
