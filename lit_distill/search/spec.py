@@ -59,6 +59,9 @@ TRIAL_METRICS: frozenset[str] = frozenset(
         "num_parameters_no_embeddings",
         "eval_time_s",
         "run_time_s",
+        "deployed_latency_ms",  # DeployedLatency: the exported ONNX / INT8 artifact (docs/deploy.md)
+        "deployed_exact",
+        "deployed_f1",
     }
 )
 
