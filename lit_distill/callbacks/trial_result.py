@@ -137,7 +137,8 @@ class TrialResult(Callback):
         metrics["num_parameters"] = float(count_parameters(model, include_embeddings=True))
         metrics["num_parameters_no_embeddings"] = float(count_parameters(model, include_embeddings=False))
         metrics["eval_time_s"] = self._eval_time
-        for callback in trainer.callbacks:  # e.g. DeployedLatency: measured now, after the validation loop
+        # callbacks that contribute (e.g. DeployedLatency) measure now, after the validation loop
+        for callback in getattr(trainer, "callbacks", []):
             contribute = getattr(callback, "trial_metrics", None)
             if callback is not self and callable(contribute):
                 metrics.update(contribute(trainer, pl_module))
