@@ -8,7 +8,7 @@ these names without importing torch.
 
 from __future__ import annotations
 
-__all__ = ["METRIC_KEYS", "MODEL_METRIC_KEYS", "TRIAL_METRICS", "V2_ONLY_PREFIXES"]
+__all__ = ["DEPLOYED_METRIC_KEYS", "METRIC_KEYS", "MODEL_METRIC_KEYS", "TRIAL_METRICS", "V2_ONLY_PREFIXES"]
 
 METRIC_KEYS: tuple[str, ...] = (
     "exact",
@@ -38,5 +38,8 @@ MODEL_METRIC_KEYS: tuple[str, ...] = (
 )
 """Sizes and times a trial measures next to the scores (see ``callbacks/trial_result.py``)."""
 
-TRIAL_METRICS: frozenset[str] = frozenset(METRIC_KEYS + MODEL_METRIC_KEYS)
+DEPLOYED_METRIC_KEYS: tuple[str, ...] = ("deployed_latency_ms", "deployed_exact", "deployed_f1")
+"""What the ``DeployedLatency`` callback measures on the exported ONNX / INT8 artifact (docs/deploy.md)."""
+
+TRIAL_METRICS: frozenset[str] = frozenset(METRIC_KEYS + MODEL_METRIC_KEYS + DEPLOYED_METRIC_KEYS)
 """Metrics a ``fit``/``validate`` trial writes through ``TrialResult`` (see docs/architecture.md)."""

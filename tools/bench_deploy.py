@@ -37,7 +37,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lit_distill.export.artifact import onnx_forward, onnx_session
-from lit_distill.export.onnx_export import export_onnx, quantize_int8
+from lit_distill.export.onnx_export import export_onnx
+from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES, quantize_int8
 from lit_distill.export.timing import random_inputs, time_interleaved
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.flops import forward_flops
@@ -66,13 +67,13 @@ def _torch_run(model: Any, inputs: tuple[torch.Tensor, ...], **kwargs: Any) -> C
 
 
 def build_rows(
-    work: Path, length: list[int], threads: int
+    work: Path, length: list[int], threads: int, int8_scheme: str = DEFAULT_INT8_SCHEME
 ) -> list[tuple[str, EncoderConfig, list[int] | None, Any]]:
     """(label, shape, length configuration, factory of a run for given numpy inputs) per row."""
     torch.manual_seed(0)
     student, minilm = QAModel(STUDENT).eval(), QAModel(MINILM).eval()
     fp32 = export_onnx(minilm, work / "minilm.onnx", length)
-    int8 = quantize_int8(fp32, work / "minilm.int8.onnx")
+    int8 = quantize_int8(fp32, work / "minilm.int8.onnx", int8_scheme)
     sessions = {"fp32": onnx_session(fp32, threads), "int8": onnx_session(int8, threads)}
     hf = _hf_bert()
 
@@ -112,6 +113,9 @@ def main() -> int:
     parser.add_argument(
         "--length-config", default=json.dumps(QUALA), help="absolute per-layer lengths (6 layers)"
     )
+    parser.add_argument(
+        "--int8-scheme", default=DEFAULT_INT8_SCHEME, choices=list(INT8_SCHEMES), help="INT8 row's scheme"
+    )
     parser.add_argument("--output", default=None, help="write the rows as JSON")
     args = parser.parse_args()
     length = [int(v) for v in json.loads(args.length_config)]
@@ -119,12 +123,13 @@ def main() -> int:
     load = os.getloadavg()
     print(
         f"torch {torch.__version__}, threads {args.threads}, seq {args.seq_length}, repeats {args.repeats}, "
+        f"INT8 scheme {args.int8_scheme}, "
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs"
     )
     base_flops = forward_flops(BASE, args.seq_length)
     results = []
     with tempfile.TemporaryDirectory() as tmp:
-        rows = build_rows(Path(tmp), length, args.threads)
+        rows = build_rows(Path(tmp), length, args.threads, args.int8_scheme)
         for batch in args.batch_sizes:
             inputs = random_inputs(BASE.vocab_size, batch, args.seq_length, seed=batch)
             stats = time_interleaved([factory(inputs) for *_, factory in rows], args.warmup, args.repeats)

@@ -69,7 +69,9 @@ class TrialResult(Callback):
     The file holds every ``val/…`` metric without its prefix (``exact``, ``f1``,
     ``HasAns_f1``, …), plus ``num_parameters``, ``num_parameters_no_embeddings``,
     ``eval_time_s`` (wall time of the last validation loop, synchronised on CUDA)
-    and ``run_time_s`` (from setup to the write). It is rewritten atomically
+    and ``run_time_s`` (from setup to the write), plus what any callback with a
+    ``trial_metrics(trainer, pl_module) -> dict`` method returns (e.g.
+    :class:`~lit_distill.callbacks.deployed_latency.DeployedLatency`). It is rewritten atomically
     after each validation, so the last complete validation wins and a killed run
     never leaves half a file.
 
@@ -135,6 +137,11 @@ class TrialResult(Callback):
         metrics["num_parameters"] = float(count_parameters(model, include_embeddings=True))
         metrics["num_parameters_no_embeddings"] = float(count_parameters(model, include_embeddings=False))
         metrics["eval_time_s"] = self._eval_time
+        # callbacks that contribute (e.g. DeployedLatency) measure now, after the validation loop
+        for callback in getattr(trainer, "callbacks", []):
+            contribute = getattr(callback, "trial_metrics", None)
+            if callback is not self and callable(contribute):
+                metrics.update(contribute(trainer, pl_module))
         if self._setup_time is not None:
             metrics["run_time_s"] = time.perf_counter() - self._setup_time
         return metrics

@@ -18,10 +18,11 @@ from lit_distill.export.card import build_card
 from lit_distill.export.errors import ExportInputError, require
 from lit_distill.export.evaluate import EvalData, evaluate, prepare_eval
 from lit_distill.export.hf_export import save_hf
-from lit_distill.export.onnx_export import export_onnx, quantize_int8
+from lit_distill.export.onnx_export import export_onnx
+from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES, quantize_int8
 from lit_distill.export.source import ExportSource, load_source
 
-__all__ = ["ExportResult", "export_model", "upload_to_hub"]
+__all__ = ["ExportResult", "eval_settings", "export_model", "upload_to_hub"]
 
 Target = Literal["hf", "onnx"]
 TARGETS = ("hf", "onnx")
@@ -54,6 +55,21 @@ def _check_output(output: Path, overwrite: bool) -> None:
         )
 
 
+def eval_settings(positions: int, max_seq_length: int = 384, doc_stride: int = 128) -> FeatureSettings:
+    """The evaluation windows of ``export --eval-file`` for a model with ``positions`` positions.
+
+    Raises:
+        ExportInputError: naming ``--max-seq-length`` when no valid window fits.
+    """
+    width = min(max_seq_length, positions)
+    settings = FeatureSettings(width, min(doc_stride, width // 4), min(64, width // 2))
+    try:
+        settings.validate()
+    except ValueError as err:
+        raise ExportInputError("--max-seq-length", str(err)) from err
+    return settings
+
+
 def _length_config(
     value: str | Sequence[int | float] | None, source: ExportSource
 ) -> list[int] | list[float] | None:
@@ -81,6 +97,7 @@ def _write_artifact(
     source: ExportSource,
     to: Target,
     int8: bool,
+    scheme: str,
     length: list[int] | list[float] | None,
     work: Path,
     data: EvalData | None,
@@ -101,9 +118,9 @@ def _write_artifact(
     if data is not None:
         fp32_metrics = evaluate(onnx_forward(onnx_session(fp32, threads)), data)
         log(f"fp32 ONNX: EM {fp32_metrics['exact']:.2f} F1 {fp32_metrics['f1']:.2f}")
-    quantize_int8(fp32, work / ONNX_FILE)
+    quantize_int8(fp32, work / ONNX_FILE, scheme)
     fp32.unlink()
-    return Manifest("onnx", True, length, False, source.path), fp32_metrics
+    return Manifest("onnx", True, length, False, source.path, scheme), fp32_metrics
 
 
 def export_model(
@@ -112,6 +129,7 @@ def export_model(
     output: str | Path,
     *,
     int8: bool = False,
+    int8_scheme: str = DEFAULT_INT8_SCHEME,
     length_config: str | Sequence[int | float] | None = None,
     eval_file: str | Path | None = None,
     overwrite: bool = False,
@@ -132,6 +150,7 @@ def export_model(
         to: ``"hf"`` or ``"onnx"``.
         output: The directory to write.
         int8: Dynamic INT8 linear layers (ONNX only); prints the F1 change against fp32.
+        int8_scheme: How the weights are quantised (:data:`~lit_distill.export.quantize.INT8_SCHEMES`).
         length_config: Drop-and-Restore lengths (``"[315,251,...]"`` or a list) built into
             the artifact (ONNX: in the graph; hf: the default of the custom model).
         eval_file: SQuAD-format file the artifact itself is evaluated on (EM/F1 and latency
@@ -159,6 +178,8 @@ def export_model(
         raise ExportInputError(
             "--int8", "INT8 is offered for --to onnx (ONNX Runtime's quantiser); use --to onnx"
         )
+    if int8_scheme not in INT8_SCHEMES:
+        raise ExportInputError("--int8-scheme", f"{int8_scheme!r}; known schemes: {', '.join(INT8_SCHEMES)}")
     if to == "onnx":
         require("onnx")
         require("onnxruntime")
@@ -166,20 +187,16 @@ def export_model(
     _check_output(out, overwrite)
     source = load_source(model, tokenizer)
     length = _length_config(length_config, source)
-    positions = source.model.config.max_position_embeddings
-    width = min(max_seq_length, positions)
-    settings = FeatureSettings(width, min(doc_stride, width // 4), min(64, width // 2))
-    try:
-        settings.validate()
-    except ValueError as err:
-        raise ExportInputError("--max-seq-length", str(err)) from err
+    settings = eval_settings(source.model.config.max_position_embeddings, max_seq_length, doc_stride)
     data = prepare_eval(eval_file, source.tokenizer, settings) if eval_file is not None else None
     if threads is not None:
         torch.set_num_threads(threads)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
-        manifest, fp32_metrics = _write_artifact(source, to, int8, length, work, data, threads, log)
+        manifest, fp32_metrics = _write_artifact(
+            source, to, int8, int8_scheme, length, work, data, threads, log
+        )
         manifest.write(work)
         metrics = None
         if data is not None:

@@ -39,6 +39,7 @@ class Manifest:
         length_config: The Drop-and-Restore configuration built in, or None.
         custom_code: Whether loading needs ``trust_remote_code=True``.
         source: The checkpoint or directory it was exported from.
+        int8_scheme: The INT8 scheme (:mod:`lit_distill.export.quantize`), for an INT8 graph.
     """
 
     format: str
@@ -46,6 +47,7 @@ class Manifest:
     length_config: list[int] | list[float] | None = None
     custom_code: bool = False
     source: str = ""
+    int8_scheme: str | None = None
 
     def write(self, directory: Path) -> None:
         """Write ``lit_distill_export.json`` into ``directory``."""

@@ -118,7 +118,7 @@ def build_card(
         eval_results=results or None,
     )
     kind = {"hf": "Hugging Face (PyTorch)", "onnx": "ONNX (ONNX Runtime)"}[manifest.format]
-    kind += ", dynamic INT8 linear layers" if manifest.int8 else ", fp32"
+    kind += f", dynamic INT8 linear layers (scheme {manifest.int8_scheme})" if manifest.int8 else ", fp32"
     recipe_lines = (
         "\n".join(f"| {k} | `{json.dumps(v)}` |" for k, v in recipe.items()) or "| (none recorded) | |"
     )

@@ -12,6 +12,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES
+
 __all__ = ["build_parser", "main"]
 
 
@@ -31,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--int8", action="store_true", help="dynamic INT8 linear layers (ONNX Runtime; --to onnx)"
+    )
+    parser.add_argument(
+        "--int8-scheme",
+        default=None,
+        metavar="NAME",
+        help="how --int8 quantises the weights: "
+        + "; ".join(f"{k}: {v.description}" for k, v in INT8_SCHEMES.items())
+        + f" (default {DEFAULT_INT8_SCHEME}; docs/deploy.md compares them)",
     )
     parser.add_argument(
         "--length-config",
@@ -59,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    if args.int8_scheme is not None and not args.int8:
+        print("error: --int8-scheme: only with --int8", file=sys.stderr)
+        return 2
     if args.threads is not None and args.threads < 1:
         print(f"error: --threads must be >= 1, got {args.threads}", file=sys.stderr)
         return 2
@@ -71,6 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.to,
             args.output,
             int8=args.int8,
+            int8_scheme=args.int8_scheme or DEFAULT_INT8_SCHEME,
             length_config=args.length_config,
             eval_file=args.eval_file,
             overwrite=args.overwrite,

@@ -6,8 +6,8 @@ The TorchScript exporter is used because the dynamo exporter took 37 s for a 3-l
 toy model on the development machine (5 s with TorchScript) and cannot lower the
 stable sort; both give the same graph semantics here.
 
-INT8 is ONNX Runtime's dynamic quantisation of the weight matrix multiplications
-(``MatMulConstBOnly``: attention's activation-by-activation products stay fp32).
+INT8 (:mod:`lit_distill.export.quantize`) is ONNX Runtime's dynamic quantisation of the
+weight matrix multiplications (attention's activation-by-activation products stay fp32).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from lit_distill.export.errors import require
+from lit_distill.export.quantize import quantize_int8
 from lit_distill.export.traceable import TraceableQA
 from lit_distill.models.qa_model import QAModel
 
@@ -62,16 +63,3 @@ def export_onnx(model: QAModel, path: Path, length_config: Sequence[int | float]
             dynamo=False,
         )
     return path
-
-
-def quantize_int8(source: Path, target: Path) -> Path:
-    """Dynamic INT8 quantisation of the weight matrix multiplications (ONNX Runtime's quantiser)."""
-    quantization = require("onnxruntime.quantization")
-    quantization.quantize_dynamic(
-        str(source),
-        str(target),
-        weight_type=quantization.QuantType.QInt8,
-        op_types_to_quantize=["MatMul", "Gemm"],
-        extra_options={"MatMulConstBOnly": True},
-    )
-    return target

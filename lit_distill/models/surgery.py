@@ -167,8 +167,6 @@ def set_dropout(model: QAModel, hidden: float | None = None, attention: float | 
     return model
 
 
-
-
 def count_parameters(model: nn.Module, include_embeddings: bool = True) -> int:
     """Number of parameters; without embeddings leaves out the word, position and segment tables.
 
