@@ -110,7 +110,9 @@ def every_other_layer(num_layers: int) -> list[int]:
     return list(range(num_layers - 1, -1, -2))[::-1]
 
 
-def length_curve(num_layers: int, steps: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25)) -> list[list[float]]:
+def length_curve(
+    num_layers: int, steps: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25)
+) -> list[list[float]]:
     """Drop-and-Restore configurations as ratios: layer ``i`` keeps ``1 - step * (i + 1)`` (at least 0.1)."""
     return [[round(max(0.1, 1.0 - s * (i + 1)), 4) for i in range(num_layers)] for s in steps]
 
@@ -271,7 +273,9 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
     return config
 
 
-def validate_config(run: RunSettings, stage: str, model_dir: Path, length_configs: list[list[float]]) -> dict[str, Any]:
+def validate_config(
+    run: RunSettings, stage: str, model_dir: Path, length_configs: list[list[float]]
+) -> dict[str, Any]:
     """A ``validate`` configuration scoring ``model_dir`` at full length and under ``length_configs``."""
     callback = {
         "class_path": "lit_distill.callbacks.length_eval.LengthConfigEvaluator",

@@ -141,7 +141,12 @@ def _squad_eval(eval_file: str, predictions: dict[str, str], null_odds: dict[str
 
 def train_and_evaluate(args: argparse.Namespace, seed: int, version: str) -> dict[str, Any]:
     """Fine-tune one seed and score it on ``--eval``."""
-    from transformers import AutoTokenizer, BertForQuestionAnswering, get_linear_schedule_with_warmup, set_seed
+    from transformers import (
+        AutoTokenizer,
+        BertForQuestionAnswering,
+        get_linear_schedule_with_warmup,
+        set_seed,
+    )
 
     set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(args.encoder)
@@ -152,7 +157,10 @@ def train_and_evaluate(args: argparse.Namespace, seed: int, version: str) -> dic
     model = BertForQuestionAnswering.from_pretrained(args.encoder)
     no_decay = ("bias", "LayerNorm.weight")
     groups = [
-        {"params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)], "weight_decay": args.weight_decay},
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": args.weight_decay,
+        },
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=args.lr)
@@ -204,7 +212,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--doc-stride", type=int, default=128)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--warmup-ratio", type=float, default=0.1)
-    p.add_argument("--max-steps", type=int, default=None, help="smoke runs: at most this many steps per epoch")
+    p.add_argument(
+        "--max-steps", type=int, default=None, help="smoke runs: at most this many steps per epoch"
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--output", default=None, help="write the per-seed results and their mean as JSON")
     return p
@@ -220,12 +230,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         check_encoder(Path(args.encoder))
-        version = squad_version(check_squad_file(Path(args.train), "--train"), check_squad_file(Path(args.eval), "--eval"))
+        version = squad_version(
+            check_squad_file(Path(args.train), "--train"), check_squad_file(Path(args.eval), "--eval")
+        )
         for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length", "doc_stride"):
             if getattr(args, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
         if args.doc_stride >= args.max_seq_length:
-            raise InputError(f"--doc-stride {args.doc_stride} must be < --max-seq-length {args.max_seq_length}")
+            raise InputError(
+                f"--doc-stride {args.doc_stride} must be < --max-seq-length {args.max_seq_length}"
+            )
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -235,8 +249,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for seed in seeds:
         result = train_and_evaluate(args, seed, version)
         runs.append(result)
-        print(f"seed {seed}: EM {result['exact']:.2f} F1 {result['f1']:.2f} ({result['train_time_s']:.0f} s training)", flush=True)
-    summary: dict[str, Any] = {"settings": {k: v for k, v in vars(args).items()}, "version": version, "runs": runs}
+        print(
+            f"seed {seed}: EM {result['exact']:.2f} F1 {result['f1']:.2f} ({result['train_time_s']:.0f} s training)",
+            flush=True,
+        )
+    summary: dict[str, Any] = {
+        "settings": {k: v for k, v in vars(args).items()},
+        "version": version,
+        "runs": runs,
+    }
     for key in ("exact", "f1"):
         values = [r[key] for r in runs]
         summary[f"{key}_mean"] = statistics.fmean(values)

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -28,11 +26,10 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tools._replicate_commands import StageFailed, int8_stage, lit_distill, speed_stage, write_config  # noqa: E402
 from tools._replicate_data import (  # noqa: E402
     InputError,
     check_encoder,
@@ -44,7 +41,6 @@ from tools._replicate_results import (  # noqa: E402
     fit_metrics,
     goals,
     length_rows,
-    model_card_metrics,
     model_shape,
     tables,
 )
@@ -84,9 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", help="SQuAD 1.1/2.0 training file")
     p.add_argument("--eval", help="SQuAD 1.1/2.0 evaluation file (held-out articles)")
     p.add_argument("--split-from", help="instead of --train/--eval: split this SQuAD file by article")
-    p.add_argument("--heldout-articles", help="comma-separated article titles to hold out (with --split-from)")
+    p.add_argument(
+        "--heldout-articles", help="comma-separated article titles to hold out (with --split-from)"
+    )
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--student-layers", help="teacher layers the students start from, e.g. 1,3,5 (default every other)")
+    p.add_argument(
+        "--student-layers", help="teacher layers the students start from, e.g. 1,3,5 (default every other)"
+    )
     p.add_argument("--threads", type=int, default=None, help="CPU threads for bench and export")
     p.add_argument("--limit-train-batches", type=int, default=None, help="smoke runs: batches per epoch")
     p.add_argument("--limit-eval-batches", type=int, default=None, help="smoke runs: evaluation batches")
@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="override the profile's")
     p.add_argument("--bench-repeats", type=int, default=None, help="override the profile's")
     p.add_argument("--epochs", type=int, default=None, help="smoke runs: this many epochs for every stage")
+    p.add_argument(
+        "--stop-after", choices=ALL_STAGES, default=None, help="run the stages up to this one (e.g. teacher)"
+    )
     p.add_argument("--in-process", action="store_true", help="run the stages in this process (tests)")
     return p
 
@@ -117,7 +120,9 @@ def settings(args: argparse.Namespace) -> RunSettings:
     layers = check_encoder(Path(args.encoder))
     if args.split_from:
         if args.train or args.eval:
-            raise InputError("give either --split-from (with --heldout-articles) or --train and --eval, not both")
+            raise InputError(
+                "give either --split-from (with --heldout-articles) or --train and --eval, not both"
+            )
         if not args.heldout_articles:
             raise InputError("--split-from needs --heldout-articles (comma-separated article titles)")
         heldout = [t.strip() for t in args.heldout_articles.split(",") if t.strip()]
@@ -131,7 +136,9 @@ def settings(args: argparse.Namespace) -> RunSettings:
         try:
             student_layers = [int(v) for v in args.student_layers.split(",")]
         except ValueError:
-            raise InputError(f"--student-layers {args.student_layers!r}: expected integers like 1,3,5") from None
+            raise InputError(
+                f"--student-layers {args.student_layers!r}: expected integers like 1,3,5"
+            ) from None
         bad = [v for v in student_layers if not 0 <= v < layers]
         if bad or not student_layers or len(student_layers) >= layers:
             raise InputError(
@@ -152,7 +159,9 @@ def settings(args: argparse.Namespace) -> RunSettings:
             overrides[f"{name}_epochs"] = args.epochs
     profile = replace(profile, **overrides)
     if profile.doc_stride >= profile.max_seq_length:
-        raise InputError(f"--doc-stride {profile.doc_stride} must be < --max-seq-length {profile.max_seq_length}")
+        raise InputError(
+            f"--doc-stride {profile.doc_stride} must be < --max-seq-length {profile.max_seq_length}"
+        )
     return RunSettings(
         profile=profile,
         out=out,
@@ -167,48 +176,10 @@ def settings(args: argparse.Namespace) -> RunSettings:
     )
 
 
-class StageFailed(Exception):
-    """A ``python -m lit_distill`` stage exited with an error."""
-
-    def __init__(self, stage: str, code: int, log: Path | None) -> None:
-        where = f"; its output: {log}" if log else ""
-        super().__init__(f"stage {stage} failed (exit code {code}){where}")
-        self.code = code
-
-
-def lit_distill(argv: list[str], stage: str, log: Path, in_process: bool) -> None:
-    """Run ``python -m lit_distill ARGV`` (a new process, output to ``log``, or in this one)."""
-    if in_process:
-        from lit_distill.__main__ import main as lit_main
-
-        saved = sys.argv
-        try:
-            code = lit_main(argv)
-        except SystemExit as exc:  # argument errors of LightningCLI
-            code = exc.code if isinstance(exc.code, int) else 1
-        finally:
-            sys.argv = saved
-        if code:
-            raise StageFailed(stage, code, None)
-        return
-    with log.open("a") as handle:
-        handle.write(f"\n$ python -m lit_distill {' '.join(argv)}\n")
-        handle.flush()
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-        code = subprocess.call([sys.executable, "-m", "lit_distill", *argv], stdout=handle, stderr=subprocess.STDOUT, env=env)
-    if code:
-        raise StageFailed(stage, code, log)
-
-
-def _write_config(config: dict[str, Any], where: Path, name: str) -> Path:
-    where.mkdir(parents=True, exist_ok=True)
-    path = where / name
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _validate(run: RunSettings, stage: str, model_dir: Path, configs: list[list[float]], in_process: bool) -> list[dict[str, Any]]:
-    path = _write_config(validate_config(run, stage, model_dir, configs), run.out / stage, "validate.yaml")
+def _validate(
+    run: RunSettings, stage: str, model_dir: Path, configs: list[list[float]], in_process: bool
+) -> list[dict[str, Any]]:
+    path = write_config(validate_config(run, stage, model_dir, configs), run.out / stage, "validate.yaml")
     lit_distill(["validate", "--config", str(path)], stage, run.out / stage / "log.txt", in_process)
     rows = length_rows(run.out / stage)
     if not rows:
@@ -218,7 +189,7 @@ def _validate(run: RunSettings, stage: str, model_dir: Path, configs: list[list[
 
 def _fit(run: RunSettings, stage: str, in_process: bool) -> dict[str, Any]:
     where = run.out / stage
-    path = _write_config(fit_config(run, stage), where, "config.yaml")
+    path = write_config(fit_config(run, stage), where, "config.yaml")
     argv = ["fit", "--config", str(path)]
     last = where / "checkpoints" / "last.ckpt"
     if last.is_file():
@@ -242,66 +213,17 @@ def _curve(run: RunSettings, stage: str, in_process: bool) -> dict[str, Any]:
     return {"rows": rows}
 
 
-def _bench(run: RunSettings, model: Path, stage: str, name: str, extra: list[str], threads: int | None, in_process: bool) -> list[dict[str, Any]]:
-    p = run.profile
-    out = run.out / stage / f"{name}.json"
-    argv = ["bench", "--checkpoint", str(model), "--seq-length", str(p.max_seq_length)]
-    argv += ["--batch-size", str(p.bench_batch_size), "--repeats", str(p.bench_repeats), "--output", str(out)]
-    argv += (["--threads", str(threads)] if threads else []) + extra
-    lit_distill(argv, stage, run.out / stage / "log.txt", in_process)
-    return list(json.loads(out.read_text())["results"])
-
-
-def _speed(run: RunSettings, results: dict[str, Any], threads: int | None, in_process: bool) -> dict[str, Any]:
-    """Median latency of every model on random full-length inputs; the teacher is timed first and last."""
-    lat: dict[str, float] = {}
-    first = _bench(run, run.out / "teacher" / "model", "speed", "teacher_first", [], threads, in_process)
-    for stage in ("distilbert_kd", "tinybert_pd", "prune_importance", "prune_random"):
-        lat[stage] = _bench(run, run.out / stage / "model", "speed", stage, [], threads, in_process)[0]["latency_median_s"]
-    lat["distilbert_nokd"] = lat["distilbert_kd"]  # same architecture
-    curve = [r["length_config"] for r in results["lengths_after"]["rows"] if r["length_config"] is not None]
-    extra = [arg for cfg in curve for arg in ("--length-config", json.dumps(cfg))]
-    rows = _bench(run, run.out / "lengthdrop" / "model", "speed", "lengthdrop", extra, threads, in_process)
-    last = _bench(run, run.out / "teacher" / "model", "speed", "teacher_last", [], threads, in_process)
-    teacher = [first[0]["latency_median_s"], last[0]["latency_median_s"]]
-    lat["teacher"] = sum(teacher) / 2
-    lat["lengthdrop"] = rows[0]["latency_median_s"]
-    configs = {r["config"]: lat["teacher"] / r["latency_median_s"] for r in rows}
-    return {
-        "teacher_latency_first_last_s": teacher,
-        "latency_median_s": lat,
-        "speedup_vs_teacher": {k: lat["teacher"] / v for k, v in lat.items()},
-        "lengthdrop_configs_speedup_vs_teacher": configs,
-    }
-
-
-def _int8(run: RunSettings, threads: int | None, in_process: bool) -> dict[str, Any]:
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
-        return {"skipped": 'onnxruntime is not installed: pip install "lit_distill[export]"'}
-    p = run.profile
-    artifact = run.out / "int8" / "artifact"
-    argv = ["export", str(run.out / "lengthdrop" / "model"), "--to", "onnx", "--int8", "--output", str(artifact)]
-    argv += ["--eval-file", run.eval_file, "--max-seq-length", str(p.max_seq_length), "--doc-stride", str(p.doc_stride)]
-    argv += ["--tokenizer", run.encoder, "--overwrite"] + (["--threads", str(threads)] if threads else [])
-    lit_distill(argv, "int8", run.out / "int8" / "log.txt", in_process)
-    result: dict[str, Any] = dict(model_card_metrics(artifact / "README.md"))
-    row = _bench(run, artifact, "int8", "bench", [], threads, in_process)[0]
-    result["latency_median_s"] = row["latency_median_s"]
-    result["artifact"] = str(artifact)
-    return result
-
-
-def run_stage(run: RunSettings, stage: str, results: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def run_stage(
+    run: RunSettings, stage: str, results: dict[str, Any], args: argparse.Namespace
+) -> dict[str, Any]:
     """Run one stage and return its result (written to ``OUT/<stage>/result.json`` by the caller)."""
     if stage in FIT_STAGES or stage in ("lengthdrop", "prune_importance", "prune_random"):
         return _fit(run, stage, args.in_process)
     if stage in ("lengths_before", "lengths_after"):
         return _curve(run, stage, args.in_process)
     if stage == "speed":
-        return _speed(run, results, args.threads, args.in_process)
-    return _int8(run, args.threads, args.in_process)
+        return speed_stage(run, results, args.threads, args.in_process)
+    return int8_stage(run, args.threads, args.in_process)
 
 
 def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
@@ -315,7 +237,9 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
     int8 = results.get("int8", {})
     if "f1" in int8:
         row = {"model": LABELS["int8"], "stage": "int8", **int8}
-        row.update({k: models[MODEL_STAGES.index("lengthdrop")].get(k) for k in ("layers", "heads", "parameters")})
+        row.update(
+            {k: models[MODEL_STAGES.index("lengthdrop")].get(k) for k in ("layers", "heads", "parameters")}
+        )
         teacher = speed.get("latency_median_s", {}).get("teacher")
         row["speedup_vs_teacher"] = teacher / int8["latency_median_s"] if teacher else None
         models.append(row)
@@ -334,7 +258,9 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
                 "exact_after": r.get("exact"),
                 "speedup_after": r.get("speedup_vs_full"),
                 "relative_flops": r.get("relative_flops"),
-                "bench_speedup_vs_teacher": speed.get("lengthdrop_configs_speedup_vs_teacher", {}).get(r["config"]),
+                "bench_speedup_vs_teacher": speed.get("lengthdrop_configs_speedup_vs_teacher", {}).get(
+                    r["config"]
+                ),
             }
         )
     return {"models": models, "length_curve": curve, "goals": goals({m["stage"]: m for m in models}, curve)}
@@ -357,7 +283,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     run.out.mkdir(parents=True, exist_ok=True)
-    print(f"replicate: profile {args.profile}, SQuAD {run.version}, student layers {run.student_layers}, output {run.out}", flush=True)
+    print(
+        f"replicate: profile {args.profile}, SQuAD {run.version}, student layers {run.student_layers}, output {run.out}",
+        flush=True,
+    )
     results: dict[str, Any] = {}
     for i, stage in enumerate(ALL_STAGES, 1):
         done = run.out / stage / "result.json"
@@ -365,6 +294,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if done.is_file():
             results[stage] = json.loads(done.read_text())
             print(f"{prefix} finished before: skipped", flush=True)
+            if stage == args.stop_after:
+                break
             continue
         print(f"{prefix} running (log: {run.out / stage / 'log.txt'})", flush=True)
         start = time.perf_counter()
@@ -379,9 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         results[stage] = result
         score = f", EM {result['exact']:.2f} F1 {result['f1']:.2f}" if "f1" in result else ""
         print(f"{prefix} done in {result['wall_time_s']:.0f} s{score}", flush=True)
+        if stage == args.stop_after:
+            break
     summary = assemble(run, results)
     summary["settings"] = {**asdict(run), "out": str(run.out), "profile_name": args.profile}
-    summary["wall_time_s"] = {s: results[s].get("wall_time_s") for s in ALL_STAGES}
+    summary["wall_time_s"] = {s: results[s].get("wall_time_s") for s in ALL_STAGES if s in results}
     _write(run, summary)
     print()
     print(tables(summary["models"], summary["length_curve"], run.version))

@@ -64,7 +64,9 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("encoder")
     vocab = where / "vocab.txt"
     vocab.write_text("\n".join(_SPECIAL + _WORDS + _THINGS + _PLACES) + "\n")
-    BertTokenizerFast(vocab={w: i for i, w in enumerate(vocab.read_text().split())}, do_lower_case=True).save_pretrained(str(where))
+    BertTokenizerFast(
+        vocab={w: i for i, w in enumerate(vocab.read_text().split())}, do_lower_case=True
+    ).save_pretrained(str(where))
     config = BertConfig(
         vocab_size=len(_SPECIAL + _WORDS + _THINGS + _PLACES),
         hidden_size=32,

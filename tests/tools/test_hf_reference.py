@@ -49,7 +49,18 @@ def test_hf_reference_trains_scores_and_summarises_seeds(
     train, heldout = split_by_article(tiny_squad, ["A6", "A7"], tmp_path)
     out = tmp_path / "hf.json"
     args = ["--train", str(train), "--eval", str(heldout), "--encoder", str(tiny_encoder), "--seeds", "1,2"]
-    args += ["--epochs", "1", "--max-steps", "2", "--batch-size", "4", "--max-seq-length", "48", "--doc-stride", "16"]
+    args += [
+        "--epochs",
+        "1",
+        "--max-steps",
+        "2",
+        "--batch-size",
+        "4",
+        "--max-seq-length",
+        "48",
+        "--doc-stride",
+        "16",
+    ]
     assert main([*args, "--output", str(out), "--threads", "1"]) == 0
     summary = json.loads(out.read_text())
     assert [r["seed"] for r in summary["runs"]] == [1, 2] and summary["version"] == "2.0"

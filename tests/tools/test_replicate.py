@@ -24,8 +24,15 @@ def test_replicate_runs_every_stage_and_its_table_is_consistent(
     tiny_encoder: Path, tiny_squad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
+    assert main([*_args(tiny_encoder, tiny_squad, out), "--stop-after", "teacher"]) == 0
+    printed = capsys.readouterr().out
+    assert "teacher " in printed and "distilbert_kd" not in printed
+    partial = json.loads((out / "results.json").read_text())["models"]
+    assert [r["stage"] for r in partial if "f1" in r] == ["teacher"]
+    # the full run picks up after the finished teacher
     assert main(_args(tiny_encoder, tiny_squad, out)) == 0
     printed = capsys.readouterr().out
+    assert printed.count("finished before: skipped") == 1
     summary = json.loads((out / "results.json").read_text())
     rows = {r["stage"]: r for r in summary["models"]}
     assert set(rows) == {*MODEL_STAGES, "int8"}
@@ -59,7 +66,9 @@ def test_replicate_runs_every_stage_and_its_table_is_consistent(
     assert curve["full"]["f1_after"] == pytest.approx(rows["lengthdrop"]["f1"], abs=0.01)
     assert len(curve) == 6 and "0.9-0.8" in curve
     goals = summary["goals"]
-    assert goals["distillation_gain_f1"] == round(rows["distilbert_kd"]["f1"] - rows["distilbert_nokd"]["f1"], 2)
+    assert goals["distillation_gain_f1"] == round(
+        rows["distilbert_kd"]["f1"] - rows["distilbert_nokd"]["f1"], 2
+    )
     assert (out / "results.csv").read_text().count("\n") == len(rows) + 1
     assert (out / "teacher" / "config.yaml").is_file()  # each stage is a rerunnable fit config
 
