@@ -102,7 +102,13 @@ def decode(
     n_best: int = 20,
     max_answer_length: int = 30,
 ) -> tuple[dict[str, str], dict[str, float]]:
-    """Best span per question over its windows; for 2.0, "" when the [CLS] score beats it."""
+    """Best span per question over its windows; for 2.0, "" when the [CLS] score beats it.
+
+    Returns:
+        The predictions and, per question, the no-answer probability squad-eval takes:
+        sigmoid([CLS] score - best span score) (monotonic in the margin, so the best thresholds
+        are those of the margin).
+    """
     by_example: dict[int, list[int]] = {}
     for f, e in enumerate(feats["example_index"]):
         by_example.setdefault(e, []).append(f)
@@ -122,7 +128,10 @@ def decode(
                         best_text = examples[e]["context"][offsets[s][0] : offsets[t][1]]
         qid = examples[e]["id"]
         predictions[qid] = "" if version == "2.0" and null_score > best_score else best_text
-        null_odds[qid] = null_score - best_score if np.isfinite(best_score) else 1e9
+        margin = null_score - best_score if np.isfinite(best_score) else 50.0
+        null_odds[qid] = float(
+            1.0 / (1.0 + np.exp(-np.clip(margin, -50.0, 50.0)))
+        )  # a probability for squad-eval
     return predictions, null_odds
 
 

@@ -39,7 +39,9 @@ def test_decode_takes_the_best_span_or_no_answer() -> None:
     end = np.array([[0.0, 0.0, 0.0, 4.0], [9.0, 0.0, 1.0, 0.0]])
     predictions, odds = decode(examples, feats, start, end, "2.0")
     assert predictions == {"a": "green blue", "b": ""}
-    assert odds["a"] == pytest.approx(0.0 - 9.0) and odds["b"] == pytest.approx(18.0 - 2.0)
+    assert odds["a"] == pytest.approx(1 / (1 + np.exp(9.0))) and odds["b"] == pytest.approx(
+        1 / (1 + np.exp(-16.0))
+    )
     assert decode(examples, feats, start, end, "1.1")[0]["b"] == "green"
 
 
