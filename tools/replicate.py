@@ -55,10 +55,14 @@ from tools._replicate_stages import (  # noqa: E402
 )
 
 FIT_STAGES = ("teacher", "distilbert_kd", "distilbert_nokd", "tinybert_id", "tinybert_pd")
-ALL_STAGES = (*FIT_STAGES, "lengths_before", "lengthdrop", "lengths_after", "prune_importance")
-ALL_STAGES = (*ALL_STAGES, "prune_random", "speed", "int8")
-MODEL_STAGES = ("teacher", "distilbert_kd", "distilbert_nokd", "tinybert_pd", "lengthdrop")
-MODEL_STAGES = (*MODEL_STAGES, "prune_importance", "prune_random")
+ALL_STAGES: tuple[str, ...] = (
+    *FIT_STAGES,
+    *("lengths_before", "lengthdrop", "lengths_after", "prune_importance", "prune_random", "speed", "int8"),
+)
+MODEL_STAGES: tuple[str, ...] = (
+    *("teacher", "distilbert_kd", "distilbert_nokd", "tinybert_pd", "lengthdrop"),
+    *("prune_importance", "prune_random"),
+)
 LABELS = {
     "teacher": "teacher (fine-tuned encoder)",
     "distilbert_kd": "DistilBERT-style, distilled",
@@ -198,10 +202,10 @@ def _fit(run: RunSettings, stage: str, in_process: bool) -> dict[str, Any]:
     if stage == "tinybert_id":
         return {"checkpoint": str(last)}
     model_dir = where / "model"
-    scores = fit_metrics(where)
+    scores: dict[str, Any] | None = fit_metrics(where)
     if scores is None:  # stopped between its last checkpoint and its last evaluation
-        scores = {k: v for k, v in _validate(run, stage, model_dir, [], in_process)[0].items()}
-    result = {k: scores[k] for k in ("exact", "f1", "HasAns_f1", "NoAns_f1") if k in scores}
+        scores = dict(_validate(run, stage, model_dir, [], in_process)[0])
+    result: dict[str, Any] = {k: scores[k] for k in ("exact", "f1", "HasAns_f1", "NoAns_f1") if k in scores}
     result.update(model_shape(model_dir), parameters=count_parameters(model_dir), model_dir=str(model_dir))
     return result
 
