@@ -215,7 +215,10 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
     p = run.profile
     callbacks: list[dict[str, Any]] = []
     if stage == "teacher":
-        model = {"class_path": "lit_distill.modules.Teacher", "init_args": {"model": run.encoder}}
+        model: dict[str, Any] = {
+            "class_path": "lit_distill.modules.Teacher",
+            "init_args": {"model": run.encoder},
+        }
         lr, epochs = p.teacher_lr, p.teacher_epochs
     elif stage in ("distilbert_kd", "distilbert_nokd"):
         model = _distilbert(run, 0.5 if stage == "distilbert_kd" else 0.0)
