@@ -1,0 +1,139 @@
+"""Running ``python -m lit_distill`` commands for tools/replicate.py, and its speed and INT8 stages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tools._replicate_results import model_card_metrics
+from tools._replicate_stages import RunSettings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+__all__ = ["StageFailed", "int8_stage", "lit_distill", "speed_stage", "write_config"]
+
+
+class StageFailed(Exception):
+    """A ``python -m lit_distill`` stage exited with an error."""
+
+    def __init__(self, stage: str, code: int, log: Path | None) -> None:
+        where = f"; its output: {log}" if log else ""
+        super().__init__(f"stage {stage} failed (exit code {code}){where}")
+        self.code = code
+
+
+def lit_distill(argv: list[str], stage: str, log: Path, in_process: bool) -> None:
+    """Run ``python -m lit_distill ARGV`` (a new process, output to ``log``, or in this one)."""
+    if in_process:
+        from lit_distill.__main__ import main as lit_main
+
+        saved = sys.argv
+        try:
+            code = lit_main(argv)
+        except SystemExit as exc:  # argument errors of LightningCLI
+            code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            sys.argv = saved
+        if code:
+            raise StageFailed(stage, code, None)
+        return
+    with log.open("a") as handle:
+        handle.write(f"\n$ python -m lit_distill {' '.join(argv)}\n")
+        handle.flush()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+        code = subprocess.call(
+            [sys.executable, "-m", "lit_distill", *argv], stdout=handle, stderr=subprocess.STDOUT, env=env
+        )
+    if code:
+        raise StageFailed(stage, code, log)
+
+
+def write_config(config: dict[str, Any], where: Path, name: str) -> Path:
+    where.mkdir(parents=True, exist_ok=True)
+    path = where / name
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def bench(
+    run: RunSettings,
+    model: Path,
+    stage: str,
+    name: str,
+    extra: list[str],
+    threads: int | None,
+    in_process: bool,
+) -> list[dict[str, Any]]:
+    p = run.profile
+    out = run.out / stage / f"{name}.json"
+    argv = ["bench", "--checkpoint", str(model), "--seq-length", str(p.max_seq_length)]
+    argv += ["--batch-size", str(p.bench_batch_size), "--repeats", str(p.bench_repeats), "--output", str(out)]
+    argv += (["--threads", str(threads)] if threads else []) + extra
+    lit_distill(argv, stage, run.out / stage / "log.txt", in_process)
+    return list(json.loads(out.read_text())["results"])
+
+
+def speed_stage(
+    run: RunSettings, results: dict[str, Any], threads: int | None, in_process: bool
+) -> dict[str, Any]:
+    """Median latency of every model on random full-length inputs; the teacher is timed first and last."""
+    lat: dict[str, float] = {}
+    first = bench(run, run.out / "teacher" / "model", "speed", "teacher_first", [], threads, in_process)
+    for stage in ("distilbert_kd", "tinybert_pd", "prune_importance", "prune_random"):
+        lat[stage] = bench(run, run.out / stage / "model", "speed", stage, [], threads, in_process)[0][
+            "latency_median_s"
+        ]
+    lat["distilbert_nokd"] = lat["distilbert_kd"]  # same architecture
+    curve = [r["length_config"] for r in results["lengths_after"]["rows"] if r["length_config"] is not None]
+    extra = [arg for cfg in curve for arg in ("--length-config", json.dumps(cfg))]
+    rows = bench(run, run.out / "lengthdrop" / "model", "speed", "lengthdrop", extra, threads, in_process)
+    last = bench(run, run.out / "teacher" / "model", "speed", "teacher_last", [], threads, in_process)
+    teacher = [first[0]["latency_median_s"], last[0]["latency_median_s"]]
+    lat["teacher"] = sum(teacher) / 2
+    lat["lengthdrop"] = rows[0]["latency_median_s"]
+    configs = {r["config"]: lat["teacher"] / r["latency_median_s"] for r in rows}
+    return {
+        "teacher_latency_first_last_s": teacher,
+        "latency_median_s": lat,
+        "speedup_vs_teacher": {k: lat["teacher"] / v for k, v in lat.items()},
+        "lengthdrop_configs_speedup_vs_teacher": configs,
+    }
+
+
+def int8_stage(run: RunSettings, threads: int | None, in_process: bool) -> dict[str, Any]:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return {"skipped": 'onnxruntime is not installed: pip install "lit_distill[export]"'}
+    p = run.profile
+    artifact = run.out / "int8" / "artifact"
+    argv = [
+        "export",
+        str(run.out / "lengthdrop" / "model"),
+        "--to",
+        "onnx",
+        "--int8",
+        "--output",
+        str(artifact),
+    ]
+    argv += [
+        "--eval-file",
+        run.eval_file,
+        "--max-seq-length",
+        str(p.max_seq_length),
+        "--doc-stride",
+        str(p.doc_stride),
+    ]
+    argv += ["--tokenizer", run.encoder, "--overwrite"] + (["--threads", str(threads)] if threads else [])
+    lit_distill(argv, "int8", run.out / "int8" / "log.txt", in_process)
+    result: dict[str, Any] = dict(model_card_metrics(artifact / "README.md"))
+    row = bench(run, artifact, "int8", "bench", [], threads, in_process)[0]
+    result["latency_median_s"] = row["latency_median_s"]
+    result["artifact"] = str(artifact)
+    return result

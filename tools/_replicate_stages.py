@@ -1,0 +1,308 @@
+"""Profiles and the ``python -m lit_distill`` configurations of each stage of tools/replicate.py.
+
+Every training stage is an ordinary ``fit`` configuration (written to ``<stage>/config.yaml``
+so that it can be rerun by hand); the evaluation stages are ``validate`` runs of the same data
+with :class:`~lit_distill.callbacks.length_eval.LengthConfigEvaluator`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "PROFILES",
+    "Profile",
+    "RunSettings",
+    "every_other_layer",
+    "fit_config",
+    "length_curve",
+    "validate_config",
+]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Hyper-parameters of one profile (see docs/replication.md for where each comes from)."""
+
+    accelerator: str
+    max_seq_length: int
+    doc_stride: int
+    batch_size: int
+    eval_batch_size: int
+    teacher_lr: float
+    teacher_epochs: int
+    student_lr: float
+    student_epochs: int  # DistilBERT-style with and without distillation, and the pruned students
+    id_epochs: int
+    pd_epochs: int
+    lengthdrop_lr: float
+    lengthdrop_epochs: int
+    prune_amount: float
+    bench_batch_size: int
+    bench_repeats: int
+
+
+PROFILES: dict[str, Profile] = {
+    # ~2,000 questions on 2 CPU cores. The teacher recipe was measured on the real MiniLM
+    # (held-out EM 43.8 / F1 57.9); the later stages get one epoch each to fit the budget.
+    "cpu": Profile(
+        accelerator="cpu",
+        max_seq_length=256,
+        doc_stride=128,
+        batch_size=16,
+        eval_batch_size=64,
+        teacher_lr=1.5e-4,
+        teacher_epochs=2,
+        student_lr=1.5e-4,
+        student_epochs=1,
+        id_epochs=1,
+        pd_epochs=1,
+        lengthdrop_lr=5e-5,
+        lengthdrop_epochs=1,
+        prune_amount=0.5,
+        bench_batch_size=8,
+        bench_repeats=10,
+    ),
+    # The papers' schedules: teacher 3 epochs (BERT on SQuAD: 2-3), DistilBERT-style students
+    # 3 epochs, TinyBERT task distillation ID 10 + PD 3 epochs, LAT's LengthDrop 5 epochs.
+    "gpu": Profile(
+        accelerator="auto",
+        max_seq_length=384,
+        doc_stride=128,
+        batch_size=32,
+        eval_batch_size=128,
+        teacher_lr=1e-4,
+        teacher_epochs=3,
+        student_lr=1e-4,
+        student_epochs=3,
+        id_epochs=10,
+        pd_epochs=3,
+        lengthdrop_lr=3e-5,
+        lengthdrop_epochs=5,
+        prune_amount=0.5,
+        bench_batch_size=8,
+        bench_repeats=20,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What one replication run trains on and where it writes."""
+
+    profile: Profile
+    out: Path
+    train_file: str
+    eval_file: str
+    encoder: str
+    version: str  # "1.1" | "2.0"
+    seed: int
+    student_layers: list[int]
+    limit_train_batches: int | None = None  # smoke runs: batches per epoch
+    limit_eval_batches: int | None = None
+
+
+def every_other_layer(num_layers: int) -> list[int]:
+    """Every other teacher layer, ending at the last one: 6 -> [1, 3, 5], 2 -> [1]."""
+    return list(range(num_layers - 1, -1, -2))[::-1]
+
+
+def length_curve(
+    num_layers: int, steps: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25)
+) -> list[list[float]]:
+    """Drop-and-Restore configurations as ratios: layer ``i`` keeps ``1 - step * (i + 1)`` (at least 0.1)."""
+    return [[round(max(0.1, 1.0 - s * (i + 1)), 4) for i in range(num_layers)] for s in steps]
+
+
+def _data(run: RunSettings) -> dict[str, Any]:
+    p = run.profile
+    return {
+        "class_path": "lit_distill.data.SquadDataModule",
+        "init_args": {
+            "train_file": run.train_file,
+            "validation_file": run.eval_file,
+            "tokenizer": run.encoder,
+            "version": run.version,
+            "max_seq_length": p.max_seq_length,
+            "doc_stride": p.doc_stride,
+            "batch_size": p.batch_size,
+            "eval_batch_size": p.eval_batch_size,
+            "num_workers": 0,
+            "cache_dir": str(run.out / "cache" / "features"),
+        },
+    }
+
+
+def _trainer(run: RunSettings, stage: str, epochs: int, callbacks: list[dict[str, Any]]) -> dict[str, Any]:
+    where = run.out / stage
+    trainer: dict[str, Any] = {
+        "accelerator": run.profile.accelerator,
+        "devices": 1,
+        "precision": "32-true",
+        "max_epochs": epochs,
+        "default_root_dir": str(where),
+        "enable_progress_bar": False,
+        "log_every_n_steps": 10,
+        "logger": {
+            "class_path": "lightning.pytorch.loggers.CSVLogger",
+            "init_args": {"save_dir": str(where), "name": "logs"},
+        },
+        "callbacks": [
+            {
+                "class_path": "lit_distill.callbacks.LastCheckpoint",
+                "init_args": {"dirpath": str(where / "checkpoints"), "every_n_train_steps": 50},
+            },
+            *callbacks,
+        ],
+    }
+    if run.limit_train_batches is not None:
+        trainer["limit_train_batches"] = run.limit_train_batches
+    if run.limit_eval_batches is not None:
+        trainer["limit_val_batches"] = run.limit_eval_batches
+    return trainer
+
+
+def _optim(lr: float, run: RunSettings, stage: str) -> dict[str, Any]:
+    return {
+        "learning_rate": lr,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.1,
+        "export_dir": str(run.out / stage / "model"),
+    }
+
+
+def _distilbert(run: RunSettings, alpha_ce: float) -> dict[str, Any]:
+    args: dict[str, Any] = {
+        "teacher": str(run.out / "teacher" / "model"),
+        "student_layers": run.student_layers,
+        "temperature": 2.0,
+        "alpha_ce": alpha_ce,
+        "alpha_squad": 1.0 - alpha_ce,
+        "logit_cache_dir": str(run.out / "cache" / "logits"),
+    }
+    if alpha_ce == 0.0:
+        args["use_cache"] = False  # no teacher term: nothing to cache
+    return {"class_path": "lit_distill.modules.DistilBertStudent", "init_args": args}
+
+
+def _tinybert(run: RunSettings, stage: str) -> dict[str, Any]:
+    args: dict[str, Any] = {"teacher": str(run.out / "teacher" / "model")}
+    if stage == "tinybert_id":
+        args.update(stage="intermediate", student_layers=run.student_layers)
+    else:
+        source = "tinybert_id" if stage == "tinybert_pd" else "tinybert_pd"
+        args.update(
+            stage="prediction",
+            student=str(run.out / source / "checkpoints" / "last.ckpt"),
+            require_intermediate=stage == "tinybert_pd",  # LengthDrop continues from PD
+            temperature=1.0,
+            alpha_soft=1.0,
+            alpha_hard=0.0,
+            logit_cache_dir=str(run.out / "cache" / "logits"),
+        )
+    return {"class_path": "lit_distill.modules.TinyBertStudent", "init_args": args}
+
+
+def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
+    """The ``fit`` configuration of a training stage.
+
+    Stages: ``teacher``, ``distilbert_kd``, ``distilbert_nokd``, ``tinybert_id``, ``tinybert_pd``,
+    ``lengthdrop``, ``prune_importance``, ``prune_random``.
+    """
+    p = run.profile
+    callbacks: list[dict[str, Any]] = []
+    if stage == "teacher":
+        model: dict[str, Any] = {
+            "class_path": "lit_distill.modules.Teacher",
+            "init_args": {"model": run.encoder},
+        }
+        lr, epochs = p.teacher_lr, p.teacher_epochs
+    elif stage in ("distilbert_kd", "distilbert_nokd"):
+        model = _distilbert(run, 0.5 if stage == "distilbert_kd" else 0.0)
+        lr, epochs = p.student_lr, p.student_epochs
+    elif stage in ("prune_importance", "prune_random"):
+        model = _distilbert(run, 0.5)
+        lr, epochs = p.student_lr, p.student_epochs
+        strategy = stage.split("_", 1)[1]
+        callbacks.append(
+            {
+                "class_path": "lit_distill.callbacks.head_pruning.HeadPruning",
+                "init_args": {
+                    "strategy": strategy,
+                    "amount": p.prune_amount,
+                    "seed": run.seed,
+                    "importance_batches": 32,
+                    "when": "fit_start",
+                },
+            }
+        )
+    elif stage == "tinybert_id":
+        model = _tinybert(run, stage)
+        lr, epochs = p.student_lr, p.id_epochs
+    elif stage == "tinybert_pd":
+        model = _tinybert(run, stage)
+        lr, epochs = p.student_lr, p.pd_epochs
+    elif stage == "lengthdrop":
+        model = _tinybert(run, stage)
+        lr, epochs = p.lengthdrop_lr, p.lengthdrop_epochs
+        callbacks.append(
+            {
+                "class_path": "lit_distill.callbacks.length_drop.LengthDrop",
+                "init_args": {
+                    "num_sandwich": 2,
+                    "length_drop_ratio_bound": 0.2,
+                    "layer_dropout_prob": 0.2,
+                    "length_unit": "ratio",  # batches are padded to their longest feature
+                },
+            }
+        )
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+    model["init_args"].update(_optim(lr, run, stage))
+    config: dict[str, Any] = {
+        "seed_everything": run.seed,
+        "trainer": _trainer(run, stage, epochs, callbacks),
+        "model": model,
+        "data": _data(run),
+    }
+    if stage == "tinybert_id":
+        config["trainer"]["limit_val_batches"] = 0  # the QA head is not trained in ID
+        config["model"]["init_args"].pop("export_dir")  # PD starts from the checkpoint
+    if stage == "lengthdrop":
+        config["trainer"]["gradient_clip_val"] = 1.0  # LAT's max_grad_norm
+    return config
+
+
+def validate_config(
+    run: RunSettings, stage: str, model_dir: Path, length_configs: list[list[float]]
+) -> dict[str, Any]:
+    """A ``validate`` configuration scoring ``model_dir`` at full length and under ``length_configs``."""
+    callback = {
+        "class_path": "lit_distill.callbacks.length_eval.LengthConfigEvaluator",
+        "init_args": {
+            "length_configs": length_configs,
+            "include_full": True,
+            "output_dir": str(run.out / stage),
+            "when": "validate",
+        },
+    }
+    trainer = _trainer(run, stage, 1, [callback])
+    trainer["callbacks"] = [callback]  # nothing to checkpoint
+    trainer.pop("limit_train_batches", None)
+    return {
+        "seed_everything": run.seed,
+        "trainer": trainer,
+        "model": {"class_path": "lit_distill.modules.Teacher", "init_args": {"model": str(model_dir)}},
+        "data": _data(run),
+    }
+
+
+def count_parameters(model_dir: Path) -> int:
+    """Parameters stored in a model directory's ``model.safetensors`` (the QA head included)."""
+    from safetensors import safe_open
+
+    with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
+        return sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118
