@@ -271,7 +271,7 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(run: RunSettings, summary: dict[str, Any]) -> None:
-    from lit_distill.compression.report import write_rows
+    from lit_distill.callbacks.result_rows import write_rows
 
     (run.out / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
     write_rows(summary["models"], None, run.out / "results.csv")
