@@ -30,9 +30,9 @@ def load_tokenizer(name_or_path: str, lower_case: bool = True) -> Any:
     """A Hugging Face fast tokenizer from a name, a directory or a BERT ``vocab.txt`` file."""
     path = Path(name_or_path)
     if path.is_file():
-        from transformers import BertTokenizerFast  # type: ignore[attr-defined]
+        from lit_distill.models.loading import wordpiece_tokenizer
 
-        return BertTokenizerFast(vocab_file=str(path), do_lower_case=lower_case)
+        return wordpiece_tokenizer(path, do_lower_case=lower_case)
     from transformers import AutoTokenizer
 
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.commands.data_check import main
+from lit_distill.commands.data_check import load_tokenizer, main
 
 
 def test_counts_and_answer_recall(
@@ -104,3 +104,20 @@ def test_bad_input_and_usage(tmp_path: Path, synthetic_dir: Path, capsys: pytest
     with pytest.raises(SystemExit) as exc:
         main(["--data", "x", "--tokenizer", tok, "--max-seq-length", "0"])
     assert exc.value.code == 2
+
+
+def test_a_vocab_txt_loads_its_whole_vocabulary(tmp_path: Path) -> None:
+    # transformers 5's BertTokenizerFast ignores vocab_file= and keeps only the special tokens
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "cat", "sat", "##s"]
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("\n".join(words) + "\n")
+    tok = load_tokenizer(str(vocab))
+    assert len(tok) == len(words)
+    assert tok.convert_ids_to_tokens(tok("the cats sat")["input_ids"]) == [
+        "[CLS]",
+        "the",
+        "cat",
+        "##s",
+        "sat",
+        "[SEP]",
+    ]
