@@ -96,7 +96,7 @@ def _prepare_config(name: str, args: argparse.Namespace, epochs: int | None) -> 
     if epochs is not None:
         config["trainer"]["max_epochs"] = epochs
     # the quickstart reports only the final scores: validate once, after the last epoch
-    # (a validation of the 500 dev questions costs as much as ~8 % of a teacher epoch;
+    # (a validation of the 500 dev questions costs about 5 % of a teacher epoch;
     # training does not depend on it, so the models are the same as with every-epoch checks)
     config["trainer"]["check_val_every_n_epoch"] = int(config["trainer"].get("max_epochs") or 1)
     return config
