@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from lit_distill.quickstart import CONFIG_DIR, _parser, _prepare_config
+
+from lit_distill.commands.quickstart import CONFIG_DIR, _parser, _prepare_config
 
 
 @pytest.mark.parametrize(
