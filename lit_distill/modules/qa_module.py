@@ -32,7 +32,7 @@ from lit_distill.modules.optim import build_optimizer
 from lit_distill.modules.sources import CHECKPOINT_KEY
 from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
 
-__all__ = ["CHECKPOINT_KEY", "QAModule"]
+__all__ = ["CHECKPOINT_KEY", "NOT_HYPERPARAMETERS", "RUN_TIME_ARGS", "QAModule"]
 
 
 RUN_TIME_ARGS: tuple[str, ...] = (
@@ -48,6 +48,11 @@ RUN_TIME_ARGS: tuple[str, ...] = (
 They stay out of a checkpoint's hyper-parameters: LightningCLI replaces the model arguments
 of ``validate/test/predict --ckpt_path FILE`` by the checkpoint's hyper-parameters, which
 would silently drop e.g. ``--model.init_args.length_config`` given for that evaluation."""
+
+NOT_HYPERPARAMETERS: tuple[str, ...] = (*RUN_TIME_ARGS, "resumable_train_loader")
+"""Arguments left out of ``save_hyperparameters``: the run-time ones, and the deprecated
+``resumable_train_loader``, whose name is now the data module's (Lightning refuses to log two
+hyper-parameters of the same name with different values)."""
 
 
 class QAModule(pl.LightningModule):

@@ -79,6 +79,10 @@ def test_the_model_s_old_resumable_flag_warns_and_sets_the_step_seeding() -> Non
         module = Teacher(model_config=CONFIG, resumable_train_loader=False)
     assert module.step_seeded_random is False
     assert Teacher(model_config=CONFIG).step_seeded_random is True
+    # the name now belongs to the data module: Lightning refuses to log two hyper-parameters of
+    # one name with different values, so the module must not save it (a fit with a logger failed)
+    assert "resumable_train_loader" not in module.hparams
+    assert "resumable_train_loader" not in Teacher(model_config=CONFIG).hparams
 
 
 def test_the_data_module_s_training_loader_is_stateful(datamodule: Callable[..., Any]) -> None:
