@@ -131,7 +131,7 @@ class DeployedLatency(Callback):
 
 def _scores(forward: Any, trainer: Trainer, pl_module: LightningModule) -> dict[str, float]:
     """``deployed_exact`` / ``deployed_f1`` of ``forward`` on the data module's validation split."""
-    from lit_distill.metrics.metric import SquadMetric
+    from lit_distill.metrics.squad_metric import SquadMetric
 
     datamodule = getattr(trainer, "datamodule", None)
     if datamodule is None or not hasattr(datamodule, "eval_set"):
