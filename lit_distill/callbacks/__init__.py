@@ -9,7 +9,6 @@ contributes a term to the training loss (:class:`LossContributor`); one that def
 """
 
 from lit_distill.callbacks.base import LossContributor
-from lit_distill.callbacks.deployed_latency import DeployedLatency
 from lit_distill.callbacks.head_pruning import HeadPruning
 from lit_distill.callbacks.last_checkpoint import LastCheckpoint
 from lit_distill.callbacks.length_drop import LengthDrop
@@ -19,7 +18,6 @@ from lit_distill.callbacks.sigopt_reporter import SigOptReporter
 from lit_distill.callbacks.trial_result import TrialResult
 
 __all__ = [
-    "DeployedLatency",
     "HeadPruning",
     "LastCheckpoint",
     "LengthConfigEvaluator",

@@ -71,7 +71,7 @@ class TrialResult(Callback):
     ``eval_time_s`` (wall time of the last validation loop, synchronised on CUDA)
     and ``run_time_s`` (from setup to the write), plus what any callback with a
     ``trial_metrics(trainer, pl_module) -> dict`` method returns (e.g.
-    :class:`~lit_distill.callbacks.deployed_latency.DeployedLatency`). It is rewritten atomically
+    :class:`~lit_distill.export.deployed_latency.DeployedLatency`). It is rewritten atomically
     after each validation, so the last complete validation wins and a killed run
     never leaves half a file.
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from lightning.pytorch import Trainer
 
-from lit_distill.callbacks import DeployedLatency, TrialResult
+from lit_distill.callbacks import TrialResult
 from lit_distill.data import SquadDataModule
+from lit_distill.export import DeployedLatency
 from lit_distill.modules.teacher import Teacher
 from lit_distill.search.spec import TRIAL_METRICS
 
