@@ -32,7 +32,7 @@ def test_search_modules_import_without_torch() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_trial_metrics_are_the_squad_scores_and_the_model_measurements() -> None:
+def test_trial_metrics_are_the_squad_scores_the_model_and_the_artifact_measurements() -> None:
     from lit_distill.search.spec import SearchSpec
 
     assert set(METRIC_KEYS) < TRIAL_METRICS
@@ -41,5 +41,8 @@ def test_trial_metrics_are_the_squad_scores_and_the_model_measurements() -> None
         "num_parameters_no_embeddings",
         "eval_time_s",
         "run_time_s",
+        "deployed_latency_ms",
+        "deployed_exact",
+        "deployed_f1",
     }
     assert SearchSpec.__dataclass_fields__["produced_metrics"].default is TRIAL_METRICS
