@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from lit_distill.checks import is_int
 from lit_distill.user_errors import UserInputError
 
 __all__ = ["MAX_LAYERS", "check_layer_map", "every_other_layer", "spread_layers"]
@@ -68,7 +69,7 @@ def check_layer_map(
     if not isinstance(layers, (list, tuple)) or not layers:
         raise UserInputError(f"{parameter} must be a non-empty list of teacher layer indices, got {layers!r}")
     for layer in layers:
-        if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < teacher_layers:
+        if not is_int(layer) or not 0 <= layer < teacher_layers:
             raise UserInputError(
                 f"{parameter}={list(layers)} references teacher layer {layer!r}, but the teacher has "
                 f"{teacher_layers} layers (allowed are 0..{teacher_layers - 1})"

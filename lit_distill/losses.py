@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lit_distill.checks import finite_number
 from lit_distill.user_errors import UserInputError
 
 __all__ = [
@@ -66,12 +67,7 @@ def check_temperature(temperature: float) -> None:
     Raises:
         UserInputError: naming the bad value.
     """
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not 0 < temperature < float("inf")
-    ):
-        raise UserInputError(f"temperature must be a finite number > 0, got {temperature!r}")
+    finite_number("temperature", temperature, low=0, low_open=True, error=UserInputError)
 
 
 def _masked_log_softmax(logits: Tensor, mask: Tensor | None) -> Tensor:

@@ -180,7 +180,7 @@ def test_load_qa_model_refuses_what_slips_past_the_early_check(
             ["--model.init_args.alpha_ce", "0", "--model.init_args.alpha_squad", "0"],
             "the loss weights sum to 0",
         ),
-        (["--data.init_args.batch_size", "0"], "batch_size must be >= 1, got 0"),
+        (["--data.init_args.batch_size", "0"], "batch_size must be a positive integer, got 0"),
         (
             ["--model.init_args.teacher", "missing/teacher.ckpt"],
             "teacher='missing/teacher.ckpt': no such file",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from lit_distill.checks import is_number
 from lit_distill.data.squad_walk import iter_questions
 
 __all__ = ["AnalysisInputError", "Dataset", "Question", "load_dataset", "read_na_probs", "read_predictions"]
@@ -140,6 +141,6 @@ def read_na_probs(path: str | Path) -> dict[str, float]:
         _read_json(path, "no-answer probability file"),
         str(path),
         "a number",
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        is_number,
     )
     return {k: float(v) for k, v in raw.items()}

@@ -8,6 +8,8 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
 from typing_extensions import override
 
+from lit_distill.checks import finite_number, positive_int
+
 __all__ = ["LastCheckpoint"]
 
 
@@ -44,12 +46,8 @@ class LastCheckpoint(ModelCheckpoint):
         every_n_train_steps: int | None = None,
         every_n_minutes: float | None = None,
     ) -> None:
-        if every_n_train_steps is not None and every_n_train_steps < 1:
-            raise ValueError(
-                f"LastCheckpoint: every_n_train_steps must be a positive integer or null, got {every_n_train_steps}"
-            )
-        if every_n_minutes is not None and not every_n_minutes > 0:
-            raise ValueError(f"LastCheckpoint: every_n_minutes must be > 0 or null, got {every_n_minutes}")
+        positive_int("LastCheckpoint: every_n_train_steps", every_n_train_steps, optional=True)
+        finite_number("LastCheckpoint: every_n_minutes", every_n_minutes, low=0, low_open=True, optional=True)
         if every_n_train_steps is not None and every_n_minutes is not None:
             raise ValueError("LastCheckpoint: give every_n_train_steps or every_n_minutes, not both")
         super().__init__(

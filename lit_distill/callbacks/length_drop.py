@@ -21,6 +21,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 from typing_extensions import override
 
+from lit_distill.checks import fraction, non_negative_int, one_of, positive_int
 from lit_distill.compression.inplace_kd import span_kl_full_to_sub
 from lit_distill.compression.length_sampling import SubNetwork, sample_layer_skips, sample_sandwich
 
@@ -119,32 +120,14 @@ class LengthDrop(Callback):
         loss_scale: Literal["lat", "sum"] = "lat",
         full_layer_dropout: bool = False,
     ) -> None:
-        if isinstance(num_sandwich, bool) or not isinstance(num_sandwich, int) or num_sandwich < 0:
-            raise ValueError(f"LengthDrop: num_sandwich must be an integer >= 0, got {num_sandwich!r}")
-        if not 0.0 <= length_drop_ratio_bound < 1.0:
-            raise ValueError(
-                f"LengthDrop: length_drop_ratio_bound must be in [0, 1), got {length_drop_ratio_bound!r}"
-            )
-        if layer_dropout_prob is not None and not 0.0 <= layer_dropout_prob < 1.0:
-            raise ValueError(
-                f"LengthDrop: layer_dropout_prob must be in [0, 1) or null, got {layer_dropout_prob!r}"
-            )
-        if (
-            isinstance(layer_dropout_bound, bool)
-            or not isinstance(layer_dropout_bound, int)
-            or layer_dropout_bound < 0
-        ):
-            raise ValueError(
-                f"LengthDrop: layer_dropout_bound must be an integer >= 0, got {layer_dropout_bound!r}"
-            )
-        if isinstance(min_length, bool) or not isinstance(min_length, int) or min_length < 1:
-            raise ValueError(f"LengthDrop: min_length must be an integer >= 1, got {min_length!r}")
-        if length_unit not in _UNITS:
-            raise ValueError(f"LengthDrop: length_unit must be one of {list(_UNITS)}, got {length_unit!r}")
-        if backward not in _BACKWARDS:
-            raise ValueError(f"LengthDrop: backward must be one of {list(_BACKWARDS)}, got {backward!r}")
-        if loss_scale not in _SCALES:
-            raise ValueError(f"LengthDrop: loss_scale must be one of {list(_SCALES)}, got {loss_scale!r}")
+        non_negative_int("LengthDrop: num_sandwich", num_sandwich)
+        fraction("LengthDrop: length_drop_ratio_bound", length_drop_ratio_bound, high_open=True)
+        fraction("LengthDrop: layer_dropout_prob", layer_dropout_prob, high_open=True, optional=True)
+        non_negative_int("LengthDrop: layer_dropout_bound", layer_dropout_bound)
+        positive_int("LengthDrop: min_length", min_length)
+        one_of("LengthDrop: length_unit", length_unit, _UNITS)
+        one_of("LengthDrop: backward", backward, _BACKWARDS)
+        one_of("LengthDrop: loss_scale", loss_scale, _SCALES)
         if not isinstance(full_layer_dropout, bool):
             raise ValueError(
                 f"LengthDrop: full_layer_dropout must be true or false, got {full_layer_dropout!r}"

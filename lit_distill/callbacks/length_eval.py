@@ -16,6 +16,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from lit_distill.callbacks.result_rows import write_rows
+from lit_distill.checks import one_of
 from lit_distill.compression.length_config import format_length_config
 from lit_distill.models.length import (
     LengthConfig,
@@ -176,12 +177,8 @@ class LengthConfigEvaluator(Callback):
         when: Literal["validate", "fit_end", "both"] = "validate",
         token_selection: TokenSelection | None = None,
     ) -> None:
-        if split not in ("validation", "test"):
-            raise ValueError(f"LengthConfigEvaluator: split must be 'validation' or 'test', got {split!r}")
-        if when not in ("validate", "fit_end", "both"):
-            raise ValueError(
-                f"LengthConfigEvaluator: when must be 'validate', 'fit_end' or 'both', got {when!r}"
-            )
+        one_of("LengthConfigEvaluator: split", split, ("validation", "test"))
+        one_of("LengthConfigEvaluator: when", when, ("validate", "fit_end", "both"))
         if not length_configs and not include_full:
             raise ValueError(
                 "LengthConfigEvaluator: no length_configs and include_full=False leaves nothing to do"

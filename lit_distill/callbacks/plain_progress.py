@@ -13,6 +13,8 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_only
 from typing_extensions import override
 
+from lit_distill.checks import one_of, positive_int
+
 __all__ = ["PlainProgress", "format_duration", "progress_line", "validation_line"]
 
 
@@ -58,10 +60,8 @@ class PlainProgress(Callback):
     """
 
     def __init__(self, every_n_steps: int = 50, when: Literal["auto", "always", "never"] = "auto") -> None:
-        if every_n_steps < 1:
-            raise ValueError(f"PlainProgress: every_n_steps must be a positive integer, got {every_n_steps}")
-        if when not in ("auto", "always", "never"):
-            raise ValueError(f"PlainProgress: when must be 'auto', 'always' or 'never', got {when!r}")
+        positive_int("PlainProgress: every_n_steps", every_n_steps)
+        one_of("PlainProgress: when", when, ("auto", "always", "never"))
         self.every_n_steps = every_n_steps
         self.when = when
         self.stream: TextIO = sys.stdout

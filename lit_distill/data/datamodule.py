@@ -27,6 +27,7 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from lit_distill.checks import fraction, one_of, positive_int
 from lit_distill.data.cache import (
     default_cache_dir,
     examples_fingerprint,
@@ -191,23 +192,13 @@ class SquadDataModule(LightningDataModule):
             if synthetic
             else None,
         )
-        if version not in ("1.1", "2.0"):
-            raise ValueError(f"version must be '1.1' or '2.0', got {version!r}")
-        if synthetic_validation_split not in ("dev", "search"):
-            raise ValueError(
-                f"synthetic_validation_split must be 'dev' or 'search', got {synthetic_validation_split!r}"
-            )
-        for name, value in (
-            ("synthetic_long_fraction", synthetic_long_fraction),
-            ("synthetic_unanswerable_fraction", synthetic_unanswerable_fraction),
-        ):
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be in [0, 1], got {value}")
-        if on_misaligned not in ("skip", "fail"):
-            raise ValueError(f"on_misaligned must be 'skip' or 'fail', got {on_misaligned!r}")
-        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size or batch_size)):
-            if value < 1:
-                raise ValueError(f"{name} must be >= 1, got {value}")
+        one_of("version", version, ("1.1", "2.0"))
+        one_of("synthetic_validation_split", synthetic_validation_split, ("dev", "search"))
+        fraction("synthetic_long_fraction", synthetic_long_fraction)
+        fraction("synthetic_unanswerable_fraction", synthetic_unanswerable_fraction)
+        one_of("on_misaligned", on_misaligned, ("skip", "fail"))
+        positive_int("batch_size", batch_size)
+        positive_int("eval_batch_size", eval_batch_size or batch_size)
         if tokenizer is None and not synthetic:
             raise ValueError("tokenizer is required (a Hugging Face fast tokenizer name or directory)")
         self.settings = FeatureSettings(max_seq_length, doc_stride, max_query_length)

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from lit_distill.checks import is_int, one_of
+
 __all__ = [
     "LoadReport",
     "LoadedSquad",
@@ -132,17 +134,12 @@ class LoadedSquad:
     report: LoadReport
 
 
-def _check_choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, allowed))}, got {value!r}")
-
-
 class SquadValidator:
     """Builds examples from question dicts, checking each as it goes."""
 
     def __init__(self, source: str, version: SquadVersion, on_misaligned: OnMisaligned) -> None:
-        _check_choice("version", version, _VERSIONS)
-        _check_choice("on_misaligned", on_misaligned, _ON_MISALIGNED)
+        one_of("version", version, _VERSIONS)
+        one_of("on_misaligned", on_misaligned, _ON_MISALIGNED)
         self.source = source
         self.version = version
         self.on_misaligned = on_misaligned
@@ -235,7 +232,7 @@ class SquadValidator:
             text, start = ans["text"], ans["answer_start"]
             if not isinstance(text, str) or not text.strip():
                 raise self.error(f"answer {i}: 'text' must be a non-empty string, got {text!r}", title, qid)
-            if isinstance(start, bool) or not isinstance(start, int):
+            if not is_int(start):
                 raise self.error(f"answer {i}: 'answer_start' must be an integer, got {start!r}", title, qid)
             found = context[start : start + len(text)] if start >= 0 else ""
             if found != text:

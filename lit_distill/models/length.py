@@ -26,13 +26,14 @@ position), :func:`start_keeping`, :func:`drop_tokens` and :func:`restore`.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 from torch import Tensor
+
+from lit_distill.checks import is_int, is_real
 
 LengthConfig = list[int] | list[float]
 """A checked length configuration: all token counts or all ratios (see :func:`check_length_config`)."""
@@ -98,7 +99,7 @@ def check_length_config(
             "give one length per layer"
         )
     for i, v in enumerate(values):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        if not is_real(v):
             raise ValueError(f"{name}[{i}]={v!r}: allowed are ints (token counts) or floats (ratios)")
     out: LengthConfig
     if is_token_counts(values):
@@ -143,7 +144,7 @@ def fit_to_width(length_config: LengthConfig, width: int) -> LengthConfig:
     count at or above the width keeps every token, as it would in a full-width batch.
     Clamping keeps the configuration non-increasing.
     """
-    if length_config and all(isinstance(v, int) and not isinstance(v, bool) for v in length_config):
+    if length_config and all(is_int(v) for v in length_config):
         return [min(int(v), width) for v in length_config]
     return list(length_config)
 

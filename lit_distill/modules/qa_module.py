@@ -25,6 +25,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from lit_distill.callbacks.base import loss_contributors
+from lit_distill.checks import finite_number, fraction, non_negative_int, positive_int
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import TokenSelection, check_length_config, check_token_selection, fit_to_width
 from lit_distill.models.qa_model import QAModel
@@ -114,15 +115,13 @@ class QAModule(pl.LightningModule):
                 stacklevel=2,
             )
             step_seeded_random = resumable_train_loader
-        _check_range("learning_rate", learning_rate, low=0.0, low_open=True)
-        _check_range("weight_decay", weight_decay, low=0.0)
-        _check_range("adam_epsilon", adam_epsilon, low=0.0, low_open=True)
-        _check_range("warmup_ratio", warmup_ratio, low=0.0, high=1.0)
-        if isinstance(warmup_steps, bool) or not isinstance(warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(f"warmup_steps must be an integer >= 0, got {warmup_steps!r}")
-        for name, value in (("n_best_size", n_best_size), ("max_answer_length", max_answer_length)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        finite_number("learning_rate", learning_rate, low=0.0, low_open=True)
+        finite_number("weight_decay", weight_decay, low=0.0)
+        finite_number("adam_epsilon", adam_epsilon, low=0.0, low_open=True)
+        fraction("warmup_ratio", warmup_ratio, high_open=True)
+        non_negative_int("warmup_steps", warmup_steps)
+        positive_int("n_best_size", n_best_size)
+        positive_int("max_answer_length", max_answer_length)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.adam_epsilon = adam_epsilon
@@ -396,15 +395,3 @@ class QAModule(pl.LightningModule):
         if state.get("tokenizer") is not None:
             self.tokenizer = TokenizerInfo.from_dict(state["tokenizer"])
         self.restore_extra_state(state)
-
-
-def _check_range(
-    name: str, value: float, low: float, high: float | None = None, low_open: bool = False
-) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > low if low_open else value >= low) and (high is None or value < high)
-    if not ok:
-        bound = f"> {low}" if low_open else f">= {low}"
-        if high is not None:
-            bound += f" and < {high}"
-        raise ValueError(f"{name} must be {bound}, got {value!r}")

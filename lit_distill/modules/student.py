@@ -17,6 +17,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from typing_extensions import override
 
+from lit_distill.checks import finite_number, positive_int
 from lit_distill.layer_maps import every_other_layer
 from lit_distill.models.qa_model import QAModel
 from lit_distill.models.surgery import check_dropout_rate, select_layers, set_dropout
@@ -44,13 +45,7 @@ def check_weights(weights: dict[str, float]) -> None:
         UserInputError: naming the bad weight.
     """
     for name, value in weights.items():
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not value >= 0
-            or value == float("inf")
-        ):
-            raise UserInputError(f"{name} must be a finite number >= 0, got {value!r}")
+        finite_number(name, value, low=0, error=UserInputError)
     if sum(weights.values()) <= 0:
         names = ", ".join(f"{k}={v}" for k, v in weights.items())
         raise UserInputError(
@@ -100,12 +95,7 @@ class StudentModule(QAModule):
                     f"give student (a checkpoint) or student_layers (teacher layers to copy), not both; "
                     f"got student={student!r}, student_layers={student_layers!r}"
                 )
-        if (
-            isinstance(cache_batch_size, bool)
-            or not isinstance(cache_batch_size, int)
-            or cache_batch_size < 1
-        ):
-            raise ValueError(f"cache_batch_size must be a positive integer, got {cache_batch_size!r}")
+        positive_int("cache_batch_size", cache_batch_size)
         check_dropout_rate("dropout", dropout)
         check_dropout_rate("attention_dropout", attention_dropout)
         self.dropout = dropout

@@ -22,6 +22,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from lit_distill.checks import is_number
 from lit_distill.layer_maps import spread_layers
 
 MAX_LENGTH = 500
@@ -69,7 +70,7 @@ def _checked(value: Any) -> Any:
         for v in value:
             _checked(v)
         return value
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_number(value):
         raise ValueError(f"result {value!r} is not a real number")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"a number is not finite: {value}")

@@ -17,6 +17,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from lit_distill.checks import is_number
+
 
 def _groups(values: Sequence[Any], numeric: bool, log: bool, bins: int) -> list[int]:
     if not numeric:
@@ -81,6 +83,6 @@ def main_effect_importance(
     for name, values in params.items():
         if len(values) != n:
             raise ValueError(f"parameter {name!r} has {len(values)} values for {n} trials")
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        numeric = all(is_number(v) for v in values)
         out[name] = omega_squared(_groups(values, numeric, name in log_params, k), y)
     return dict(sorted(out.items(), key=lambda kv: -kv[1]))

@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from lit_distill.checks import is_number
 from lit_distill.search.records import TrialRecord
 from lit_distill.search.spec import SearchSpec
 
@@ -186,7 +187,7 @@ def plot_parallel(spec: SearchSpec, records: list[TrialRecord], path: Path) -> N
                 {f"{name}[{i}]": v for i, v in enumerate(value)} if isinstance(value, list) else {name: value}
             )
             for col, v in values.items():
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
+                if is_number(v):
                     row[col] = float(v)
                 else:
                     cats = categories.setdefault(col, [])

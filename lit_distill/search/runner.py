@@ -34,6 +34,7 @@ from typing import Any, Literal
 
 import yaml
 
+from lit_distill.checks import is_number
 from lit_distill.search.config_keys import launcher_argv, override_tree, read_yaml, trial_env
 from lit_distill.search.launch import ForkedTrial, die_with_parent, resolve_start_method
 from lit_distill.search.spec import SearchSpec
@@ -299,7 +300,7 @@ def read_metrics(path: Path) -> dict[str, float] | None:
         return None
     out: dict[str, float] = {}
     for k, v in data.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
+        if is_number(v):
             out[str(k)] = float(v)
     return out
 

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lit_distill.checks import is_number
 from lit_distill.search.expression import ExpressionError, evaluate
 from lit_distill.search.spec import MonotoneChain, SearchSpec, SearchSpecError
 
@@ -146,7 +147,7 @@ def config_overrides(spec: SearchSpec, assignment: Mapping[str, Any]) -> dict[st
             overrides[p.key] = assignment[p.name]
     for chain in spec.chains:
         overrides[chain.key] = list(assignment[chain.name])
-    env = {k: v for k, v in assignment.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    env = {k: v for k, v in assignment.items() if is_number(v)}
     for i, d in enumerate(spec.derived):
         try:
             overrides[d.key] = evaluate(d.expression, env)

@@ -130,13 +130,16 @@ def test_local_files_and_pad_to_max_length(tmp_path: Path, synthetic_dir: Path) 
         ({}, r"exactly one data source.*got none"),
         ({"synthetic": True, "hub_dataset": "x"}, r"exactly one data source.*\['hub_dataset', 'synthetic'\]"),
         ({"validation_file": "d.json"}, r"tokenizer is required"),
-        ({"synthetic": True, "version": "3.0"}, r"version must be '1\.1' or '2\.0', got '3\.0'"),
-        ({"synthetic": True, "batch_size": 0}, r"batch_size must be >= 1, got 0"),
+        ({"synthetic": True, "version": "3.0"}, r"version must be one of '1\.1', '2\.0', got '3\.0'"),
+        ({"synthetic": True, "batch_size": 0}, r"batch_size must be a positive integer, got 0"),
         ({"synthetic": True, "doc_stride": 400}, r"doc_stride \(400\) must be smaller than max_seq_length"),
-        ({"synthetic": True, "on_misaligned": "keep"}, r"on_misaligned must be 'skip' or 'fail'"),
+        (
+            {"synthetic": True, "on_misaligned": "keep"},
+            r"on_misaligned must be one of 'skip', 'fail', got 'keep'",
+        ),
         (
             {"synthetic": True, "synthetic_unanswerable_fraction": 2.0},
-            r"synthetic_unanswerable_fraction must be in \[0, 1\]",
+            r"synthetic_unanswerable_fraction must be a finite number in \[0, 1\], got 2\.0",
         ),
     ],
 )

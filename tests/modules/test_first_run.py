@@ -89,7 +89,7 @@ def test_every_shipped_fit_config_keeps_a_resumable_last_checkpoint_and_a_logger
     ("kwargs", "message"),
     [
         ({"every_n_train_steps": 0}, "every_n_train_steps must be a positive integer"),
-        ({"every_n_minutes": 0}, "every_n_minutes must be > 0"),
+        ({"every_n_minutes": 0}, "every_n_minutes must be a finite number > 0 or null"),
         ({"every_n_train_steps": 10, "every_n_minutes": 5.0}, "not both"),
     ],
 )

@@ -192,8 +192,11 @@ def test_export_dir_holds_a_loadable_model_with_tokenizer(
     [
         (dict(), "exactly one of model"),
         (dict(model="x/y/missing.ckpt"), "model='x/y/missing.ckpt': no such file"),
-        (dict(model_config=SMALL, learning_rate=0.0), "learning_rate must be > 0"),
-        (dict(model_config=SMALL, warmup_ratio=1.5), "warmup_ratio must be >= 0.0 and < 1.0"),
+        (dict(model_config=SMALL, learning_rate=0.0), "learning_rate must be a finite number > 0"),
+        (
+            dict(model_config=SMALL, warmup_ratio=1.5),
+            r"warmup_ratio must be a finite number in \[0, 1\), got 1\.5",
+        ),
         (dict(model_config=SMALL, warmup_steps=-1), "warmup_steps must be an integer >= 0"),
     ],
 )
