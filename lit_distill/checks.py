@@ -56,9 +56,7 @@ def positive_int(name: str, value: T, *, optional: bool = False, error: type[Val
     Raises:
         error: ``"{name} must be a positive integer, got {value!r}"`` (``"... or null"`` when optional).
     """
-    if not (optional and value is None) and (not is_int(value) or value < 1):  # type: ignore[operator]
-        raise error(f"{name} must be a positive integer{_or_null(optional)}, got {value!r}")
-    return value
+    return _int_at_least(name, value, 1, "a positive integer", optional, error)
 
 
 def non_negative_int(
@@ -69,8 +67,13 @@ def non_negative_int(
     Raises:
         error: ``"{name} must be an integer >= 0, got {value!r}"`` (``"... or null"`` when optional).
     """
-    if not (optional and value is None) and (not is_int(value) or value < 0):  # type: ignore[operator]
-        raise error(f"{name} must be an integer >= 0{_or_null(optional)}, got {value!r}")
+    return _int_at_least(name, value, 0, "an integer >= 0", optional, error)
+
+
+def _int_at_least(name: str, value: T, low: int, words: str, optional: bool, error: type[ValueError]) -> T:
+    """``value`` if it is an integer >= ``low`` (or None when ``optional``); ``words`` says what is allowed."""
+    if not (optional and value is None) and (not is_int(value) or value < low):  # type: ignore[operator]
+        raise error(f"{name} must be {words}{_or_null(optional)}, got {value!r}")
     return value
 
 
