@@ -35,15 +35,10 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
 from lit_distill.search.launch import pid_alive
+from lit_distill.search.optuna_tell import describe, fail_uncounted, tell_outcome, tell_rejected
 from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial, trial_dir
-from lit_distill.search.sampling import (
-    GP_MAX_BUDGET,
-    make_sampler,
-    resolve_sampler,
-    worker_seed,
-)
+from lit_distill.search.sampling import GP_MAX_BUDGET, make_sampler, resolve_sampler, suggest, worker_seed
 from lit_distill.search.space import (
-    OptParam,
     config_overrides,
     decode,
     optimizer_space,
@@ -54,11 +49,12 @@ from lit_distill.search.storage import (
     SERVER_WAIT_S,
     StorageLostError,
     is_storage_error,
+    load_study,
     open_study,
     storage_error,
     storage_label,
 )
-from lit_distill.search.told_values import constraint_values, pessimistic_values, store_constraints
+from lit_distill.search.told_values import pessimistic_values
 
 __all__ = [
     "GP_MAX_BUDGET",
@@ -73,27 +69,6 @@ __all__ = [
 log = logging.getLogger("lit_distill.search")
 
 _STARTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED)
-
-
-def load_study(
-    spec: SearchSpec, storage: str | None = None, seed: int | None = None, create: bool = True
-) -> optuna.Study:
-    """Create or load the study with the spec's sampler (see :func:`~lit_distill.search.storage.open_study`).
-
-    Raises:
-        SearchSpecError: If the storage cannot be opened or holds a study with other objectives.
-    """
-    sampler = make_sampler(spec, spec.backend.seed if seed is None else seed)
-    return open_study(spec, storage, sampler, create)[0]
-
-
-def suggest(trial: Trial, param: OptParam) -> Any:
-    """Ask the trial for one coordinate of the search space."""
-    if param.type == "categorical":
-        return trial.suggest_categorical(param.name, list(param.choices or ()))
-    if param.type == "int":
-        return trial.suggest_int(param.name, int(param.low or 0), int(param.high or 0), log=param.log)
-    return trial.suggest_float(param.name, float(param.low or 0.0), float(param.high or 0.0), log=param.log)
 
 
 class OptunaWorker:
@@ -184,11 +159,8 @@ class OptunaWorker:
                     outcome.status,
                 )
                 return True
-            trial_id = self._trial_id(t.number)
-            self.storage.set_trial_user_attr(trial_id, "uncounted", True)
-            self.storage.set_trial_user_attr(trial_id, "outcome", "interrupted")
-            self.storage.set_trial_user_attr(trial_id, "reason", f"worker {owner} died while the trial ran")
-            self.study.tell(t.number, state=TrialState.FAIL)
+            reason = f"worker {owner} died while the trial ran"
+            self._fail_uncounted(t.number, self._trial_id(t.number), "interrupted", reason)
         except (RuntimeError, ValueError) as err:  # another worker closed it first
             log.debug("trial %d already closed: %s", t.number, err)
             return False
@@ -293,10 +265,7 @@ class OptunaWorker:
             trial_id = self._running[number]
             try:
                 if outcome is None:
-                    self.storage.set_trial_user_attr(trial_id, "uncounted", True)
-                    self.storage.set_trial_user_attr(trial_id, "outcome", "abandoned")
-                    self.storage.set_trial_user_attr(trial_id, "reason", "a storage error before it ran")
-                    self.study.tell(number, state=TrialState.FAIL)
+                    self._fail_uncounted(number, trial_id, "abandoned", "a storage error before it ran")
                 else:
                     self._tell(number, trial_id, outcome)
             except (RuntimeError, ValueError):  # already told: the failed call had gone through
@@ -321,10 +290,12 @@ class OptunaWorker:
         raw = {p.name: suggest(trial, p) for p in self.space}
         earlier = [t for t in self.counted(self.study.get_trials(deepcopy=False)) if t.number < trial.number]
         if len(earlier) >= self.budget:
-            trial.set_user_attr("uncounted", True)
-            trial.set_user_attr("outcome", "surplus")
-            trial.set_user_attr("reason", "budget reached by other workers before this trial ran")
-            self._forget(unclosed, trial.number, lambda: self.study.tell(trial, state=TrialState.FAIL))
+            reason = "budget reached by other workers before this trial ran"
+            self._forget(
+                unclosed,
+                trial.number,
+                lambda: self._fail_uncounted(trial.number, trial_id, "surplus", reason),
+            )
             return False
         assignment = decode(self.spec, raw)
         directory = trial_dir(self.spec, trial.number)
@@ -337,7 +308,11 @@ class OptunaWorker:
             rejected[0] += 1
             if rejected[0] > 1000:
                 raise SearchSpecError("1000 suggestions in a row violated the linear constraints; check them")
-            self._forget(unclosed, trial.number, lambda: self._tell_rejected(trial, violated))
+            self._forget(
+                unclosed,
+                trial.number,
+                lambda: tell_rejected(self.study, self.storage, self.spec, trial.number, trial_id, violated),
+            )
             return True
         rejected[0] = 0
         overrides = {self.keys.get(k, k): v for k, v in config_overrides(self.spec, assignment).items()}
@@ -363,42 +338,8 @@ class OptunaWorker:
         except Exception as err:  # informational only; never leave a started trial unwaited
             log.debug("pid of trial %d not recorded: %s", trial.number, err)
 
-    def _tell_rejected(self, trial: Trial, violated: list[int]) -> None:
-        trial.set_user_attr("uncounted", True)
-        trial.set_user_attr("outcome", "linear_constraint")
-        trial.set_user_attr("reason", f"violates linear_constraints {violated}; not run")
-        store_constraints(
-            self.storage, self._trial_id(trial.number), constraint_values(self.spec, "linear_constraint")
-        )
-        self.study.tell(trial, pessimistic_values(self.spec, self.study.get_trials(deepcopy=False)))
+    def _fail_uncounted(self, number: int, trial_id: int, outcome: str, reason: str) -> None:
+        fail_uncounted(self.study, self.storage, number, trial_id, outcome, reason)
 
     def _tell(self, number: int, trial_id: int, outcome: TrialOutcome, recovered: bool = False) -> None:
-        storage = self.storage
-        attrs: dict[str, Any] = {"outcome": outcome.status, "reason": outcome.reason, "log": outcome.log}
-        attrs["wall_s"] = outcome.wall_s
-        if recovered:
-            attrs["recovered"] = True
-        if outcome.status == "fail":
-            for k, v in attrs.items():
-                storage.set_trial_user_attr(trial_id, k, v)
-            self.study.tell(number, state=TrialState.FAIL)
-            return
-        if outcome.status == "oom":
-            values = pessimistic_values(self.spec, self.study.get_trials(deepcopy=False))
-            attrs["feasible"] = False
-        else:
-            values = [outcome.metrics[m.name] for m in self.spec.objectives]
-            attrs["feasible"] = all(m.violation(outcome.metrics[m.name]) <= 0 for m in self.spec.thresholded)
-            attrs["metrics"] = outcome.metrics
-        for k, v in attrs.items():
-            storage.set_trial_user_attr(trial_id, k, v)
-        store_constraints(storage, trial_id, constraint_values(self.spec, outcome.status, outcome.metrics))
-        self.study.tell(number, values)
-
-
-def describe(number: int, assignment: dict[str, Any], outcome: TrialOutcome) -> str:
-    """One log line for a finished trial."""
-    if outcome.status == "complete":
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(outcome.metrics.items())[:8])
-        return f"trial {number}: complete in {outcome.wall_s:.1f} s: {shown}"
-    return f"trial {number}: {outcome.status} after {outcome.wall_s:.1f} s: {outcome.reason} (log: {outcome.log})"
+        tell_outcome(self.study, self.storage, self.spec, number, trial_id, outcome, recovered)

@@ -18,8 +18,9 @@ from typing import Any, Literal
 
 import numpy as np
 import optuna
-from optuna.trial import FrozenTrial
+from optuna.trial import FrozenTrial, Trial
 
+from lit_distill.search.space import OptParam
 from lit_distill.search.spec import SearchSpec
 
 
@@ -94,3 +95,12 @@ def make_sampler(spec: SearchSpec, seed: int | None) -> optuna.samplers.BaseSamp
             constant_liar=True,
             **extra,
         )
+
+
+def suggest(trial: Trial, param: OptParam) -> Any:
+    """Ask the trial for one coordinate of the search space."""
+    if param.type == "categorical":
+        return trial.suggest_categorical(param.name, list(param.choices or ()))
+    if param.type == "int":
+        return trial.suggest_int(param.name, int(param.low or 0), int(param.high or 0), log=param.log)
+    return trial.suggest_float(param.name, float(param.low or 0.0), float(param.high or 0.0), log=param.log)

@@ -30,6 +30,7 @@ import optuna
 import optuna.storages.journal
 import sqlalchemy
 
+from lit_distill.search.sampling import make_sampler
 from lit_distill.search.space import optimizer_space
 from lit_distill.search.spec import SearchSpec, SearchSpecError
 
@@ -196,6 +197,18 @@ def study_name(spec: SearchSpec) -> str:
 
 #: Errors of workers that create the same tables or study at the same moment (retried).
 _RACES = ("OperationalError", "IntegrityError", "ProgrammingError", "DuplicatedStudyError")
+
+
+def load_study(
+    spec: SearchSpec, storage: str | None = None, seed: int | None = None, create: bool = True
+) -> optuna.Study:
+    """Create or load the study with the spec's sampler (see :func:`~lit_distill.search.storage.open_study`).
+
+    Raises:
+        SearchSpecError: If the storage cannot be opened or holds a study with other objectives.
+    """
+    sampler = make_sampler(spec, spec.backend.seed if seed is None else seed)
+    return open_study(spec, storage, sampler, create)[0]
 
 
 def open_study(
