@@ -3,21 +3,19 @@
 Subclasses build ``self.model`` (a :class:`~lit_distill.models.qa_model.QAModel`) in
 :meth:`QAModule.build_model` and compute their loss in :meth:`QAModule.compute_loss`;
 everything else lives here: the optimiser and schedule, the loss-contribution
-protocol, SQuAD scoring, official-format predictions and checkpoints that
-remember the model's shape.
+protocol and checkpoints that remember the model's shape. SQuAD scoring and
+official-format predictions come from its base,
+:class:`~lit_distill.modules.squad_scoring.SquadScoringModule`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
 import warnings
-from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_only
@@ -31,6 +29,7 @@ from lit_distill.models.length import TokenSelection, check_length_config, check
 from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.optim import build_optimizer
 from lit_distill.modules.sources import CHECKPOINT_KEY
+from lit_distill.modules.squad_scoring import SquadScoringModule
 from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
 
 __all__ = ["CHECKPOINT_KEY", "NOT_HYPERPARAMETERS", "RUN_TIME_ARGS", "QAModule"]
@@ -56,7 +55,7 @@ NOT_HYPERPARAMETERS: tuple[str, ...] = (*RUN_TIME_ARGS, "resumable_train_loader"
 hyper-parameters of the same name with different values)."""
 
 
-class QAModule(pl.LightningModule):
+class QAModule(SquadScoringModule):
     """Shared training, evaluation and prediction for extractive QA.
 
     Args:
@@ -137,7 +136,6 @@ class QAModule(pl.LightningModule):
         self.max_answer_length = max_answer_length
         self.step_seeded_random = step_seeded_random
         self.tokenizer: TokenizerInfo | None = None
-        self._metrics: dict[str, Any] = {}  # a plain dict: the metric is no submodule (not in state_dict)
 
     # ------------------------------------------------------------------ model
     def build_model(self, stage: str) -> None:
@@ -276,83 +274,9 @@ class QAModule(pl.LightningModule):
         return loss
 
     # ---------------------------------------------------------------- eval
+    @override
     def _eval_logits(self, batch: dict[str, Tensor]) -> Any:
         return self.forward_model(batch, length_config=self.length_config)
-
-    def _bind_metric(self, split: str) -> None:
-        from lit_distill.metrics.squad_metric import SquadMetric
-
-        datamodule = getattr(self.trainer, "datamodule", None)
-        if datamodule is None or not hasattr(datamodule, "eval_set"):
-            raise ValueError(
-                "the QA modules score answers with the data module's eval_set(); use a data module "
-                "with eval_set(split), e.g. lit_distill.data.SquadDataModule"
-            )
-        metric = SquadMetric(n_best=self.n_best_size, max_answer_length=self.max_answer_length)
-        metric.bind(datamodule.eval_set(split))
-        self._metrics["current"] = metric.to(self.device)
-
-    def _update_metric(self, batch: dict[str, Tensor]) -> None:
-        out = self._eval_logits(batch)
-        self._metrics["current"].update(out.start_logits, out.end_logits, batch["feature_index"])
-
-    @override
-    def on_validation_epoch_start(self) -> None:
-        self._bind_metric("validation")
-
-    @override
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._update_metric(batch)
-
-    @override
-    def on_validation_epoch_end(self) -> None:
-        self._log_scores("val")
-        self._metrics["current"].reset()
-
-    @override
-    def on_test_epoch_start(self) -> None:
-        self._bind_metric("test")
-
-    @override
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._update_metric(batch)
-
-    @override
-    def on_test_epoch_end(self) -> None:
-        self._log_scores("test")
-        self._write_predictions()  # the answers of the compute() above
-
-    @override
-    def on_predict_epoch_start(self) -> None:
-        self._bind_metric("predict")
-
-    @override
-    def predict_step(self, batch: dict[str, Tensor], batch_idx: int, dataloader_idx: int = 0) -> None:
-        self._update_metric(batch)
-
-    @override
-    def on_predict_epoch_end(self) -> None:
-        self._write_predictions()
-
-    def _log_scores(self, prefix: str) -> None:
-        scores = self._metrics["current"].compute()
-        for key, value in scores.items():
-            self.log(f"{prefix}/{key}", float(value), prog_bar=key in ("exact", "f1"), sync_dist=False)
-
-    def _write_predictions(self) -> None:
-        answers, null_odds = self._metrics["current"].predictions()
-        self._metrics["current"].reset()
-        self._save_json(answers, null_odds)
-
-    @rank_zero_only
-    def _save_json(self, answers: dict[str, str], null_odds: dict[str, float]) -> None:
-        out = Path(self.predictions_dir or self.trainer.log_dir or self.trainer.default_root_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "predictions.json").write_text(
-            json.dumps(answers, indent=2, ensure_ascii=False), encoding="utf-8"
-        )
-        (out / "null_odds.json").write_text(json.dumps(null_odds, indent=2), encoding="utf-8")
-        print(f"wrote {len(answers)} predictions to {out / 'predictions.json'} and {out / 'null_odds.json'}")
 
     # ---------------------------------------------------------- end of fit
     @override
