@@ -27,42 +27,24 @@ class DistilBertStudent(StudentModule):
     the default here is every other layer).
 
     Args:
-        teacher: ``.ckpt`` of this project, model directory or hub id of the teacher.
-        student: optional checkpoint to start the student from.
-        student_layers: teacher layers copied into the student.
         temperature: softening temperature ``T > 0``.
         alpha_ce: weight of the distillation (KL) term.
         alpha_squad: weight of the gold-span cross-entropy.
         alpha_cos: weight of the cosine loss on the last hidden states.
-        use_cache: cache the teacher's span logits (see :class:`StudentModule`).
-        logit_cache_dir: cache directory.
-        cache_batch_size: batch size when filling the cache.
-        **kwargs: the optimiser and evaluation arguments of :class:`QAModule`.
+        **kwargs: the teacher, the student's start and the logit cache (``teacher``,
+            ``student``, ``student_layers``, ``use_cache``, ``logit_cache_dir``, ... of
+            :class:`StudentModule`) and the optimiser and evaluation arguments of :class:`QAModule`.
     """
 
     def __init__(
         self,
-        teacher: str,
-        student: str | None = None,
-        student_layers: list[int] | None = None,
         temperature: float = 2.0,
         alpha_ce: float = 0.5,
         alpha_squad: float = 0.5,
         alpha_cos: float = 0.0,
-        use_cache: bool = True,
-        logit_cache_dir: str | None = None,
-        cache_batch_size: int = 64,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            teacher=teacher,
-            student=student,
-            student_layers=student_layers,
-            use_cache=use_cache,
-            logit_cache_dir=logit_cache_dir,
-            cache_batch_size=cache_batch_size,
-            **kwargs,
-        )
+        super().__init__(**kwargs)
         check_temperature(temperature)
         check_weights({"alpha_ce": alpha_ce, "alpha_squad": alpha_squad, "alpha_cos": alpha_cos})
         self.temperature = float(temperature)

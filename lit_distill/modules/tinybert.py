@@ -9,6 +9,7 @@ import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 
+from lit_distill.checks import one_of
 from lit_distill.losses import (
     attention_mse,
     check_temperature,
@@ -51,56 +52,39 @@ class TinyBertStudent(StudentModule):
     gives TinyBERT's exact reduction (mean over all positions, no ``T^2``).
 
     Args:
-        teacher: ``.ckpt`` of this project, model directory or hub id of the teacher.
         stage: ``"intermediate"`` or ``"prediction"``.
         student: checkpoint to start from: for ID optionally a general TinyBERT
             (e.g. ``huawei-noah/TinyBERT_General_6L_768D``); for PD the ID run's ``.ckpt``.
-        student_layers: for ID without ``student``: teacher layers copied into the student
-            (default every other layer).
         require_intermediate: PD insists that ``student`` is a ``.ckpt`` written by an ID run;
             set false to run PD from any checkpoint.
         temperature: PD temperature ``T > 0`` (TinyBERT used 1).
         alpha_soft: PD weight of the soft cross-entropy.
         alpha_hard: PD weight of the gold-span cross-entropy.
         reference_soft_ce: use TinyBERT's exact soft-CE reduction.
-        use_cache: PD: cache the teacher's span logits.
-        logit_cache_dir: cache directory.
-        cache_batch_size: batch size when filling the cache.
-        **kwargs: the optimiser and evaluation arguments of :class:`QAModule`.
+        **kwargs: the teacher, the student's layers for ID without ``student`` and the logit
+            cache, which serves PD only (``teacher``, ``student_layers``, ``use_cache``,
+            ``logit_cache_dir``, ... of :class:`StudentModule`) and the optimiser and evaluation
+            arguments of :class:`QAModule`.
     """
 
     def __init__(
         self,
-        teacher: str,
         stage: Stage = "intermediate",
         student: str | None = None,
-        student_layers: list[int] | None = None,
         require_intermediate: bool = True,
         temperature: float = 1.0,
         alpha_soft: float = 1.0,
         alpha_hard: float = 0.0,
         reference_soft_ce: bool = False,
-        use_cache: bool = True,
-        logit_cache_dir: str | None = None,
-        cache_batch_size: int = 64,
         **kwargs: Any,
     ) -> None:
-        if stage not in STAGES:
-            raise ValueError(f"stage={stage!r}; allowed: {', '.join(STAGES)}")
+        one_of("stage", stage, STAGES)
         if stage == "prediction" and student is None:
             raise ValueError(
                 "stage 'prediction' starts from the intermediate-distillation (ID) run's checkpoint: set "
                 "student to its .ckpt (e.g. --model.student runs/tinybert_id/checkpoints/last.ckpt)"
             )
-        super().__init__(
-            teacher=teacher,
-            student=student,
-            student_layers=student_layers,
-            use_cache=use_cache,
-            logit_cache_dir=logit_cache_dir,
-            cache_batch_size=cache_batch_size,
-            **kwargs,
-        )
+        super().__init__(student=student, **kwargs)
         check_temperature(temperature)
         check_weights({"alpha_soft": alpha_soft, "alpha_hard": alpha_hard})
         self.stage = stage

@@ -220,7 +220,7 @@ def test_prediction_stage_needs_an_intermediate_checkpoint(
         datamodule(),
         "needs student to be the checkpoint of an intermediate-distillation run",
     )
-    with pytest.raises(ValueError, match="stage='final'; allowed: intermediate, prediction"):
+    with pytest.raises(ValueError, match="stage must be one of 'intermediate', 'prediction', got 'final'"):
         TinyBertStudent(teacher=str(teacher_dir), stage="final")  # type: ignore[arg-type]
 
 
