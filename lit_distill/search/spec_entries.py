@@ -17,18 +17,6 @@ from lit_distill.checks import is_int, is_number
 from lit_distill.search.expression import evaluate, expression_names
 from lit_distill.search.spec_reader import SpecReader
 
-__all__ = [
-    "BackendSpec",
-    "Derived",
-    "LinearConstraint",
-    "Metric",
-    "MonotoneChain",
-    "Objective",
-    "ParamType",
-    "Parameter",
-    "Strategy",
-]
-
 ParamType = Literal["int", "double", "categorical"]
 Objective = Literal["maximize", "minimize"]
 Strategy = Literal["optimize", "constraint", "store"]
