@@ -13,6 +13,7 @@ from transformers import (
     DistilBertForQuestionAnswering,
 )
 
+from lit_distill.commands.bench import model_shape
 from lit_distill.models import EncoderConfig, QAModel
 from lit_distill.models.convert import hf_config_from_encoder, state_dict_from_hf, state_dict_to_hf
 from lit_distill.models.flops import forward_flops
@@ -68,6 +69,9 @@ def test_flops_and_parameters_count_each_layers_width() -> None:
     # each neuron holds a row of ffn_in (H weights + 1 bias) and a column of ffn_out (H weights)
     full_params = sum(p.numel() for p in full.parameters())
     assert full_params - sum(p.numel() for p in narrow.parameters()) == 27 * (2 * hidden + 1)
+    shape = model_shape(narrow)  # what `bench` prints and writes
+    assert shape["intermediate_per_layer"] == [37, 10] and shape["heads_per_layer"] == [4, 4]
+    assert shape["num_parameters"] == full_params - 27 * (2 * hidden + 1)
 
 
 @pytest.mark.parametrize(("layout", "act"), [("bert", "gelu"), ("distilbert", "relu")])
