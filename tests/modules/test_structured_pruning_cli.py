@@ -24,7 +24,8 @@ CALLBACK = "lit_distill.callbacks.structured_pruning.StructuredPruning"
 
 def _config(tmp_path: Path, data_dir: Path, pruning: dict[str, Any], **trainer_kw: Any) -> dict[str, Any]:
     model = {"class_path": "lit_distill.modules.Teacher", "init_args": {"model_config": MODEL}}
-    config = base_config(tmp_path, data_dir, model, limit_train_batches=2, limit_val_batches=0, **trainer_kw)
+    trainer_kw = {"limit_train_batches": 2, **trainer_kw}
+    config = base_config(tmp_path, data_dir, model, limit_val_batches=0, **trainer_kw)
     config["trainer"]["callbacks"] = [{"class_path": CALLBACK, "init_args": pruning}]
     return config
 
@@ -51,20 +52,25 @@ def test_gradual_pruning_of_heads_and_ffn_saves_and_resumes(tmp_path: Path, data
         "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
         "init_args": {"dirpath": str(ckpt_dir), "save_last": True, "save_top_k": 0},
     }
-    config = _config(tmp_path, data_dir, pruning, max_epochs=1, enable_checkpointing=True)
+    # whole epochs: pruning at an epoch's end must still find training batches (the resumable
+    # training loader skips the ones the epoch has done)
+    config = _config(
+        tmp_path, data_dir, pruning, max_epochs=1, enable_checkpointing=True, limit_train_batches=None
+    )
     config["trainer"]["callbacks"].append(saver)
     first = fit(config, tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     assert _shape(ckpt_dir / "last.ckpt") == ([2, 2], [14, 14])
-    state = torch.load(ckpt_dir / "last.ckpt", weights_only=False)["callbacks"]
-    assert [s["steps_done"] for k, s in state.items() if "StructuredPruning" in k] == [[1]]
+    first_state = torch.load(ckpt_dir / "last.ckpt", weights_only=False)
+    first_steps = first_state["global_step"]
+    assert [s["steps_done"] for k, s in first_state["callbacks"].items() if "StructuredPruning" in k] == [[1]]
 
     config["trainer"]["max_epochs"] = 2
     resumed = fit(config, tmp_path, "--ckpt_path", str(ckpt_dir / "last.ckpt"))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert _shape(ckpt_dir / "last.ckpt") == ([2, 2], [10, 10])
     state = torch.load(ckpt_dir / "last.ckpt", weights_only=False)
-    assert state["global_step"] == 4  # 2 batches in each of the 2 epochs: the resumed run went on
+    assert state["epoch"] == 2 and state["global_step"] > first_steps  # the resumed run went on
     assert [s["steps_done"] for k, s in state["callbacks"].items() if "StructuredPruning" in k] == [[1, 2]]
 
 
