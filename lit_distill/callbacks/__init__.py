@@ -15,6 +15,7 @@ from lit_distill.callbacks.length_drop import LengthDrop
 from lit_distill.callbacks.length_eval import LengthConfigEvaluator
 from lit_distill.callbacks.plain_progress import PlainProgress
 from lit_distill.callbacks.sigopt_reporter import SigOptReporter
+from lit_distill.callbacks.structured_pruning import StructuredPruning
 from lit_distill.callbacks.trial_result import TrialResult
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "LossContributor",
     "PlainProgress",
     "SigOptReporter",
+    "StructuredPruning",
     "TrialResult",
 ]

@@ -29,7 +29,7 @@ from lit_distill.callbacks.result_rows import write_rows
 from lit_distill.compression.length_config import LengthConfig, format_length_config, parse_length_configs
 from lit_distill.export.timing_stats import summarize_times
 
-__all__ = ["benchmark", "benchmark_export", "build_parser", "load_qa_model", "main"]
+__all__ = ["benchmark", "benchmark_export", "build_parser", "load_qa_model", "main", "model_shape"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +96,18 @@ def load_qa_model(path: str | Path) -> Any:
     from lit_distill.modules.sources import load_qa_model as load_source
 
     return load_source(str(path), "--checkpoint").model
+
+
+def model_shape(model: Any) -> dict[str, Any]:
+    """Layers, per-layer head counts and FFN widths, and parameter counts of a QAModel."""
+    config = model.config
+    return {
+        "layers": config.num_hidden_layers,
+        "heads_per_layer": config.layer_heads,
+        "intermediate_per_layer": config.layer_intermediate_sizes,
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "encoder_layer_parameters": sum(p.numel() for p in model.encoder.layers.parameters()),
+    }
 
 
 def _sync(device: torch.device) -> None:
@@ -235,9 +247,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OSError, ValueError) as err:  # missing files, unreachable hub, bad configurations
         print(f"error: {err}", file=sys.stderr)
         return 2
+    shape = model_shape(model)
+    print(
+        f"model: {shape['layers']} layers, heads per layer {shape['heads_per_layer']}, "
+        f"FFN widths {shape['intermediate_per_layer']}, {shape['num_parameters']:,} parameters "
+        f"({shape['encoder_layer_parameters']:,} in the encoder layers)"
+    )
     print(_table(rows))
     meta = {
         "checkpoint": str(args.checkpoint),
+        **shape,
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
         "warmup": args.warmup,

@@ -16,6 +16,11 @@ expected magnitude of the loss gradient with respect to its gate,
 Scores are then normalised per layer by their L2 norm so that heads of different
 layers compare fairly (both references do).
 
+Feed-forward neurons can be scored in the same pass (:func:`compute_importance` with
+``ffn_projections``; the gates are in :mod:`lit_distill.compression.ffn_importance`):
+the same estimator, accumulation and normalisation apply to them, and the head
+scores stay exactly what they are without them.
+
 The ``batch_mean`` gates are the ``head_gates`` argument of
 :class:`lit_distill.models.qa_model.QAModel` (one ``(heads_l,)`` tensor per layer; per-layer
 head counts may differ once a model has been pruned). The ``per_token`` gates are put
@@ -26,17 +31,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
+from lit_distill.compression.ffn_importance import ffn_neuron_gates
+
 __all__ = [
     "ESTIMATORS",
     "Estimator",
+    "StructuredImportance",
     "accumulate_head_importance",
     "compute_head_importance",
+    "compute_importance",
     "make_head_gates",
     "normalize_per_layer",
     "token_head_gates",
@@ -151,6 +161,15 @@ def normalize_per_layer(
     return out
 
 
+@dataclass
+class StructuredImportance:
+    """What :func:`compute_importance` returns."""
+
+    heads: list[Tensor]  # one (heads_l,) CPU tensor per layer
+    neurons: list[Tensor] | None  # one (I_l,) CPU tensor per layer, None when not asked for
+    batches: int  # batches used
+
+
 def compute_head_importance(
     loss_fn: Callable[[Any, list[Tensor] | None], Tensor],
     batches: Iterable[Any],
@@ -183,6 +202,39 @@ def compute_head_importance(
         ValueError: if ``max_batches < 1``, ``batches`` yields nothing, the estimator is
             unknown, or ``"per_token"`` has no projections.
     """
+    result = compute_importance(
+        loss_fn,
+        batches,
+        num_heads_per_layer,
+        max_batches,
+        device,
+        normalize,
+        estimator,
+        projections,
+        progress,
+    )
+    return result.heads, result.batches
+
+
+def compute_importance(
+    loss_fn: Callable[[Any, list[Tensor] | None], Tensor],
+    batches: Iterable[Any],
+    num_heads_per_layer: Sequence[int],
+    max_batches: int | None,
+    device: torch.device | str = "cpu",
+    normalize: bool = True,
+    estimator: Estimator = "per_token",
+    projections: Sequence[nn.Module] | None = None,
+    progress: bool = False,
+    ffn_projections: Sequence[nn.Module] | None = None,
+) -> StructuredImportance:
+    """Head importance and, with ``ffn_projections``, feed-forward neuron importance, in one pass.
+
+    The arguments are :func:`compute_head_importance`'s, plus ``ffn_projections``: each
+    layer's second feed-forward linear layer (``layer.ffn_out``), whose input is gated
+    (:func:`lit_distill.compression.ffn_importance.ffn_neuron_gates`). Neuron scores are
+    accumulated and normalised exactly as head scores are, with the same estimator.
+    """
     if max_batches is not None and max_batches < 1:
         raise ValueError(f"importance_batches must be >= 1 or None (all), got {max_batches}")
     if estimator not in ESTIMATORS:
@@ -190,32 +242,47 @@ def compute_head_importance(
     if estimator == "per_token" and projections is None:
         raise ValueError("the per_token importance estimator needs the attention output projections")
     total: list[Tensor] | None = None
+    ffn_total: list[Tensor] | None = None
     used = 0
     bar = tqdm(total=max_batches, desc="head importance", unit="batch", disable=not progress, leave=False)
     try:
         for batch in batches:
             if max_batches is not None and used >= max_batches:
                 break
-            if estimator == "batch_mean":
-                gates: list[Tensor | None] = list(make_head_gates(num_heads_per_layer, device))
-                loss = loss_fn(batch, [g for g in gates if g is not None])
-            else:
-                with token_head_gates(projections or [], num_heads_per_layer) as gates:
-                    loss = loss_fn(batch, None)
+            with ffn_neuron_gates(ffn_projections or [], per_token=estimator == "per_token") as ffn_gates:
+                if estimator == "batch_mean":
+                    gates: list[Tensor | None] = list(make_head_gates(num_heads_per_layer, device))
+                    loss = loss_fn(batch, [g for g in gates if g is not None])
+                else:
+                    with token_head_gates(projections or [], num_heads_per_layer) as gates:
+                        loss = loss_fn(batch, None)
             reached = [g for g in gates if g is not None]
-            grads = iter(torch.autograd.grad(loss, reached, allow_unused=True))
+            ffn_reached = [g for g in ffn_gates if g is not None]
+            grads = iter(torch.autograd.grad(loss, reached + ffn_reached, allow_unused=True))
             layer_grads = [next(grads) if g is not None else None for g in gates]
+            ffn_grads = [next(grads) if g is not None else None for g in ffn_gates]
             if total is None and any(g is None for g in layer_grads):
                 layer_grads = [
                     torch.zeros(n, device=device) if g is None else g
                     for g, n in zip(layer_grads, num_heads_per_layer, strict=True)
                 ]
             total = accumulate_head_importance(total, layer_grads)
+            if ffn_projections is not None:
+                if ffn_total is None and any(g is None for g in ffn_grads):
+                    ffn_grads = [
+                        torch.zeros(cast(nn.Linear, p).in_features, device=device) if g is None else g
+                        for g, p in zip(ffn_grads, ffn_projections, strict=True)
+                    ]
+                ffn_total = accumulate_head_importance(ffn_total, ffn_grads)
             used += 1
             bar.update(1)
     finally:
         bar.close()
     if total is None:
         raise ValueError("head importance needs at least one batch, but the dataloader yielded none")
-    total = [t.cpu() for t in total]
-    return (normalize_per_layer(total) if normalize else total), used
+    heads = [t.cpu() for t in total]
+    neurons = None if ffn_total is None else [t.cpu() for t in ffn_total]
+    if normalize:
+        heads = normalize_per_layer(heads)
+        neurons = None if neurons is None else normalize_per_layer(neurons)
+    return StructuredImportance(heads, neurons, used)

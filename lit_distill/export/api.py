@@ -217,6 +217,7 @@ def export_model(
             "hidden_size": config.hidden_size,
             "heads_per_layer": config.layer_heads,
             "intermediate_size": config.intermediate_size,
+            "intermediate_per_layer": config.layer_intermediate_sizes,
             "vocab_size": config.vocab_size,
         }
         card = build_card(

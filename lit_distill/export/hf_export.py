@@ -2,8 +2,8 @@
 
 A model with one head count in every layer and no length configuration becomes a
 standard ``BertForQuestionAnswering`` / ``DistilBertForQuestionAnswering``
-checkpoint (no custom code). Anything else (pruned heads, a default length
-configuration) uses transformers' custom-model mechanism: ``config.json`` carries an
+checkpoint (no custom code). Anything else (pruned heads, pruned feed-forward neurons
+(per-layer FFN widths), a default length configuration) uses transformers' custom-model mechanism: ``config.json`` carries an
 ``auto_map`` and the directory carries the encoder's source, copied from this package
 (``lit_distill/models/{config,length,encoder}.py``, imports made relative), loaded
 with ``trust_remote_code=True``.
@@ -39,9 +39,17 @@ COPIED_MODULES = {
 
 
 def needs_custom_code(model: QAModel, length_config: Sequence[int | float] | None) -> bool:
-    """True when plain transformers cannot represent the model (pruned heads, a length configuration)."""
-    heads = model.config.layer_heads
-    return length_config is not None or any(h != model.config.num_attention_heads for h in heads)
+    """True when plain transformers cannot represent the model at its size.
+
+    Pruned heads, per-layer FFN widths (plain BERT would need them zero-padded back to
+    ``intermediate_size``, which is exact but loses the speed-up) or a length configuration.
+    """
+    config = model.config
+    return (
+        length_config is not None
+        or any(h != config.num_attention_heads for h in config.layer_heads)
+        or any(w != config.intermediate_size for w in config.layer_intermediate_sizes)
+    )
 
 
 def _relative_source(module: Any) -> str:

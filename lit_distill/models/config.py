@@ -20,8 +20,8 @@ class EncoderConfig:
     """Shape and behaviour of a BERT-family encoder with a span (QA) head.
 
     The names follow Hugging Face's ``BertConfig`` where a counterpart exists.
-    A pruned model records its per-layer head counts in ``heads_per_layer``; a
-    shortened model simply has a smaller ``num_hidden_layers``. The config is
+    A pruned model records its per-layer head counts in ``heads_per_layer`` and its
+    per-layer feed-forward widths in ``intermediate_per_layer``; a shortened model simply has a smaller ``num_hidden_layers``. The config is
     saved as JSON next to the weights (:meth:`to_json_file`,
     :meth:`from_json_file`).
 
@@ -33,7 +33,10 @@ class EncoderConfig:
             ``hidden_size // num_attention_heads``.
         heads_per_layer: Heads kept in each layer (after pruning). ``None`` means
             ``num_attention_heads`` everywhere.
-        intermediate_size: Width of the feed-forward block.
+        intermediate_size: Width of the feed-forward block of the unpruned model (the
+            largest a layer may have).
+        intermediate_per_layer: Feed-forward width (neurons kept) of each layer after FFN
+            pruning. ``None`` means ``intermediate_size`` everywhere.
         hidden_act: Feed-forward activation (one of ``ACTIVATIONS``).
         max_position_embeddings: Longest supported sequence.
         type_vocab_size: Number of segment ids; 0 for DistilBERT (no segment embeddings).
@@ -54,6 +57,7 @@ class EncoderConfig:
     num_attention_heads: int = 12
     heads_per_layer: list[int] | None = None
     intermediate_size: int = 3072
+    intermediate_per_layer: list[int] | None = None
     hidden_act: Activation = "gelu"
     max_position_embeddings: int = 512
     type_vocab_size: int = 2
@@ -110,6 +114,24 @@ class EncoderConfig:
                         f"[1, {self.num_attention_heads}] (a layer keeps at least one head)"
                     )
             self.heads_per_layer = heads
+        if self.intermediate_per_layer is not None:
+            sizes = list(self.intermediate_per_layer)
+            if len(sizes) != self.num_hidden_layers:
+                raise ValueError(
+                    f"EncoderConfig.intermediate_per_layer has {len(sizes)} entries but num_hidden_layers is "
+                    f"{self.num_hidden_layers}; give one feed-forward width per layer"
+                )
+            for i, size in enumerate(sizes):
+                if (
+                    isinstance(size, bool)
+                    or not isinstance(size, int)
+                    or not 1 <= size <= self.intermediate_size
+                ):
+                    raise ValueError(
+                        f"EncoderConfig.intermediate_per_layer[{i}]={size!r}; allowed: an integer in "
+                        f"[1, {self.intermediate_size}] (a layer keeps at least one feed-forward neuron)"
+                    )
+            self.intermediate_per_layer = sizes
 
     @property
     def attention_head_size(self) -> int:
@@ -122,6 +144,13 @@ class EncoderConfig:
         if self.heads_per_layer is None:
             return [self.num_attention_heads] * self.num_hidden_layers
         return list(self.heads_per_layer)
+
+    @property
+    def layer_intermediate_sizes(self) -> list[int]:
+        """Feed-forward width of each layer (``intermediate_per_layer`` or ``intermediate_size``)."""
+        if self.intermediate_per_layer is None:
+            return [self.intermediate_size] * self.num_hidden_layers
+        return list(self.intermediate_per_layer)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON dictionary of every field."""

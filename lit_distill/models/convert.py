@@ -175,7 +175,9 @@ def state_dict_from_hf(
 
     Returns:
         ``(state_dict, config, report)``; ``config`` has ``heads_per_layer`` filled in
-        when a layer has fewer heads than ``num_attention_heads``.
+        when a layer has fewer heads than ``num_attention_heads``, and
+        ``intermediate_per_layer`` when a layer's feed-forward block is narrower than
+        ``intermediate_size``.
 
     Raises:
         ValueError: when encoder weights are missing (a QA head may be missing).
@@ -207,6 +209,7 @@ def state_dict_from_hf(
             if tensor is not None:
                 ours[f"{our_name}.{p}"] = tensor
     heads: list[int] = []
+    widths: list[int] = []
     for i in range(config.num_hidden_layers):
         hf_layer = f"{_LAYER_PREFIX[layout]}.{i}"
         for hf_name, our_name in _LAYER[layout]:
@@ -224,6 +227,8 @@ def state_dict_from_hf(
         heads.append(
             config.num_attention_heads if qkv is None else qkv.shape[0] // (3 * config.attention_head_size)
         )
+        ffn_in = ours.get(f"encoder.layers.{i}.ffn_in.weight")
+        widths.append(config.intermediate_size if ffn_in is None else int(ffn_in.shape[0]))
     for p in ("weight", "bias"):
         wanted.append(f"qa_outputs.{p}")
         tensor = take(f"qa_outputs.{p}")
@@ -244,6 +249,8 @@ def state_dict_from_hf(
         )
     if any(h != config.num_attention_heads for h in heads):
         config = EncoderConfig.from_dict({**config.to_dict(), "heads_per_layer": heads})
+    if any(w != config.intermediate_size for w in widths):
+        config = EncoderConfig.from_dict({**config.to_dict(), "intermediate_per_layer": widths})
     return ours, config, report
 
 
@@ -272,6 +279,14 @@ def fit_dense_from_hf(hf_state: dict[str, Tensor]) -> dict[str, Tensor] | None:
 def state_dict_to_hf(state: dict[str, Tensor], config: EncoderConfig) -> dict[str, Tensor]:
     """Our state dict -> a Hugging Face ``BertForQuestionAnswering`` / ``DistilBertForQuestionAnswering`` one.
 
+    Hugging Face BERT and DistilBERT have one feed-forward width for every layer, so a
+    layer narrowed by FFN pruning (``intermediate_per_layer``) is padded back to
+    ``intermediate_size`` with zero neurons: zero rows of the first linear layer, zero
+    bias, zero columns of the second. A padded neuron's output is multiplied by its
+    zero column, so it adds exactly nothing whatever the activation: the padded model
+    computes what the pruned one does (but not faster; :func:`lit_distill.export.hf_export.save_hf`
+    therefore writes pruned models with the custom-code encoder instead).
+
     Raises:
         ValueError: for a model with pruned heads (Hugging Face 5 cannot load those).
     """
@@ -293,7 +308,8 @@ def state_dict_to_hf(state: dict[str, Tensor], config: EncoderConfig) -> dict[st
         hf_layer = f"{prefix}{_LAYER_PREFIX[layout]}.{i}"
         for hf_name, our_name in _LAYER[layout]:
             for p in ("weight", "bias"):
-                out[f"{hf_layer}.{hf_name}.{p}"] = state[f"encoder.layers.{i}.{our_name}.{p}"]
+                tensor = state[f"encoder.layers.{i}.{our_name}.{p}"]
+                out[f"{hf_layer}.{hf_name}.{p}"] = _pad_ffn(tensor, our_name, p, config.intermediate_size)
         for p in ("weight", "bias"):
             parts = state[f"encoder.layers.{i}.qkv.{p}"].chunk(3, dim=0)
             for name, part in zip(_QKV[layout], parts, strict=True):
@@ -301,6 +317,16 @@ def state_dict_to_hf(state: dict[str, Tensor], config: EncoderConfig) -> dict[st
     for p in ("weight", "bias"):
         out[f"qa_outputs.{p}"] = state[f"qa_outputs.{p}"]
     return out
+
+
+def _pad_ffn(tensor: Tensor, our_name: str, param: str, width: int) -> Tensor:
+    """Zero-pad a pruned feed-forward tensor to ``width`` neurons (``ffn_in`` rows, ``ffn_out`` columns)."""
+    if our_name == "ffn_in" and tensor.shape[0] < width:
+        pad = tensor.new_zeros((width - tensor.shape[0], *tensor.shape[1:]))  # (missing, H) or (missing,)
+        return torch.cat([tensor, pad], dim=0)
+    if our_name == "ffn_out" and param == "weight" and tensor.shape[1] < width:
+        return torch.cat([tensor, tensor.new_zeros(tensor.shape[0], width - tensor.shape[1])], dim=1)
+    return tensor
 
 
 def hf_config_from_encoder(config: EncoderConfig) -> dict[str, Any]:

@@ -111,21 +111,25 @@ class Attention:
 class EncoderLayer(nn.Module):
     """One post-LayerNorm transformer layer with ``num_heads`` heads of size ``head_size``.
 
+    The feed-forward block has ``intermediate_size`` neurons (``config.intermediate_size``
+    when not given; fewer after FFN pruning).
+
     Q, K and V share one fused projection ``qkv`` whose output rows are
     ordered [Q heads, K heads, V heads], each head ``head_size`` rows.
     """
 
-    def __init__(self, config: EncoderConfig, num_heads: int) -> None:
+    def __init__(self, config: EncoderConfig, num_heads: int, intermediate_size: int | None = None) -> None:
         super().__init__()
+        width = config.intermediate_size if intermediate_size is None else intermediate_size
         self.num_heads = num_heads
         self.head_size = config.attention_head_size
         inner = num_heads * self.head_size
         self.qkv = nn.Linear(config.hidden_size, 3 * inner)
         self.attn_out = nn.Linear(inner, config.hidden_size)
         self.attn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
-        self.ffn_in = nn.Linear(config.hidden_size, config.intermediate_size)
+        self.ffn_in = nn.Linear(config.hidden_size, width)
         self.act = activation(config.hidden_act)
-        self.ffn_out = nn.Linear(config.intermediate_size, config.hidden_size)
+        self.ffn_out = nn.Linear(width, config.hidden_size)
         self.ffn_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.attn_dropout_p = config.attention_probs_dropout_prob
@@ -229,13 +233,16 @@ class EncoderOutput:
 
 
 class Encoder(nn.Module):
-    """Embeddings and a stack of :class:`EncoderLayer` with per-layer head counts."""
+    """Embeddings and a stack of :class:`EncoderLayer` with per-layer head counts and FFN widths."""
 
     def __init__(self, config: EncoderConfig) -> None:
         super().__init__()
         self.config = config
         self.embeddings = Embeddings(config)
-        self.layers = nn.ModuleList(EncoderLayer(config, h) for h in config.layer_heads)
+        self.layers = nn.ModuleList(
+            EncoderLayer(config, h, width)
+            for h, width in zip(config.layer_heads, config.layer_intermediate_sizes, strict=True)
+        )
 
     def _check_arguments(
         self,

@@ -1,4 +1,4 @@
-"""Forward-pass FLOPs of the encoder, per-layer lengths and head counts included."""
+"""Forward-pass FLOPs of the encoder, per-layer lengths, head counts and FFN widths included."""
 
 from __future__ import annotations
 
@@ -10,8 +10,13 @@ from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import LengthConfig, check_length_config, tokens_to_keep
 
 
-def layer_flops(config: EncoderConfig, heads: int, n_in: int, n_out: int) -> int:
+def layer_flops(
+    config: EncoderConfig, heads: int, n_in: int, n_out: int, intermediate_size: int | None = None
+) -> int:
     """FLOPs of one layer that receives ``n_in`` tokens and passes ``n_out`` on.
+
+    ``intermediate_size`` is the layer's feed-forward width (``config.intermediate_size``
+    when not given).
 
     Attention (Q/K/V projections, scores, weighted sum) runs over the ``n_in``
     tokens; with Drop-and-Restore the kept ``n_out`` tokens are selected right
@@ -22,7 +27,8 @@ def layer_flops(config: EncoderConfig, heads: int, n_in: int, n_out: int) -> int
     qkv = 2 * n_in * hidden * 3 * inner
     attention = 2 * 2 * n_in * n_in * inner  # QK^T and probs @ V
     out = 2 * n_out * inner * hidden
-    ffn = 2 * 2 * n_out * hidden * config.intermediate_size
+    width = config.intermediate_size if intermediate_size is None else intermediate_size
+    ffn = 2 * 2 * n_out * hidden * width
     return qkv + attention + out + ffn
 
 
@@ -38,7 +44,7 @@ def forward_flops(
     and embedding look-ups are not counted; they are a few percent of the total.
 
     Args:
-        config: Model shape (per-layer head counts included).
+        config: Model shape (per-layer head counts and FFN widths included).
         seq_length: Number of real tokens of the sequence.
         length_config: Per-layer lengths as in ``QAModel.forward`` (absolute counts are
             capped at ``seq_length``, ratios are of ``seq_length``), or None.
@@ -65,11 +71,12 @@ def forward_flops(
     real = torch.tensor([seq_length])
     n = seq_length
     total = 0
+    widths = config.layer_intermediate_sizes
     for i, heads in enumerate(config.layer_heads):
         if i in skip:
             continue
         n_out = n if lengths is None else int(tokens_to_keep(lengths[i], real).item())
         n_out = min(n_out, n)
-        total += layer_flops(config, heads, n, n_out)
+        total += layer_flops(config, heads, n, n_out, widths[i])
         n = n_out
     return total + 2 * seq_length * config.hidden_size * 2  # span head on every (restored) position

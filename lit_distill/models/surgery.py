@@ -1,6 +1,6 @@
-"""Model surgery: head pruning, layer selection (a student from teacher layers), dropout, parameter counts.
+"""Model surgery: head and FFN-neuron pruning, layer selection (a student from teacher layers), dropout, parameter counts.
 
-``prune_heads`` changes a model in place (like Hugging Face's old
+``prune_heads`` and ``prune_ffn`` change a model in place (like Hugging Face's old
 ``prune_heads``); ``select_layers`` returns a new model and leaves its input
 untouched. Every function keeps
 ``model.config`` in step, so the result survives ``save`` -> ``from_pretrained``.
@@ -27,6 +27,10 @@ def _set_config(model: QAModel, **changes: object) -> None:
         h == config.num_attention_heads for h in config.heads_per_layer
     ):
         config.heads_per_layer = None
+    if config.intermediate_per_layer is not None and all(
+        w == config.intermediate_size for w in config.intermediate_per_layer
+    ):
+        config.intermediate_per_layer = None
     model.config = config
     model.encoder.config = config
 
@@ -113,6 +117,70 @@ def prune_heads(model: QAModel, heads: Mapping[int, Sequence[int]]) -> QAModel:
     return model
 
 
+def _narrow_ffn(layer: EncoderLayer, keep: list[int]) -> None:
+    """Keep only feed-forward neurons ``keep`` (sorted): rows of ``ffn_in`` (+ bias), columns of ``ffn_out``."""
+    ffn_in, ffn_out = layer.ffn_in, layer.ffn_out
+    index = torch.tensor(keep, dtype=torch.long, device=ffn_in.weight.device)  # (kept,)
+    new_in = nn.Linear(ffn_in.in_features, len(keep), device=index.device, dtype=ffn_in.weight.dtype)
+    new_out = nn.Linear(len(keep), ffn_out.out_features, device=index.device, dtype=ffn_out.weight.dtype)
+    with torch.no_grad():
+        new_in.weight.copy_(ffn_in.weight[index])  # (kept, H)
+        new_in.bias.copy_(ffn_in.bias[index])
+        new_out.weight.copy_(ffn_out.weight[:, index])  # (H, kept)
+        new_out.bias.copy_(ffn_out.bias)
+    for new, old in ((new_in, ffn_in), (new_out, ffn_out)):
+        new.weight.requires_grad_(old.weight.requires_grad)
+        new.bias.requires_grad_(old.bias.requires_grad)
+    layer.ffn_in, layer.ffn_out = new_in, new_out
+
+
+def prune_ffn(model: QAModel, neurons: Mapping[int, Sequence[int]]) -> QAModel:
+    """Physically remove feed-forward neurons (in place).
+
+    Neuron ``j`` of a layer is row ``j`` of its first feed-forward linear layer (and
+    its bias) and column ``j`` of the second; both go. Indices count the neurons the
+    layer has *now* (after any earlier pruning). The result computes exactly what
+    the unpruned model computes with those neurons' activations multiplied by 0.
+
+    Args:
+        model: The model to prune; changed in place.
+        neurons: ``{layer: [neuron, ...]}`` neurons to remove.
+
+    Returns:
+        ``model``, for chaining.
+
+    Raises:
+        ValueError: naming the layer and the value, for a layer or neuron index out of
+            range, or when every neuron of a layer would go.
+
+    Example::
+
+        prune_ffn(model, {0: [5, 17], 3: list(range(1000))})
+        model.config.intermediate_per_layer  # [3070, 3072, 3072, 2072, ...]
+    """
+    layers = _layers(model)
+    plan: dict[int, list[int]] = {}
+    for layer_index, remove in neurons.items():
+        i = _check_layer(layer_index, len(layers), "prune_ffn")
+        count = layers[i].ffn_in.out_features
+        drop = set()
+        for j in remove:
+            if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j < count:
+                raise ValueError(f"prune_ffn: layer {i} has neurons 0..{count - 1}; got neuron {j!r}")
+            drop.add(j)
+        if len(drop) >= count:
+            raise ValueError(
+                f"prune_ffn: removing all {count} feed-forward neurons of layer {i} is not allowed; a layer "
+                "keeps at least one neuron (use select_layers to drop whole layers)"
+            )
+        plan[i] = [j for j in range(count) if j not in drop]
+    for i, keep in plan.items():  # validate everything before changing anything
+        if len(keep) < layers[i].ffn_in.out_features:
+            _narrow_ffn(layers[i], keep)
+    _set_config(model, intermediate_per_layer=[layer.ffn_in.out_features for layer in layers])
+    return model
+
+
 def select_layers(model: QAModel, layers: Sequence[int], parameter: str = "select_layers") -> QAModel:
     """A new model made of copies of the given layers (in the given order), embeddings and QA head.
 
@@ -129,7 +197,12 @@ def select_layers(model: QAModel, layers: Sequence[int], parameter: str = "selec
     indices = check_layer_map(layers, len(source), parameter)
     new = copy.deepcopy(model)
     new.encoder.layers = nn.ModuleList(copy.deepcopy(source[i]) for i in indices)
-    _set_config(new, num_hidden_layers=len(indices), heads_per_layer=[source[i].num_heads for i in indices])
+    _set_config(
+        new,
+        num_hidden_layers=len(indices),
+        heads_per_layer=[source[i].num_heads for i in indices],
+        intermediate_per_layer=[source[i].ffn_in.out_features for i in indices],
+    )
     return new
 
 

@@ -76,7 +76,12 @@ def eval_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def make_model(heads_per_layer: list[int] | None = None, seed: int = 0, layout: str = "bert") -> QAModel:
+def make_model(
+    heads_per_layer: list[int] | None = None,
+    seed: int = 0,
+    layout: str = "bert",
+    intermediate_per_layer: list[int] | None = None,
+) -> QAModel:
     torch.manual_seed(seed)
     config = EncoderConfig(
         vocab_size=len(VOCAB),
@@ -85,6 +90,7 @@ def make_model(heads_per_layer: list[int] | None = None, seed: int = 0, layout: 
         num_attention_heads=4,
         heads_per_layer=heads_per_layer,
         intermediate_size=37,
+        intermediate_per_layer=intermediate_per_layer,
         max_position_embeddings=64,
         type_vocab_size=0 if layout == "distilbert" else 2,
         layout=layout,  # type: ignore[arg-type]
@@ -102,8 +108,11 @@ def uniform_dir(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any) -> Pat
 
 @pytest.fixture(scope="session")
 def pruned_ckpt(tmp_path_factory: pytest.TempPathFactory, tokenizer: Any, tokenizer_dir: Path) -> Path:
-    """A checkpoint in the layout lit_distill modules write (``lit_distill`` entry, ``model.`` prefix)."""
-    model = make_model(heads_per_layer=[4, 2, 3], seed=1)
+    """A checkpoint in the layout lit_distill modules write (``lit_distill`` entry, ``model.`` prefix).
+
+    Its heads and feed-forward neurons are pruned (per-layer head counts and FFN widths).
+    """
+    model = make_model(heads_per_layer=[4, 2, 3], seed=1, intermediate_per_layer=[37, 9, 20])
     path = tmp_path_factory.mktemp("ckpt") / "pruned.ckpt"
     torch.save(
         {

@@ -67,6 +67,7 @@ def test_pruned_checkpoint_uses_custom_code(
     config = json.loads((out / "config.json").read_text())
     assert config["auto_map"]["AutoModelForQuestionAnswering"].startswith("modeling_lit_distill.")
     assert config["encoder"]["heads_per_layer"] == [4, 2, 3]
+    assert config["encoder"]["intermediate_per_layer"] == [37, 9, 20]
     model = load_source(pruned_ckpt).model
     _check_logits(out, model, trust=True)
     ours = our_predict(model, tokenizer, eval_file)

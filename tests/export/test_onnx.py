@@ -1,4 +1,4 @@
-"""``export --to onnx``: logits equal PyTorch's for padding, token types, pruned heads and length configurations."""
+"""``export --to onnx``: logits equal PyTorch's for padding, token types, pruned heads, pruned FFN widths and length configurations."""
 
 from __future__ import annotations
 
@@ -18,20 +18,24 @@ from lit_distill.export import export_model
 from lit_distill.export.artifact import load_artifact, onnx_forward, onnx_session
 from lit_distill.export.onnx_export import export_onnx
 
-# (heads per layer, layout, length configuration)
+# (heads per layer, layout, length configuration, feed-forward widths per layer)
 CASES = [
-    (None, "bert", None),
-    ([4, 2, 3], "bert", [0.8, 0.5, 0.3]),
-    ([1, 4, 2], "distilbert", [12, 9, 4]),
+    (None, "bert", None, None),
+    ([4, 2, 3], "bert", [0.8, 0.5, 0.3], [5, 37, 20]),
+    ([1, 4, 2], "distilbert", [12, 9, 4], None),
 ]
 
 
 @pytest.mark.parametrize(
-    ("heads", "layout", "lengths"), CASES, ids=["plain", "pruned-ratios", "distilbert-pruned-counts"]
+    ("heads", "layout", "lengths", "widths"),
+    CASES,
+    ids=["plain", "pruned-ratios", "distilbert-pruned-counts"],
 )
-def test_onnx_logits_equal_pytorch(heads: Any, layout: str, lengths: Any, tmp_path: Path) -> None:
+def test_onnx_logits_equal_pytorch(
+    heads: Any, layout: str, lengths: Any, widths: Any, tmp_path: Path
+) -> None:
     torch.set_num_threads(1)
-    model = make_model(heads, seed=3, layout=layout)
+    model = make_model(heads, seed=3, layout=layout, intermediate_per_layer=widths)
     run = onnx_forward(onnx_session(export_onnx(model, tmp_path / "m.onnx", lengths), threads=1))
     # Batch sizes and lengths other than the traced (2, 16); every row but the first padded.
     for seed, (b, n) in enumerate([(3, 20), (1, 12), (5, 40)]):

@@ -1,0 +1,403 @@
+"""Structured pruning of attention heads and feed-forward neurons as a Lightning callback.
+
+Heads and FFN neurons are scored in one pass (``|∂loss/∂gate|``, Michel et al. 2019
+for heads, the same gates on neurons; :func:`lit_distill.compression.head_importance.compute_importance`)
+or drawn at random with a seed, and removed physically
+(:func:`lit_distill.models.surgery.prune_heads`, :func:`lit_distill.models.surgery.prune_ffn`).
+The budget arithmetic and the gradual schedule are in
+:mod:`lit_distill.compression.structured_budget`. :class:`~lit_distill.callbacks.head_pruning.HeadPruning`
+stays as it is for head-only pruning.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_info
+from torch import Tensor, nn
+from torch.utils.data import DataLoader
+from typing_extensions import override
+
+from lit_distill.callbacks.head_pruning import _batches_on, _ensure_model, _rebuild_optimizers, _train_batches
+from lit_distill.compression.head_importance import ESTIMATORS, Estimator, compute_importance
+from lit_distill.compression.structured_budget import (
+    Budget,
+    Metric,
+    Parts,
+    Scope,
+    budget_for_fractions,
+    budget_for_target,
+    encoder_cost,
+    scaled,
+    schedule_share,
+)
+from lit_distill.compression.structured_selection import select_by_importance, select_randomly
+from lit_distill.losses import span_cross_entropy
+from lit_distill.user_errors import UserInputError
+
+__all__ = ["StructuredPruning"]
+
+_EXPORT_MANIFEST = (
+    "lit_distill_export.json"  # lit_distill.export.artifact.MANIFEST (not imported: callbacks -> export)
+)
+
+
+def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: {', '.join(allowed)}")
+
+
+class StructuredPruning(Callback):
+    """Remove attention heads and feed-forward neurons, one-shot or gradually during distillation.
+
+    Budget, exactly one of:
+        * ``head_fraction`` and/or ``ffn_fraction``: fractions in (0, 1] of the heads and of
+          the FFN neurons to remove;
+        * ``target``: a fraction in (0, 1] of the encoder's FLOPs (``target_metric="flops"``,
+          per sequence of ``seq_length`` tokens) or parameters (``"parameters"``) to remove,
+          taken from ``target_parts``: ``"heads"``, ``"ffn"`` or ``"both"`` (the same
+          fraction of heads and of neurons).
+
+        ``scope="global"`` counts over the whole model (the least important units go,
+        wherever they are); ``scope="per_layer"`` applies the budget to every layer.
+        Every layer keeps at least one head and one neuron; a budget that needs more is
+        an error naming the layer, raised in ``setup`` before any training.
+
+    Schedule:
+        * ``epochs=0`` (default): one-shot, in ``setup``, before DDP wraps the model
+          (every strategy; all processes apply rank 0's choice).
+        * ``epochs=N``: gradually, at the end of training epochs 0..N-1, with the training
+          (distillation) loss on in between: after epoch k the share
+          ``1 - (1 - (k+1)/N)^3`` of the budget is gone (the cubic schedule of Zhu & Gupta
+          2017 that nn_pruning uses). Importance is measured again before every step; the
+          optimiser is rebuilt after it (moments start afresh, the learning-rate schedule
+          is fast-forwarded). One process only.
+
+    The budget is a fraction of the model as this callback first found it (its
+    ``reference`` shape, kept in checkpoints with the steps done). The pruned shape is
+    part of the model config the QA modules store in every checkpoint, so saving,
+    loading and resuming (``--ckpt_path``) keep it. Pruning a model loaded from a
+    directory written by ``lit_distill export`` is refused: prune the checkpoint or
+    model directory it was exported from.
+
+    Logged: ``prune/num_parameters``, ``prune/encoder_flops_ratio``, ``prune/heads``,
+    ``prune/ffn_neurons`` after every step, and the maps (info log).
+
+    Args:
+        strategy: ``"importance"`` or ``"random"`` (seeded).
+        head_fraction: fraction of the heads to remove.
+        ffn_fraction: fraction of the feed-forward neurons to remove.
+        target: fraction of the encoder's FLOPs or parameters to remove.
+        target_metric: ``"flops"`` or ``"parameters"``.
+        target_parts: ``"heads"``, ``"ffn"`` or ``"both"``.
+        scope: ``"global"`` or ``"per_layer"``.
+        seq_length: tokens per sequence for FLOPs (the attention term grows with it).
+        epochs: 0 for one-shot at fit start, N >= 1 for gradual over the first N epochs.
+        seed: the pruning seed (random strategy; step k uses ``seed + k``).
+        importance_batches: training batches per importance pass (None: all).
+        importance_estimator: ``"per_token"`` (default) or ``"batch_mean"``.
+        normalize: normalise importance per layer (L2), as Michel et al.
+
+    Example::
+
+        trainer:
+          callbacks:
+            - class_path: lit_distill.callbacks.structured_pruning.StructuredPruning
+              init_args: {target: 0.5, target_parts: both, epochs: 2}
+    """
+
+    def __init__(
+        self,
+        strategy: Literal["importance", "random"] = "importance",
+        head_fraction: float | None = None,
+        ffn_fraction: float | None = None,
+        target: float | None = None,
+        target_metric: Metric = "flops",
+        target_parts: Parts = "both",
+        scope: Scope = "global",
+        seq_length: int = 384,
+        epochs: int = 0,
+        seed: int = 0,
+        importance_batches: int | None = 32,
+        importance_estimator: Estimator = "per_token",
+        normalize: bool = True,
+    ) -> None:
+        _choice("strategy", strategy, ("importance", "random"))
+        _choice("target_metric", target_metric, ("flops", "parameters"))
+        _choice("target_parts", target_parts, ("heads", "ffn", "both"))
+        _choice("scope", scope, ("global", "per_layer"))
+        _choice("importance_estimator", importance_estimator, ESTIMATORS)
+        fractions = head_fraction is not None or ffn_fraction is not None
+        if fractions == (target is not None):
+            raise UserInputError(
+                "StructuredPruning: give either head_fraction / ffn_fraction or target (a fraction of the encoder's "
+                f"FLOPs or parameters); got head_fraction={head_fraction!r}, ffn_fraction={ffn_fraction!r}, "
+                f"target={target!r}"
+            )
+        for name, value in (
+            ("head_fraction", head_fraction),
+            ("ffn_fraction", ffn_fraction),
+            ("target", target),
+        ):
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1
+            ):
+                raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: a number in (0, 1]")
+        for name, value, least in (("seq_length", seq_length, 1), ("epochs", epochs, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: an integer >= {least}")
+        if importance_batches is not None and (
+            isinstance(importance_batches, bool)
+            or not isinstance(importance_batches, int)
+            or importance_batches < 1
+        ):
+            raise UserInputError(
+                f"StructuredPruning: importance_batches={importance_batches!r}; allowed: an integer >= 1 or null (all)"
+            )
+        self.strategy, self.scope, self.seed, self.epochs = strategy, scope, seed, epochs
+        self.head_fraction, self.ffn_fraction, self.target = head_fraction, ffn_fraction, target
+        self.target_metric, self.target_parts, self.seq_length = target_metric, target_parts, seq_length
+        self.importance_batches, self.importance_estimator, self.normalize = (
+            importance_batches,
+            importance_estimator,
+            normalize,
+        )
+        self.reference: dict[str, Any] | None = None  # the model's config when this callback first saw it
+        self.steps_done: list[int] = []
+        self.maps: list[dict[str, dict[int, list[int]]]] = []
+        self.budget: Budget | None = None
+
+    # ------------------------------------------------------------------ hooks
+    @override
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        if stage != "fit":
+            return
+        if self.epochs > 0 and trainer.world_size > 1:
+            raise UserInputError(
+                f"StructuredPruning(epochs={self.epochs}) prunes between epochs and rebuilds the optimiser, which "
+                f"is supported on one process only (world size here: {trainer.world_size}); use epochs=0 "
+                "(one-shot at fit start) with DDP"
+            )
+        _ensure_model(pl_module)
+        model: Any = pl_module.model
+        _check_prunable(model)
+        self.reference = model.config.to_dict()
+        self.budget = self._budget()  # a budget that cannot be met fails here, before training
+        if self.epochs == 0:
+            self.prune(trainer, pl_module, 1)
+
+    @override
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        epoch = trainer.current_epoch
+        if self.epochs == 0 or epoch >= self.epochs or epoch + 1 in self.steps_done:
+            return
+        self.prune(trainer, pl_module, epoch + 1)
+        _rebuild_optimizers(trainer)
+
+    @override
+    def state_dict(self) -> dict[str, Any]:
+        if self.reference is None or not self.steps_done:
+            return {}
+        maps = [{part: {str(k): v for k, v in m.items()} for part, m in step.items()} for step in self.maps]
+        return {"reference": self.reference, "steps_done": list(self.steps_done), "maps": maps}
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "reference" in state_dict:
+            self.reference = dict(state_dict["reference"])
+            self.steps_done = [int(s) for s in state_dict["steps_done"]]
+            self.maps = [
+                {part: {int(k): list(v) for k, v in m.items()} for part, m in step.items()}
+                for step in state_dict.get("maps", [])
+            ]
+            self.budget = self._budget()
+
+    # -------------------------------------------------------------- pruning
+    def _reference_config(self) -> Any:
+        from lit_distill.models.config import EncoderConfig
+
+        if self.reference is None:
+            raise RuntimeError("StructuredPruning: no reference shape yet (setup has not run)")
+        return EncoderConfig.from_dict(self.reference)
+
+    def _budget(self) -> Budget:
+        """The final budget for the reference shape (UserInputError when it cannot be met)."""
+        config = self._reference_config()
+        try:
+            if self.target is None:
+                return budget_for_fractions(
+                    config.layer_heads,
+                    config.layer_intermediate_sizes,
+                    self.head_fraction,
+                    self.ffn_fraction,
+                    self.scope,
+                )
+            return budget_for_target(
+                config, self.target, self.target_metric, self.target_parts, self.scope, self.seq_length
+            )
+        except ValueError as err:
+            raise UserInputError(f"StructuredPruning: {err}") from err
+
+    def counts_now(self, current: Any, step: int) -> tuple[list[int] | int, list[int] | int]:
+        """(heads, neurons) to remove at ``step`` (1-based) from a model of config ``current``."""
+        assert self.budget is not None
+        share = 1.0 if self.epochs == 0 else schedule_share(step, self.epochs)
+        reference = self._reference_config()
+        out: list[list[int] | int] = []
+        for goal, ref, cur in (
+            (self.budget.heads, reference.layer_heads, current.layer_heads),
+            (self.budget.neurons, reference.layer_intermediate_sizes, current.layer_intermediate_sizes),
+        ):
+            want = scaled(goal, share)
+            if isinstance(want, int):
+                out.append(max(0, want - (sum(ref) - sum(cur))))
+            else:
+                out.append([max(0, w - (r - c)) for w, r, c in zip(want, ref, cur, strict=True)])
+        return out[0], out[1]
+
+    def choose(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, step: int
+    ) -> dict[str, dict[int, list[int]]]:
+        """The heads and neurons to remove at ``step``: ``{"heads": map, "neurons": map}``."""
+        model: Any = pl_module.model
+        config = model.config
+        heads, neurons = self.counts_now(config, step)
+        sizes = {"heads": config.layer_heads, "neurons": config.layer_intermediate_sizes}
+        wanted = {"heads": heads, "neurons": neurons}
+        if all((w if isinstance(w, int) else sum(w)) == 0 for w in wanted.values()):
+            return {"heads": {}, "neurons": {}}
+        scores = None if self.strategy == "random" else self._importance(trainer, pl_module)
+        maps: dict[str, dict[int, list[int]]] = {}
+        for part, unit in (("heads", "head"), ("neurons", "neuron")):
+            count = wanted[part]
+            kw: dict[str, Any] = {"total": count} if isinstance(count, int) else {"counts": count}
+            if scores is None:
+                maps[part] = select_randomly(sizes[part], self.seed + step - 1, unit=unit, **kw)
+            else:
+                maps[part] = select_by_importance(scores[part], unit=unit, **kw)
+        return maps
+
+    def prune(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, step: int
+    ) -> dict[str, dict[int, list[int]]]:
+        """Choose (rank 0's choice is broadcast to every process) and remove; returns the maps."""
+        from lit_distill.models.flops import forward_flops
+        from lit_distill.models.surgery import count_parameters, prune_ffn, prune_heads
+
+        maps = self.choose(trainer, pl_module, step)
+        if trainer.world_size > 1:
+            maps = trainer.strategy.broadcast(maps, src=0)
+        model: Any = pl_module.model
+        prune_heads(model, maps["heads"])
+        prune_ffn(model, maps["neurons"])
+        self.steps_done.append(step)
+        self.maps.append(maps)
+        config, reference = model.config, self._reference_config()
+        seq = min(self.seq_length, config.max_position_embeddings)
+        ratio = forward_flops(config, seq) / forward_flops(reference, seq)
+        cost = encoder_cost(config, "flops", self.seq_length) / encoder_cost(
+            reference, "flops", self.seq_length
+        )
+        params = count_parameters(model)
+        rank_zero_info(
+            f"StructuredPruning ({self.strategy}) step {step}: removed {sum(map(len, maps['heads'].values()))} heads "
+            f"and {sum(map(len, maps['neurons'].values()))} FFN neurons; encoder FLOPs now {cost:.3f} of the "
+            f"reference; heads per layer {config.layer_heads}; FFN widths {config.layer_intermediate_sizes}; "
+            f"{params:,} parameters"
+        )
+        metrics = {
+            "prune/num_parameters": float(params),
+            "prune/encoder_flops_ratio": float(cost),
+            "prune/flops_ratio": float(ratio),
+            "prune/heads": float(sum(config.layer_heads)),
+            "prune/ffn_neurons": float(sum(config.layer_intermediate_sizes)),
+        }
+        for logger in trainer.loggers:
+            logger.log_metrics(metrics, step=trainer.global_step)
+        return maps
+
+    def _importance(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, list[Tensor]]:
+        device = trainer.strategy.root_device
+        pl_module.to(device)
+        forward_model: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
+
+        def loss_fn(batch: dict[str, Tensor], gates: list[Tensor] | None) -> Tensor:
+            out = forward_model(batch, head_gates=gates)
+            return span_cross_entropy(
+                out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
+            )
+
+        model: Any = pl_module.model
+        layers: list[Any] = list(model.encoder.layers)
+        was_training = pl_module.training
+        pl_module.eval()  # no dropout while measuring (as Michel et al.)
+        try:
+            result = compute_importance(
+                loss_fn,
+                _batches_on(_fresh_train_batches(trainer, self.seed + len(self.steps_done)), device),
+                model.config.layer_heads,
+                self.importance_batches,
+                device,
+                normalize=self.normalize,
+                estimator=self.importance_estimator,
+                projections=[layer.attn_out for layer in layers],
+                progress=trainer.is_global_zero and trainer.progress_bar_callback is not None,
+                ffn_projections=[layer.ffn_out for layer in layers],
+            )
+        finally:
+            pl_module.train(was_training)
+        if self.importance_batches is not None and result.batches < self.importance_batches:
+            warnings.warn(
+                f"StructuredPruning: importance_batches={self.importance_batches} but the training data has only "
+                f"{result.batches} batches; importance uses those",
+                stacklevel=2,
+            )
+        assert result.neurons is not None
+        return {"heads": result.heads, "neurons": result.neurons}
+
+
+def _fresh_train_batches(trainer: pl.Trainer, seed: int) -> Iterator[Any]:
+    """Training batches from the start of the data, also at the end of an epoch.
+
+    The data module's resumable training loader skips the batches of the current epoch
+    already trained on, so at the end of an epoch it yields nothing; a plain loader over the
+    same dataset (shuffled with ``seed``) does not.
+    """
+    datamodule = getattr(trainer, "datamodule", None)
+    plain = datamodule.train_dataloader() if datamodule is not None else None
+    if isinstance(plain, DataLoader) and plain.batch_size is not None:
+        generator = torch.Generator().manual_seed(seed)
+        return iter(
+            DataLoader(
+                plain.dataset,
+                batch_size=plain.batch_size,
+                shuffle=True,
+                generator=generator,
+                collate_fn=plain.collate_fn,
+            )
+        )
+    return _train_batches(trainer)
+
+
+def _check_prunable(model: Any) -> None:
+    """Refuse a model loaded from an exported artifact, or one whose layers are not plain linear layers."""
+    source = getattr(model.config, "source", None)
+    if source and (Path(str(source)) / _EXPORT_MANIFEST).is_file():
+        raise UserInputError(
+            f"StructuredPruning: the model was loaded from {source}, a directory written by `lit_distill export`; "
+            "pruning an exported artifact is not supported. Prune the checkpoint or model directory it was "
+            "exported from, then export again"
+        )
+    for i, layer in enumerate(model.encoder.layers):
+        for name in ("qkv", "attn_out", "ffn_in", "ffn_out"):
+            if type(getattr(layer, name)) is not nn.Linear:
+                raise UserInputError(
+                    f"StructuredPruning: layer {i}'s {name} is a {type(getattr(layer, name)).__name__}, not a plain "
+                    "torch.nn.Linear (a quantised or exported model?); prune the floating-point model instead"
+                )
