@@ -316,9 +316,16 @@ def _layer_heads(pl_module: pl.LightningModule) -> list[int]:
 
 
 def _train_batches(trainer: pl.Trainer) -> Iterator[Any]:
+    """The training batches, from the first batch of the epoch.
+
+    The data module's resumable loader skips the batches of the current epoch already
+    trained on (at an epoch's end: all of them); importance reads it from the start.
+    """
     datamodule = getattr(trainer, "datamodule", None)
     if datamodule is not None:
-        return iter(datamodule.train_dataloader())
+        loader = datamodule.train_dataloader()
+        from_start = getattr(loader, "from_start", None)  # data.resumable.ResumableLoader
+        return from_start() if callable(from_start) else iter(loader)
     source = getattr(trainer.fit_loop, "_data_source", None)
     if source is not None and source.is_defined():
         return iter(source.dataloader())

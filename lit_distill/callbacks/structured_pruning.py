@@ -12,16 +12,14 @@ stays as it is for head-only pruning.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
 import lightning.pytorch as pl
-import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
-from torch.utils.data import DataLoader
 from typing_extensions import override
 
 from lit_distill.callbacks.head_pruning import _batches_on, _ensure_model, _rebuild_optimizers, _train_batches
@@ -340,7 +338,7 @@ class StructuredPruning(Callback):
         try:
             result = compute_importance(
                 loss_fn,
-                _batches_on(_fresh_train_batches(trainer, self.seed + len(self.steps_done)), device),
+                _batches_on(_train_batches(trainer), device),
                 model.config.layer_heads,
                 self.importance_batches,
                 device,
@@ -360,29 +358,6 @@ class StructuredPruning(Callback):
             )
         assert result.neurons is not None
         return {"heads": result.heads, "neurons": result.neurons}
-
-
-def _fresh_train_batches(trainer: pl.Trainer, seed: int) -> Iterator[Any]:
-    """Training batches from the start of the data, also at the end of an epoch.
-
-    The data module's resumable training loader skips the batches of the current epoch
-    already trained on, so at the end of an epoch it yields nothing; a plain loader over the
-    same dataset (shuffled with ``seed``) does not.
-    """
-    datamodule = getattr(trainer, "datamodule", None)
-    plain = datamodule.train_dataloader() if datamodule is not None else None
-    if isinstance(plain, DataLoader) and plain.batch_size is not None:
-        generator = torch.Generator().manual_seed(seed)
-        return iter(
-            DataLoader(
-                plain.dataset,
-                batch_size=plain.batch_size,
-                shuffle=True,
-                generator=generator,
-                collate_fn=plain.collate_fn,
-            )
-        )
-    return _train_batches(trainer)
 
 
 def _check_prunable(model: Any) -> None:

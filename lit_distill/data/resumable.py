@@ -75,6 +75,10 @@ class ResumableLoader(DataLoader):  # type: ignore[type-arg]
 
         return skipping()
 
+    def from_start(self) -> Iterator[Any]:
+        """Every batch of the current epoch, none skipped (e.g. to measure importance at an epoch's end)."""
+        return super().__iter__()
+
     def state_dict(self) -> dict[str, int]:
         """Marks the loader as resumable for Lightning (the position comes from the trainer's progress)."""
         return {"processed_batches": int(self.processed_batches()) if self.processed_batches else 0}

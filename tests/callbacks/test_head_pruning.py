@@ -222,3 +222,17 @@ def test_teacher_built_from_the_data_tokenizer_is_pruned_before_training(
     t.fit(module, datamodule=datamodule())
     assert module.model.config.layer_heads == [3, 1]
     assert module.model.config.vocab_size == len(t.datamodule.tokenizer)
+
+
+def test_importance_reads_a_resumable_loader_from_the_start_at_an_epoch_end() -> None:
+    """At an epoch's end the resumable loader skips every batch; importance must still see them."""
+    from types import SimpleNamespace
+
+    from lit_distill.callbacks.head_pruning import _train_batches
+    from lit_distill.data.resumable import make_resumable
+
+    plain = toy_loader()  # 8 examples, batch 4: 2 batches
+    loader = make_resumable(plain, 0, lambda: 2)  # both batches of the epoch already trained on
+    assert list(loader) == []  # what training sees on resuming at the epoch's end
+    trainer: Any = SimpleNamespace(datamodule=SimpleNamespace(train_dataloader=lambda: loader))
+    assert len(list(_train_batches(trainer))) == 2
