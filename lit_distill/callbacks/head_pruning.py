@@ -259,14 +259,7 @@ class HeadPruning(Callback):
     ) -> list[Tensor]:
         device = trainer.strategy.root_device
         pl_module.to(device)
-        forward_model: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
-
-        def loss_fn(batch: dict[str, Tensor], gates: list[Tensor] | None) -> Tensor:
-            out = forward_model(batch, head_gates=gates)
-            return span_cross_entropy(
-                out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
-            )
-
+        loss_fn = _span_loss_fn(pl_module)
         was_training = pl_module.training
         pl_module.eval()  # no dropout while measuring (as Michel et al.)
         try:
@@ -308,6 +301,21 @@ def _ensure_model(pl_module: pl.LightningModule) -> None:
         raise TypeError(
             f"HeadPruning needs pl_module.model to be a lit_distill QAModel; {type(pl_module).__name__} has none"
         )
+
+
+def _span_loss_fn(
+    pl_module: pl.LightningModule,
+) -> Callable[[dict[str, Tensor], list[Tensor] | None], Tensor]:
+    """The gold-span loss of the module's model under the given head gates (what importance differentiates)."""
+    forward_model: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
+
+    def loss_fn(batch: dict[str, Tensor], gates: list[Tensor] | None) -> Tensor:
+        out = forward_model(batch, head_gates=gates)
+        return span_cross_entropy(
+            out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
+        )
+
+    return loss_fn
 
 
 def _layer_heads(pl_module: pl.LightningModule) -> list[int]:

@@ -12,7 +12,6 @@ stays as it is for head-only pruning.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +21,14 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor, nn
 from typing_extensions import override
 
-from lit_distill.callbacks.head_pruning import _batches_on, _ensure_model, _rebuild_optimizers, _train_batches
+from lit_distill.callbacks.head_pruning import (
+    _batches_on,
+    _ensure_model,
+    _rebuild_optimizers,
+    _span_loss_fn,
+    _train_batches,
+)
+from lit_distill.checks import is_int, is_number
 from lit_distill.compression.head_importance import ESTIMATORS, Estimator, compute_importance
 from lit_distill.compression.structured_budget import (
     Budget,
@@ -36,7 +42,6 @@ from lit_distill.compression.structured_budget import (
     schedule_share,
 )
 from lit_distill.compression.structured_selection import select_by_importance, select_randomly
-from lit_distill.losses import span_cross_entropy
 from lit_distill.user_errors import UserInputError
 
 __all__ = ["StructuredPruning"]
@@ -143,12 +148,10 @@ class StructuredPruning(Callback):
             ("ffn_fraction", ffn_fraction),
             ("target", target),
         ):
-            if value is not None and (
-                isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1
-            ):
+            if value is not None and (not is_number(value) or not 0 < value <= 1):
                 raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: a number in (0, 1]")
         for name, value, least in (("seq_length", seq_length, 1), ("epochs", epochs, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            if not is_int(value) or value < least:
                 raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: an integer >= {least}")
         if importance_batches is not None and (
             isinstance(importance_batches, bool)
@@ -323,14 +326,7 @@ class StructuredPruning(Callback):
     def _importance(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, list[Tensor]]:
         device = trainer.strategy.root_device
         pl_module.to(device)
-        forward_model: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
-
-        def loss_fn(batch: dict[str, Tensor], gates: list[Tensor] | None) -> Tensor:
-            out = forward_model(batch, head_gates=gates)
-            return span_cross_entropy(
-                out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
-            )
-
+        loss_fn = _span_loss_fn(pl_module)
         model: Any = pl_module.model
         layers: list[Any] = list(model.encoder.layers)
         was_training = pl_module.training

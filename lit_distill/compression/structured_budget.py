@@ -33,6 +33,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from lit_distill.checks import is_number
 from lit_distill.models.config import EncoderConfig
 
 __all__ = [
@@ -84,7 +85,7 @@ def encoder_cost(config: EncoderConfig, metric: Metric, seq_length: int) -> int:
 
 
 def _check_fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+    if not is_number(value) or not 0 < value <= 1:
         raise ValueError(f"{name}={value!r}: a fraction must be a number in (0, 1]")
     return float(value)
 

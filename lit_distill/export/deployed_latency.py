@@ -36,6 +36,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from typing_extensions import override
 
+from lit_distill.checks import is_int
 from lit_distill.metric_names import DEPLOYED_METRIC_KEYS as DEPLOYED_METRICS
 
 __all__ = ["DEPLOYED_METRICS", "DeployedLatency"]
@@ -73,9 +74,9 @@ class DeployedLatency(Callback):
             ("warmup", warmup, 0),
             ("repeats", repeats, 1),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            if not is_int(value) or value < low:
                 raise ValueError(f"DeployedLatency: {name} must be an integer >= {low}, got {value!r}")
-        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        if threads is not None and (not is_int(threads) or threads < 1):
             raise ValueError(f"DeployedLatency: threads must be an integer >= 1 or null, got {threads!r}")
         from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from lit_distill.checks import is_int
+
 Layout = Literal["bert", "distilbert"]
 Activation = Literal["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]
 
@@ -81,7 +83,7 @@ class EncoderConfig:
             "max_position_embeddings",
         ):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not is_int(value) or value < 1:
                 raise ValueError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
         if self.hidden_size % self.num_attention_heads != 0:
             raise ValueError(
@@ -108,7 +110,7 @@ class EncoderConfig:
                     f"{self.num_hidden_layers}; give one head count per layer"
                 )
             for i, h in enumerate(heads):
-                if isinstance(h, bool) or not isinstance(h, int) or not 1 <= h <= self.num_attention_heads:
+                if not is_int(h) or not 1 <= h <= self.num_attention_heads:
                     raise ValueError(
                         f"EncoderConfig.heads_per_layer[{i}]={h!r}; allowed: an integer in "
                         f"[1, {self.num_attention_heads}] (a layer keeps at least one head)"

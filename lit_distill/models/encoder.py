@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from lit_distill.checks import is_int
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import (
     KeptTokens,
@@ -266,7 +267,7 @@ class Encoder(nn.Module):
             )
         skip = set()
         for i in skip_layers or ():
-            if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < num_layers:
+            if not is_int(i) or not 0 <= i < num_layers:
                 raise ValueError(f"skip_layers entry {i!r}: allowed are layer indices 0..{num_layers - 1}")
             skip.add(i)
         if head_gates is not None:

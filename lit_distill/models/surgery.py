@@ -15,6 +15,7 @@ from typing import cast
 import torch
 from torch import nn
 
+from lit_distill.checks import is_int, is_number
 from lit_distill.layer_maps import check_layer_map
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.encoder import EncoderLayer
@@ -40,7 +41,7 @@ def _layers(model: QAModel) -> list[EncoderLayer]:
 
 
 def _check_layer(index: object, num_layers: int, what: str) -> int:
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < num_layers:
+    if not is_int(index) or not 0 <= index < num_layers:
         raise ValueError(f"{what}: layer {index!r} does not exist; allowed are 0..{num_layers - 1}")
     return index
 
@@ -100,7 +101,7 @@ def prune_heads(model: QAModel, heads: Mapping[int, Sequence[int]]) -> QAModel:
         count = layers[i].num_heads
         drop = set()
         for h in remove:
-            if isinstance(h, bool) or not isinstance(h, int) or not 0 <= h < count:
+            if not is_int(h) or not 0 <= h < count:
                 raise ValueError(f"prune_heads: layer {i} has heads 0..{count - 1}; got head {h!r}")
             drop.add(h)
         keep = [h for h in range(count) if h not in drop]
@@ -165,7 +166,7 @@ def prune_ffn(model: QAModel, neurons: Mapping[int, Sequence[int]]) -> QAModel:
         count = layers[i].ffn_in.out_features
         drop = set()
         for j in remove:
-            if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j < count:
+            if not is_int(j) or not 0 <= j < count:
                 raise ValueError(f"prune_ffn: layer {i} has neurons 0..{count - 1}; got neuron {j!r}")
             drop.add(j)
         if len(drop) >= count:
@@ -208,9 +209,7 @@ def select_layers(model: QAModel, layers: Sequence[int], parameter: str = "selec
 
 def check_dropout_rate(name: str, rate: object) -> None:
     """Raise a ``ValueError`` naming ``name`` unless ``rate`` is None or a number in [0, 1)."""
-    if rate is not None and (
-        isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1
-    ):
+    if rate is not None and (not is_number(rate) or not 0 <= rate < 1):
         raise ValueError(f"{name}={rate!r}: a dropout rate must be a number in [0, 1) (or null to keep it)")
 
 
