@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import TypeGuard, TypeVar
 
 __all__ = [
     "finite_number",
@@ -35,12 +35,12 @@ __all__ = [
 T = TypeVar("T")
 
 
-def is_int(value: object) -> bool:
+def is_int(value: object) -> TypeGuard[int]:
     """Whether ``value`` is an ``int`` and not a ``bool``."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: object) -> bool:
+def is_number(value: object) -> TypeGuard[int | float]:
     """Whether ``value`` is an ``int`` or ``float`` (inf and nan included) and not a ``bool``."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
