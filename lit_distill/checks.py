@@ -6,13 +6,14 @@ Each check returns the value when it is allowed and otherwise raises ``error``
 parameter, the bad value and what is allowed. ``True`` and ``False`` are never
 numbers here, although Python's ``bool`` is a subclass of ``int``.
 
-Example::
+Example (the export copies this module into Hugging Face custom-code directories,
+so it imports nothing of the package, not even in its examples)::
 
-    from lit_distill.checks import fraction, positive_int
-
-    positive_int("n_best_size", 20)                        # -> 20
-    fraction("warmup_ratio", 1.5, high_open=True)
-    # ValueError: warmup_ratio must be a finite number in [0, 1), got 1.5
+    >>> positive_int("n_best_size", 20)
+    20
+    >>> fraction("warmup_ratio", 1.5, high_open=True)
+    Traceback (most recent call last):
+    ValueError: warmup_ratio must be a finite number in [0, 1), got 1.5
 """
 
 from __future__ import annotations

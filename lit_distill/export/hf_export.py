@@ -3,10 +3,11 @@
 A model with one head count in every layer and no length configuration becomes a
 standard ``BertForQuestionAnswering`` / ``DistilBertForQuestionAnswering``
 checkpoint (no custom code). Anything else (pruned heads, pruned feed-forward neurons
-(per-layer FFN widths), a default length configuration) uses transformers' custom-model mechanism: ``config.json`` carries an
-``auto_map`` and the directory carries the encoder's source, copied from this package
-(``lit_distill/models/{config,length,encoder}.py``, imports made relative), loaded
-with ``trust_remote_code=True``.
+(per-layer FFN widths), a default length configuration) uses transformers' custom-model
+mechanism: ``config.json`` carries an ``auto_map`` and the directory carries the
+encoder's source, copied from this package (``lit_distill/models/{config,length,encoder}.py``
+and the argument checks they use, ``lit_distill/checks.py``; imports made relative),
+loaded with ``trust_remote_code=True``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import torch
 from safetensors.torch import save_file
 
+from lit_distill import checks as checks_module
 from lit_distill.models import config as config_module
 from lit_distill.models import encoder as encoder_module
 from lit_distill.models import length as length_module
@@ -32,6 +34,7 @@ REMOTE_DIR = Path(__file__).parent / "remote"
 MODELING_FILE = "modeling_lit_distill.py"
 # Copied package module -> file name in the exported directory.
 COPIED_MODULES = {
+    "lit_distill.checks": ("lit_distill_checks", checks_module),
     "lit_distill.models.config": ("lit_distill_config", config_module),
     "lit_distill.models.length": ("lit_distill_length", length_module),
     "lit_distill.models.encoder": ("lit_distill_encoder", encoder_module),
