@@ -43,6 +43,7 @@ def lit_distill(argv: list[str], stage: str, log: Path, in_process: bool) -> Non
         if code:
             raise StageFailed(stage, code, None)
         return
+    log.parent.mkdir(parents=True, exist_ok=True)  # a bench-only stage has no config written there
     with log.open("a") as handle:
         handle.write(f"\n$ python -m lit_distill {' '.join(argv)}\n")
         handle.flush()
