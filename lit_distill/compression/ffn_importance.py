@@ -15,44 +15,33 @@ nn_pruning's neuron masks). The two estimators of
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
 
 import torch
 from torch import Tensor, nn
 
+from lit_distill.compression.input_gates import gated_inputs
+
 __all__ = ["ffn_neuron_gates"]
 
 
-@contextmanager
-def ffn_neuron_gates(projections: Sequence[nn.Module], per_token: bool) -> Iterator[list[Tensor | None]]:
+def ffn_neuron_gates(
+    projections: Sequence[nn.Module], per_token: bool
+) -> AbstractContextManager[list[Tensor | None]]:
     """Gate every feed-forward neuron while the context is active.
 
-    A forward pre-hook on each layer's ``ffn_out`` multiplies its input (B, n, I) by a
-    tensor of ones that requires grad: (B, n, I) per token, or (I,) per neuron. The
-    yielded list holds each layer's gate of the latest forward pass (None for a layer
-    that did not run). Multiplying by ones changes no value, so the forward pass and
-    every other gradient stay exactly as they are.
+    The input (B, n, I) of each layer's ``ffn_out`` is multiplied by ones that require
+    grad: (B, n, I) per token, or (I,) per neuron (:func:`gated_inputs`).
 
     Args:
         projections: each layer's second feed-forward linear layer (input (B, n, I)).
         per_token: a gate per example and token (``"per_token"``) or per neuron only.
     """
-    gates: list[Tensor | None] = [None] * len(projections)
 
-    def hook_for(layer: int) -> Callable[[nn.Module, tuple[Tensor, ...]], tuple[Tensor, ...]]:
-        def hook(_: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-            hidden = args[0]  # (B, n, I)
-            shape = hidden.shape if per_token else hidden.shape[-1:]
-            gate = torch.ones(shape, device=hidden.device, dtype=hidden.dtype, requires_grad=True)
-            gates[layer] = gate
-            return (hidden * gate, *args[1:])
+    def gate_input(_: int, hidden: Tensor) -> tuple[Tensor, Tensor]:
+        shape = hidden.shape if per_token else hidden.shape[-1:]  # (B, n, I) or (I,)
+        gate = torch.ones(shape, device=hidden.device, dtype=hidden.dtype, requires_grad=True)
+        return hidden * gate, gate
 
-        return hook
-
-    handles = [p.register_forward_pre_hook(hook_for(i)) for i, p in enumerate(projections)]
-    try:
-        yield gates
-    finally:
-        for handle in handles:
-            handle.remove()
+    return gated_inputs(projections, gate_input)

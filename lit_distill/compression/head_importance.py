@@ -29,8 +29,8 @@ on the input of each layer's attention output projection by :func:`token_head_ga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from lit_distill.compression.ffn_importance import ffn_neuron_gates
+from lit_distill.compression.input_gates import gated_inputs
 
 __all__ = [
     "ESTIMATORS",
@@ -61,16 +62,15 @@ def make_head_gates(num_heads_per_layer: Sequence[int], device: torch.device | s
     return [torch.ones(n, device=device, requires_grad=True) for n in num_heads_per_layer]
 
 
-@contextmanager
 def token_head_gates(
     projections: Sequence[nn.Module], num_heads_per_layer: Sequence[int]
-) -> Iterator[list[Tensor | None]]:
+) -> AbstractContextManager[list[Tensor | None]]:
     """Gate every head's context vector per example and token while the context is active.
 
-    A forward pre-hook on each layer's attention output projection multiplies its input,
-    viewed as (B, n, h, dh), by a (B, n, h, 1) tensor of ones that requires grad. The
-    yielded list holds each layer's (B, n, h) gate of the latest forward pass (None for
-    a layer that did not run), so ``∂L/∂gate[b, t, h] = ⟨∂L/∂ctx, ctx⟩`` of head h at
+    Each layer's attention output projection sees its input, viewed as (B, n, h, dh),
+    multiplied by a (B, n, h, 1) tensor of ones that requires grad (:func:`gated_inputs`).
+    The yielded list holds each layer's gate of the latest forward pass (None for a
+    layer that did not run), so ``∂L/∂gate[b, t, h] = ⟨∂L/∂ctx, ctx⟩`` of head h at
     token t of example b.
 
     Args:
@@ -81,28 +81,16 @@ def token_head_gates(
         raise ValueError(
             f"{len(projections)} projections but {len(num_heads_per_layer)} layers of head counts"
         )
-    gates: list[Tensor | None] = [None] * len(projections)
 
-    def hook_for(layer: int) -> Callable[[nn.Module, tuple[Tensor, ...]], tuple[Tensor, ...]]:
+    def gate_input(layer: int, context: Tensor) -> tuple[Tensor, Tensor]:
+        batch, n, width = context.shape  # (B, n, h*dh)
         heads = num_heads_per_layer[layer]
+        gate = torch.ones(batch, n, heads, 1, device=context.device, dtype=context.dtype)
+        gate.requires_grad_(True)
+        gated = (context.view(batch, n, heads, width // heads) * gate).view(batch, n, width)
+        return gated, gate
 
-        def hook(_: nn.Module, args: tuple[Tensor, ...]) -> tuple[Tensor, ...]:
-            context = args[0]  # (B, n, h*dh)
-            batch, n, width = context.shape
-            gate = torch.ones(batch, n, heads, 1, device=context.device, dtype=context.dtype)
-            gate.requires_grad_(True)
-            gates[layer] = gate
-            gated = (context.view(batch, n, heads, width // heads) * gate).view(batch, n, width)
-            return (gated, *args[1:])
-
-        return hook
-
-    handles = [p.register_forward_pre_hook(hook_for(i)) for i, p in enumerate(projections)]
-    try:
-        yield gates
-    finally:
-        for handle in handles:
-            handle.remove()
+    return gated_inputs(projections, gate_input)
 
 
 def accumulate_head_importance(
