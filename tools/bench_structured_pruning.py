@@ -7,7 +7,14 @@ once (``compute_importance``: |∂loss/∂gate| per example and token over
 FFN-only and joint pruning at each ``--targets`` fraction of the encoder's FLOPs
 (per sequence of ``--seq-length`` tokens, global scope: the least important units of
 the whole model go), prunes a copy and scores it without retraining. Prints one table.
-No timing: speed is to be measured on an idle machine (``python -m lit_distill bench``).
+
+``--repeats N`` also times every model on random full-length inputs (``--bench-batch-size``
+sequences of ``--seq-length`` tokens), interleaved: one timed forward of every model per
+round, N rounds, so that a drift of the machine slows every model alike; the table then
+gives the median latency, the speed-up over the unpruned model and the share of the FLOP
+reduction that became time saved (``1 - t/t0`` over ``1 - FLOPs/FLOPs0``). ``--plot`` draws
+F1 against encoder FLOPs (and against the measured speed-up when timed); ``--distilled``
+adds the F1 each model reached after distillation (a JSON object, model name -> F1).
 
     python tools/bench_structured_pruning.py --model runs/quickstart/teacher/model \\
         --data '{"synthetic": true, "cache_dir": "runs/quickstart/data", "max_seq_length": 96, "doc_stride": 48}'
@@ -19,6 +26,7 @@ import argparse
 import copy
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +40,7 @@ from lit_distill.compression.head_importance import compute_importance  # noqa: 
 from lit_distill.compression.structured_budget import budget_for_target, encoder_cost  # noqa: E402
 from lit_distill.compression.structured_selection import select_by_importance  # noqa: E402
 from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
+from lit_distill.export.timing_stats import summarize_times  # noqa: E402
 from lit_distill.losses import span_cross_entropy  # noqa: E402
 from lit_distill.models.surgery import prune_ffn, prune_heads  # noqa: E402
 from tools.bench_compression_lengths import QUICKSTART_DATA  # noqa: E402
@@ -49,7 +58,13 @@ def main() -> int:
         "--seq-length", type=int, default=None, help="tokens for the FLOPs (default: max_seq_length)"
     )
     parser.add_argument("--importance-batches", type=int, default=16)
+    parser.add_argument("--repeats", type=int, default=0, help="timed rounds (0: no timing)")
+    parser.add_argument("--bench-batch-size", type=int, default=8, help="sequences per timed forward")
     parser.add_argument("--json", default=None)
+    parser.add_argument("--plot", default=None, help="PNG: F1 against FLOPs (and speed-up when timed)")
+    parser.add_argument(
+        "--distilled", default=None, help="JSON file: model name -> F1 after distillation (for --plot)"
+    )
     args = parser.parse_args()
     torch.manual_seed(0)
     data = json.loads(args.data) if args.data else dict(QUICKSTART_DATA)
@@ -92,6 +107,7 @@ def main() -> int:
         }
 
     rows = [row("unpruned", base)]
+    models = [base]
     for target in (float(t) for t in args.targets.split(",")):
         for parts in ("heads", "ffn", "both"):
             name = f"{parts}, -{target:.0%} FLOPs"
@@ -107,8 +123,48 @@ def main() -> int:
             if budget.neurons:
                 prune_ffn(model, select_by_importance(importance.neurons, total=budget.neurons))
             rows.append(row(name, model))
+            models.append(model)
 
-    header = f"{'model':<24} {'heads':>5} {'FFN':>5} {'enc FLOPs':>9} {'enc params':>10} {'params':>9} {'EM':>6} {'F1':>6}"
+    timed = [r for r in rows if "error" not in r]
+    if args.repeats > 0:
+        for r, latency in zip(
+            timed, interleaved_latency(models, args.bench_batch_size, seq, args.repeats), strict=True
+        ):
+            r["latency_median_s"] = latency
+            r["speedup"] = timed[0]["latency_median_s"] / latency
+            saved_flops = 1.0 - r["encoder_flops"]
+            r["time_saved_per_flop_saved"] = (1.0 - 1.0 / r["speedup"]) / saved_flops if saved_flops else None
+
+    print_table(rows, seq, args.repeats > 0)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=2, default=str))
+    if args.plot:
+        distilled = json.loads(Path(args.distilled).read_text()) if args.distilled else {}
+        plot(timed, distilled, seq, Path(args.plot))
+    return 0
+
+
+def interleaved_latency(models: list[Any], batch_size: int, seq: int, repeats: int) -> list[float]:
+    """Median seconds per forward of ``batch_size`` random ``seq``-token sequences, per model."""
+    gen = torch.Generator().manual_seed(0)
+    ids = torch.randint(1, models[0].config.vocab_size, (batch_size, seq), generator=gen)  # (B, T)
+    mask, types = torch.ones_like(ids), torch.zeros_like(ids)
+    times: list[list[float]] = [[] for _ in models]
+    with torch.inference_mode():
+        for model in models:  # one untimed warm-up each
+            model.eval()(ids, mask, types)
+        for _ in range(repeats):
+            for i, model in enumerate(models):
+                start = time.perf_counter()
+                model(ids, mask, types)
+                times[i].append(time.perf_counter() - start)
+    return [summarize_times(t)["median"] for t in times]
+
+
+def print_table(rows: list[dict[str, Any]], seq: int, timed: bool) -> None:
+    header = f"{'model':<24} {'heads':>5} {'FFN':>5} {'enc FLOPs':>9} {'enc params':>10} {'params':>10} {'EM':>6} {'F1':>6}"
+    if timed:
+        header += f" {'ms':>8} {'speed-up':>8} {'saved/FLOPs saved':>17}"
     print(f"encoder FLOPs at {seq} tokens; fractions of the unpruned model's")
     print(header)
     print("-" * len(header))
@@ -116,13 +172,66 @@ def main() -> int:
         if "error" in r:
             print(f"{r['model']:<24} not reachable: {r['error']}")
             continue
-        print(
+        line = (
             f"{r['model']:<24} {r['heads']:>5} {r['ffn']:>5} {r['encoder_flops']:>9.3f} {r['encoder_params']:>10.3f} "
-            f"{r['num_parameters']:>9,} {r['exact']:>6.2f} {r['f1']:>6.2f}"
+            f"{r['num_parameters']:>10,} {r['exact']:>6.2f} {r['f1']:>6.2f}"
         )
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=2, default=str))
-    return 0
+        if timed:
+            share = r["time_saved_per_flop_saved"]
+            line += f" {1000 * r['latency_median_s']:>8.1f} {r['speedup']:>7.2f}x"
+            line += f" {'' if share is None else f'{share:.0%}':>17}"
+        print(line)
+
+
+def plot(rows: list[dict[str, Any]], distilled: dict[str, float], seq: int, out: Path) -> None:
+    """F1 against encoder FLOPs (and measured speed-up), one marker per budget kind."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise SystemExit("--plot needs matplotlib: pip install 'lit_distill[plots]'") from None
+    timed = "speedup" in rows[0]
+    fig = Figure(figsize=(10 if timed else 5.5, 4.2), dpi=110)
+    FigureCanvasAgg(fig)
+    axes = [fig.add_subplot(1, 2 if timed else 1, i + 1) for i in range(2 if timed else 1)]
+    styles = {
+        "unpruned": ("k", "*"),
+        "heads": ("tab:blue", "o"),
+        "ffn": ("tab:orange", "s"),
+        "both": ("tab:green", "^"),
+    }
+    for ax, key, label in zip(
+        axes,
+        ("encoder_flops", "speedup"),
+        (f"encoder FLOPs at {seq} tokens (share)", "measured CPU speed-up"),
+        strict=False,  # one axis when not timed
+    ):
+        for kind, (colour, marker) in styles.items():
+            mine = [r for r in rows if r["model"].split(",")[0] == kind]
+            if not mine:
+                continue
+            xs = [r[key] for r in mine]
+            one_shot = "" if kind == "unpruned" else ": one-shot"
+            ax.scatter(xs, [r["f1"] for r in mine], c=colour, marker=marker, label=f"{kind}{one_shot}")
+            after = [(r[key], distilled[r["model"]]) for r in mine if r["model"] in distilled]
+            if after:
+                ax.scatter(
+                    [x for x, _ in after],
+                    [f1 for _, f1 in after],
+                    facecolors="none",
+                    edgecolors=colour,
+                    marker=marker,
+                    s=70,
+                    label=f"{kind}: after distillation",
+                )
+        ax.set_xlabel(label)
+        ax.set_ylabel("F1")
+        ax.grid(alpha=0.3)
+    axes[0].invert_xaxis()
+    axes[-1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    print(f"plot: {out}")
 
 
 if __name__ == "__main__":
