@@ -14,7 +14,8 @@ round, N rounds, so that a drift of the machine slows every model alike; the tab
 gives the median latency, the speed-up over the unpruned model and the share of the FLOP
 reduction that became time saved (``1 - t/t0`` over ``1 - FLOPs/FLOPs0``). ``--plot`` draws
 F1 against encoder FLOPs (and against the measured speed-up when timed); ``--distilled``
-adds the F1 each model reached after distillation (a JSON object, model name -> F1).
+adds the F1 each model reached after distillation (a JSON object, model name -> F1);
+``--from-json ROWS.json --plot OUT.png`` redraws from an earlier run's ``--json``.
 
     python tools/bench_structured_pruning.py --model runs/quickstart/teacher/model \\
         --data '{"synthetic": true, "cache_dir": "runs/quickstart/data", "max_seq_length": 96, "doc_stride": 48}'
@@ -49,7 +50,7 @@ from tools.bench_compression_pruning import score  # noqa: E402
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", required=True, help="model directory or lit_distill .ckpt")
+    parser.add_argument("--model", help="model directory or lit_distill .ckpt")
     parser.add_argument(
         "--data", default=None, help="SquadDataModule arguments as JSON (default: quickstart data)"
     )
@@ -65,7 +66,19 @@ def main() -> int:
     parser.add_argument(
         "--distilled", default=None, help="JSON file: model name -> F1 after distillation (for --plot)"
     )
+    parser.add_argument(
+        "--from-json", default=None, help="only draw --plot from the rows of an earlier --json (no model)"
+    )
     args = parser.parse_args()
+    if args.from_json:
+        if not args.plot:
+            parser.error("--from-json needs --plot")
+        saved = [r for r in json.loads(Path(args.from_json).read_text()) if "error" not in r]
+        distilled = json.loads(Path(args.distilled).read_text()) if args.distilled else {}
+        plot(saved, distilled, int(args.seq_length or 384), Path(args.plot))
+        return 0
+    if not args.model:
+        parser.error("--model is required (or --from-json with --plot)")
     torch.manual_seed(0)
     data = json.loads(args.data) if args.data else dict(QUICKSTART_DATA)
     dm = SquadDataModule(**data)
