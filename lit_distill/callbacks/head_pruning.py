@@ -33,6 +33,7 @@ from lit_distill.compression.head_selection import (
     validate_head_map,
 )
 from lit_distill.losses import span_cross_entropy
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["HeadPruning", "parse_when"]
 
@@ -286,7 +287,7 @@ class HeadPruning(Callback):
 
 
 # ------------------------------------------------------------------- helpers
-def _ensure_model(pl_module: pl.LightningModule) -> None:
+def _ensure_model(pl_module: pl.LightningModule, who: str = "HeadPruning") -> None:
     """Run the module's own ``setup`` now if that is where it builds its model.
 
     Lightning calls callbacks' ``setup`` before the module's; the QA modules build
@@ -298,8 +299,8 @@ def _ensure_model(pl_module: pl.LightningModule) -> None:
     if callable(has_model) and not has_model():
         pl_module.setup("fit")
     if not hasattr(getattr(pl_module, "model", None), "config"):
-        raise TypeError(
-            f"HeadPruning needs pl_module.model to be a lit_distill QAModel; {type(pl_module).__name__} has none"
+        raise UserInputError(
+            f"{who} needs pl_module.model to be a lit_distill QAModel; {type(pl_module).__name__} has none"
         )
 
 
@@ -323,7 +324,7 @@ def _layer_heads(pl_module: pl.LightningModule) -> list[int]:
     return list(model.config.layer_heads)
 
 
-def _train_batches(trainer: pl.Trainer) -> Iterator[Any]:
+def _train_batches(trainer: pl.Trainer, who: str = "HeadPruning") -> Iterator[Any]:
     """The training batches, from the first batch of the epoch.
 
     The data module's resumable loader skips the batches of the current epoch already
@@ -337,8 +338,8 @@ def _train_batches(trainer: pl.Trainer) -> Iterator[Any]:
     source = getattr(trainer.fit_loop, "_data_source", None)
     if source is not None and source.is_defined():
         return iter(source.dataloader())
-    raise ValueError(
-        "HeadPruning(strategy='importance') needs training data: pass a datamodule or train_dataloaders"
+    raise UserInputError(
+        f"{who}(strategy='importance') needs training data: pass a datamodule or train_dataloaders"
     )
 
 
@@ -353,7 +354,11 @@ def _rebuild_optimizers(trainer: pl.Trainer) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "lr_scheduler.step() before optimizer.step()"
         for config in trainer.lr_scheduler_configs:
-            steps = trainer.global_step if config.interval == "step" else trainer.current_epoch + 1
+            # Called from on_train_epoch_end: Lightning has stepped a step-interval schedule once per
+            # `frequency` optimiser steps, and an epoch-interval one once per `frequency` finished
+            # epochs before this one; it steps the latter again for this epoch after this hook.
+            done = trainer.global_step if config.interval == "step" else trainer.current_epoch
+            steps = done // max(1, int(config.frequency))
             scheduler: Any = config.scheduler
             if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
                 continue  # driven by a monitored metric, not by the step count

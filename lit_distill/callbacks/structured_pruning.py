@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import Callback
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from typing_extensions import override
 
@@ -56,6 +56,27 @@ def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
         raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: {', '.join(allowed)}")
 
 
+def _shape(config: Any) -> tuple[list[int], list[int]]:
+    return list(config.layer_heads), list(config.layer_intermediate_sizes)
+
+
+def _warn_short_schedule(epochs: int, max_epochs: int | None) -> None:
+    """Warn when ``trainer.max_epochs`` leaves no epoch after the last pruning step."""
+    if max_epochs is None or max_epochs < 0 or max_epochs > epochs:
+        return
+    if max_epochs < epochs:
+        what = (
+            f"only {max_epochs} of its {epochs} pruning steps can run "
+            f"({schedule_share(max_epochs, epochs) if max_epochs else 0.0:.1%} of the budget)"
+        )
+    else:
+        what = "its last pruning step comes after the last epoch's training and validation"
+    rank_zero_warn(
+        f"StructuredPruning(epochs={epochs}) with trainer.max_epochs={max_epochs}: {what}; give "
+        f"trainer.max_epochs >= {epochs + 1} so that the model trains at its final shape"
+    )
+
+
 class StructuredPruning(Callback):
     """Remove attention heads and feed-forward neurons, one-shot or gradually during distillation.
 
@@ -74,13 +95,16 @@ class StructuredPruning(Callback):
 
     Schedule:
         * ``epochs=0`` (default): one-shot, in ``setup``, before DDP wraps the model
-          (every strategy; all processes apply rank 0's choice).
+          (every strategy; all processes apply rank 0's choice). A resumed run
+          (``--ckpt_path``) keeps the checkpoint's shape: one this callback did not prune
+          stays as it is, with a warning (its importance pass in ``setup`` is wasted).
         * ``epochs=N``: gradually, at the end of training epochs 0..N-1, with the training
           (distillation) loss on in between: after epoch k the share
           ``1 - (1 - (k+1)/N)^3`` of the budget is gone (the cubic schedule of Zhu & Gupta
           2017 that nn_pruning uses). Importance is measured again before every step; the
           optimiser is rebuilt after it (moments start afresh, the learning-rate schedule
-          is fast-forwarded). One process only.
+          is fast-forwarded). One process only. Give ``trainer.max_epochs >= N + 1`` so that
+          the model trains (and is validated) at its final shape; fewer warn.
 
     The budget is a fraction of the model as this callback first found it (its
     ``reference`` shape, kept in checkpoints with the steps done). The pruned shape is
@@ -100,7 +124,9 @@ class StructuredPruning(Callback):
         target_metric: ``"flops"`` or ``"parameters"``.
         target_parts: ``"heads"``, ``"ffn"`` or ``"both"``.
         scope: ``"global"`` or ``"per_layer"``.
-        seq_length: tokens per sequence for FLOPs (the attention term grows with it).
+        seq_length: tokens per sequence for FLOPs (the attention term grows with it); default
+            384, or the model's ``max_position_embeddings`` if smaller; a larger value is
+            capped at it with a warning.
         epochs: 0 for one-shot at fit start, N >= 1 for gradual over the first N epochs.
         seed: the pruning seed (random strategy; step k uses ``seed + k``).
         importance_batches: training batches per importance pass (None: all).
@@ -124,7 +150,7 @@ class StructuredPruning(Callback):
         target_metric: Metric = "flops",
         target_parts: Parts = "both",
         scope: Scope = "global",
-        seq_length: int = 384,
+        seq_length: int | None = None,
         epochs: int = 0,
         seed: int = 0,
         importance_batches: int | None = 32,
@@ -151,7 +177,7 @@ class StructuredPruning(Callback):
             if value is not None and (not is_number(value) or not 0 < value <= 1):
                 raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: a number in (0, 1]")
         for name, value, least in (("seq_length", seq_length, 1), ("epochs", epochs, 0)):
-            if not is_int(value) or value < least:
+            if (value is not None or name == "epochs") and (not is_int(value) or value < least):
                 raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: an integer >= {least}")
         if importance_batches is not None and (
             isinstance(importance_batches, bool)
@@ -173,6 +199,8 @@ class StructuredPruning(Callback):
         self.steps_done: list[int] = []
         self.maps: list[dict[str, dict[int, list[int]]]] = []
         self.budget: Budget | None = None
+        self._expected: tuple[list[int], list[int]] | None = None  # shape after the one-shot prune
+        self._restored = False  # load_state_dict found this callback's state in a checkpoint
 
     # ------------------------------------------------------------------ hooks
     @override
@@ -185,13 +213,46 @@ class StructuredPruning(Callback):
                 f"is supported on one process only (world size here: {trainer.world_size}); use epochs=0 "
                 "(one-shot at fit start) with DDP"
             )
-        _ensure_model(pl_module)
+        _ensure_model(pl_module, "StructuredPruning")
         model: Any = pl_module.model
         _check_prunable(model)
+        limit = model.config.max_position_embeddings
+        if self.seq_length is not None and self.seq_length > limit:
+            rank_zero_warn(
+                f"StructuredPruning: seq_length={self.seq_length} exceeds the model's max_position_embeddings "
+                f"({limit}); FLOPs are counted at {limit} tokens"
+            )
         self.reference = model.config.to_dict()
         self.budget = self._budget()  # a budget that cannot be met fails here, before training
-        if self.epochs == 0:
+        if self.epochs > 0:
+            _warn_short_schedule(self.epochs, trainer.max_epochs)
+        else:
             self.prune(trainer, pl_module, 1)
+            self._expected = _shape(model.config)
+
+    @override
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A resumed run (--ckpt_path) restores the checkpoint's shape after ``setup``; one
+        # that this callback did not prune silently undoes the one-shot pruning.
+        config: Any = pl_module.model.config  # type: ignore[union-attr]
+        if self._expected is not None and not self._restored and _shape(config) != self._expected:
+            self.steps_done, self.maps = [], []
+            rank_zero_warn(
+                "StructuredPruning: the checkpoint being resumed was not pruned by this callback (heads per "
+                f"layer {config.layer_heads}, FFN widths {config.layer_intermediate_sizes}); its shape wins and "
+                "nothing is pruned. To prune a trained model, start a new fit from its weights instead of "
+                "resuming its run."
+            )
+
+    @override
+    def on_fit_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self.epochs > 0 and len(self.steps_done) < self.epochs:
+            done = max(self.steps_done, default=0)
+            rank_zero_warn(
+                f"StructuredPruning(epochs={self.epochs}): training ended after {len(self.steps_done)} of its "
+                f"{self.epochs} pruning steps; {schedule_share(done, self.epochs) if done else 0.0:.1%} of the "
+                "budget was removed"
+            )
 
     @override
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -211,6 +272,7 @@ class StructuredPruning(Callback):
     @override
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         if "reference" in state_dict:
+            self._restored = True
             self.reference = dict(state_dict["reference"])
             self.steps_done = [int(s) for s in state_dict["steps_done"]]
             self.maps = [
@@ -227,6 +289,10 @@ class StructuredPruning(Callback):
             raise RuntimeError("StructuredPruning: no reference shape yet (setup has not run)")
         return EncoderConfig.from_dict(self.reference)
 
+    def _tokens(self, config: Any) -> int:
+        """Tokens per sequence for FLOPs: ``seq_length`` (default 384), at most the model's positions."""
+        return min(384 if self.seq_length is None else self.seq_length, config.max_position_embeddings)
+
     def _budget(self) -> Budget:
         """The final budget for the reference shape (UserInputError when it cannot be met)."""
         config = self._reference_config()
@@ -240,7 +306,7 @@ class StructuredPruning(Callback):
                     self.scope,
                 )
             return budget_for_target(
-                config, self.target, self.target_metric, self.target_parts, self.scope, self.seq_length
+                config, self.target, self.target_metric, self.target_parts, self.scope, self._tokens(config)
             )
         except ValueError as err:
             raise UserInputError(f"StructuredPruning: {err}") from err
@@ -300,11 +366,9 @@ class StructuredPruning(Callback):
         self.steps_done.append(step)
         self.maps.append(maps)
         config, reference = model.config, self._reference_config()
-        seq = min(self.seq_length, config.max_position_embeddings)
+        seq = self._tokens(reference)
         ratio = forward_flops(config, seq) / forward_flops(reference, seq)
-        cost = encoder_cost(config, "flops", self.seq_length) / encoder_cost(
-            reference, "flops", self.seq_length
-        )
+        cost = encoder_cost(config, "flops", seq) / encoder_cost(reference, "flops", seq)
         params = count_parameters(model)
         rank_zero_info(
             f"StructuredPruning ({self.strategy}) step {step}: removed {sum(map(len, maps['heads'].values()))} heads "
@@ -334,7 +398,7 @@ class StructuredPruning(Callback):
         try:
             result = compute_importance(
                 loss_fn,
-                _batches_on(_train_batches(trainer), device),
+                _batches_on(_train_batches(trainer, "StructuredPruning"), device),
                 model.config.layer_heads,
                 self.importance_batches,
                 device,

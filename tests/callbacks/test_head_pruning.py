@@ -236,3 +236,31 @@ def test_importance_reads_a_resumable_loader_from_the_start_at_an_epoch_end() ->
     assert list(loader) == []  # what training sees on resuming at the epoch's end
     trainer: Any = SimpleNamespace(datamodule=SimpleNamespace(train_dataloader=lambda: loader))
     assert len(list(_train_batches(trainer))) == 2
+
+
+@pytest.mark.parametrize(
+    ("interval", "frequency", "expected"),
+    [("epoch", 1, 2), ("epoch", 2, 1), ("step", 1, 10), ("step", 3, 3)],
+)
+def test_rebuilt_schedules_are_where_lightning_would_have_them(
+    interval: str, frequency: int, expected: int
+) -> None:
+    # at the end of epoch 2 (epochs 0 and 1 finished before it) after 10 optimiser steps; Lightning
+    # steps an epoch schedule for epoch 2 itself after on_train_epoch_end, so it is not counted here
+    from types import SimpleNamespace
+
+    from lightning.pytorch.utilities.types import LRSchedulerConfig
+
+    from lit_distill.callbacks.head_pruning import _rebuild_optimizers
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    config = LRSchedulerConfig(scheduler, interval=interval, frequency=frequency)
+    trainer = SimpleNamespace(
+        strategy=SimpleNamespace(setup_optimizers=lambda _: None),
+        lr_scheduler_configs=[config],
+        global_step=10,
+        current_epoch=2,
+    )
+    _rebuild_optimizers(trainer)  # type: ignore[arg-type]
+    assert scheduler.last_epoch == expected

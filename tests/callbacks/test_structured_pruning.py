@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,32 @@ def test_models_from_exported_artifacts_or_quantised_are_refused(tmp_path: Path)
 
 class QuantisedLinear(torch.nn.Linear):
     """Stands for a quantised linear layer (a subclass or another module in place of nn.Linear)."""
+
+
+def test_flops_are_counted_at_most_at_the_models_positions() -> None:
+    from lit_distill.models.config import EncoderConfig
+
+    config = EncoderConfig(
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=8,
+        max_position_embeddings=64,
+    )  # type: ignore[call-arg]
+    assert StructuredPruning(target=0.5)._tokens(config) == 64  # default 384, capped
+    assert StructuredPruning(target=0.5, seq_length=32)._tokens(config) == 32
+    assert StructuredPruning(target=0.5, seq_length=512)._tokens(config) == 64
+
+
+def test_a_schedule_without_an_epoch_after_its_last_step_warns() -> None:
+    from lit_distill.callbacks.structured_pruning import _warn_short_schedule
+
+    with pytest.warns(UserWarning, match=r"only 1 of its 3 pruning steps can run \(70.4% of the budget\)"):
+        _warn_short_schedule(3, 1)
+    with pytest.warns(UserWarning, match="its last pruning step comes after the last epoch"):
+        _warn_short_schedule(3, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _warn_short_schedule(3, 4)
+        _warn_short_schedule(3, None)
+        _warn_short_schedule(3, -1)
