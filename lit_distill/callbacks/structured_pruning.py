@@ -176,8 +176,11 @@ class StructuredPruning(Callback):
         ):
             if value is not None and (not is_number(value) or not 0 < value <= 1):
                 raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: a number in (0, 1]")
-        for name, value, least in (("seq_length", seq_length, 1), ("epochs", epochs, 0)):
-            if (value is not None or name == "epochs") and (not is_int(value) or value < least):
+        for name, value, least, optional in (
+            ("seq_length", seq_length, 1, True),
+            ("epochs", epochs, 0, False),
+        ):
+            if not (optional and value is None) and (not is_int(value) or value < least):
                 raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: an integer >= {least}")
         if importance_batches is not None and (
             isinstance(importance_batches, bool)
