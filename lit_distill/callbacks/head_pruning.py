@@ -22,6 +22,7 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
+from lit_distill.checks import is_int
 from lit_distill.compression.head_importance import (
     ESTIMATORS,
     Estimator,
@@ -125,11 +126,7 @@ class HeadPruning(Callback):
                 f"and heads_per_layer= (heads to prune per layer); got amount={amount!r}, "
                 f"heads_per_layer={heads_per_layer!r}"
             )
-        if importance_batches is not None and (
-            isinstance(importance_batches, bool)
-            or not isinstance(importance_batches, int)
-            or importance_batches < 1
-        ):
+        if importance_batches is not None and (not is_int(importance_batches) or importance_batches < 1):
             raise ValueError(
                 "HeadPruning: importance_batches must be an integer >= 1 or null (the whole training "
                 f"set), got {importance_batches!r}"

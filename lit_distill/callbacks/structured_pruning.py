@@ -176,20 +176,15 @@ class StructuredPruning(Callback):
         ):
             if value is not None and (not is_number(value) or not 0 < value <= 1):
                 raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: a number in (0, 1]")
-        for name, value, least, optional in (
-            ("seq_length", seq_length, 1, True),
-            ("epochs", epochs, 0, False),
+        for name, value, least, or_null in (
+            ("seq_length", seq_length, 1, " or null (384, at most the model's positions)"),
+            ("epochs", epochs, 0, ""),
+            ("importance_batches", importance_batches, 1, " or null (all)"),
         ):
-            if not (optional and value is None) and (not is_int(value) or value < least):
-                raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: an integer >= {least}")
-        if importance_batches is not None and (
-            isinstance(importance_batches, bool)
-            or not isinstance(importance_batches, int)
-            or importance_batches < 1
-        ):
-            raise UserInputError(
-                f"StructuredPruning: importance_batches={importance_batches!r}; allowed: an integer >= 1 or null (all)"
-            )
+            if not (or_null and value is None) and (not is_int(value) or value < least):
+                raise UserInputError(
+                    f"StructuredPruning: {name}={value!r}; allowed: an integer >= {least}{or_null}"
+                )
         self.strategy, self.scope, self.seed, self.epochs = strategy, scope, seed, epochs
         self.head_fraction, self.ffn_fraction, self.target = head_fraction, ffn_fraction, target
         self.target_metric, self.target_parts, self.seq_length = target_metric, target_parts, seq_length
