@@ -115,6 +115,7 @@ class OptunaWorker:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
+        self._waited_for: set[int] = set()  # unclaimed trials already reported
 
     def _trial_id(self, number: int) -> int:
         """The storage's id of trial ``number`` of this study."""
@@ -142,9 +143,20 @@ class OptunaWorker:
             dead_here = host == self.host and pid.isdigit() and not pid_alive(int(pid))
             if owner == self.worker_id or not (dead_here or now - beat > self.spec.stale_after_s):
                 continue
-            if self._close_interrupted(t, owner or "unknown worker"):
+            if self._close_interrupted(t, owner) if owner else self._close_unclaimed(t):
                 handled += 1
         return handled
+
+    def _close_unclaimed(self, t: FrozenTrial) -> bool:
+        """Close a stale trial no worker claimed: it never ran, so it is not queued again."""
+        reason = "created, but claimed by no worker (a storage call failed as it was asked)"
+        try:
+            self._fail_uncounted(t.number, self._trial_id(t.number), "abandoned", reason)
+        except (RuntimeError, ValueError) as err:  # another worker closed it first
+            log.debug("trial %d already closed: %s", t.number, err)
+            return False
+        log.warning("trial %d: %s; marked FAIL (abandoned)", t.number, reason)
+        return True
 
     def _close_interrupted(self, t: FrozenTrial, owner: str) -> bool:
         directory = Path(str(t.user_attrs.get("trial_dir", trial_dir(self.spec, t.number))))
@@ -262,7 +274,9 @@ class OptunaWorker:
     def _close_unclosed(self, unclosed: dict[int, TrialOutcome | None]) -> None:
         """Tell the trials of this process that a storage error left open (run or not)."""
         for number, outcome in list(unclosed.items()):
-            trial_id = self._running[number]
+            trial_id = self._running.get(number)
+            if trial_id is None:  # the storage failed before its id was known
+                trial_id = self._trial_id(number)
             try:
                 if outcome is None:
                     self._fail_uncounted(number, trial_id, "abandoned", "a storage error before it ran")
@@ -274,19 +288,47 @@ class OptunaWorker:
             with self._lock:
                 self._running.pop(number, None)
 
+    def _wait_for_unclaimed(self, counted: list[FrozenTrial]) -> bool:
+        """With the budget used: wait one heartbeat if a trial no worker claimed is still running.
+
+        A trial whose creation a storage error interrupted (inside Optuna's ``ask``) has no
+        worker, so nobody would finish it: the workers stay until :meth:`recover` finds it stale
+        and closes it, then run one in its place. Returns whether it waited.
+        """
+        unclaimed = [t for t in counted if t.state == TrialState.RUNNING and "worker" not in t.user_attrs]
+        if not unclaimed:
+            return False
+        # a live worker claims its new trial within milliseconds: only older ones are reported
+        now = time.time()
+        old = [
+            t.number
+            for t in unclaimed
+            if t.datetime_start and now - t.datetime_start.timestamp() > 2 * self.spec.heartbeat_s
+        ]
+        if not set(old) <= self._waited_for:
+            log.warning(
+                "trial(s) %s were created but claimed by no worker (a storage call failed as they "
+                "were asked); waiting until %.0f s after their start to close them",
+                ", ".join(map(str, old)),
+                self.spec.stale_after_s,
+            )
+            self._waited_for.update(old)
+        self._stop.wait(self.spec.heartbeat_s)
+        return True
+
     def _step(
         self, counts: list[int], index: int, rejected: list[int], unclosed: dict[int, TrialOutcome | None]
     ) -> bool:
         """Ask, run and tell one trial; False once the budget is used."""
         self.recover()
-        started = self.study.get_trials(deepcopy=False, states=_STARTED)
-        if len(self.counted(started)) >= self.budget:
-            return False
+        counted = self.counted(self.study.get_trials(deepcopy=False, states=_STARTED))
+        if len(counted) >= self.budget:
+            return self._wait_for_unclaimed(counted)
         trial = self.study.ask()
+        unclosed[trial.number] = None  # closed by this process even after a storage error
         trial_id = self._trial_id(trial.number)
-        with self._lock:  # beats, and is closed by this process even after a storage error
+        with self._lock:  # beats
             self._running[trial.number] = trial_id
-        unclosed[trial.number] = None
         raw = {p.name: suggest(trial, p) for p in self.space}
         earlier = [t for t in self.counted(self.study.get_trials(deepcopy=False)) if t.number < trial.number]
         if len(earlier) >= self.budget:

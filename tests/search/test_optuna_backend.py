@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -13,6 +14,7 @@ from typing import Any
 
 import optuna
 import pytest
+import sqlalchemy
 from optuna.trial import TrialState
 
 from lit_distill.search.optuna_backend import (
@@ -141,6 +143,45 @@ def test_finished_trial_of_a_dead_worker_is_recovered(tmp_path: Path) -> None:
     assert t2.state == TrialState.WAITING and t2.system_attrs["fixed_params"] == t1.params  # queued again
     assert t2.user_attrs["rerun_of"] == 1
     assert worker.recover() == 0  # nothing left to recover
+
+
+def test_trial_claimed_by_no_worker_is_closed_before_the_last_worker_leaves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A storage error inside ``ask`` leaves a RUNNING trial without a worker: it must not end the search."""
+    # an in-process `search` command of an earlier test gave the logger its own stderr handler
+    monkeypatch.setattr(logging.getLogger("lit_distill.search"), "propagate", True)
+    spec = _spec(tmp_path, observation_budget=2, stale_after_s=1.5)
+    orphan = load_study(spec).ask()  # created, then (as if the connection dropped) never claimed
+    assert OptunaWorker(spec).run() == 2
+    assert f"trial(s) {orphan.number} were created but claimed by no worker" in caplog.text
+    assert f"trial {orphan.number}: created, but claimed by no worker" in caplog.text
+    trials = load_study(spec).get_trials()
+    assert trials[orphan.number].state == TrialState.FAIL
+    assert trials[orphan.number].user_attrs["outcome"] == "abandoned"
+    assert trials[orphan.number].user_attrs["uncounted"]
+    counted = [t for t in trials if not t.user_attrs.get("uncounted")]
+    assert len(counted) == 2 and all(t.state == TrialState.COMPLETE for t in counted)
+
+
+def test_storage_error_between_ask_and_claim_closes_the_asked_trial(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec(tmp_path, observation_budget=2)
+    worker = OptunaWorker(spec)
+    real, calls = worker._trial_id, []
+
+    def flaky(number: int) -> int:
+        calls.append(number)
+        if len(calls) == 1:  # the first lookup after the first ask: the server dropped the call
+            raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("server closed the connection"))
+        return real(number)
+
+    monkeypatch.setattr(worker, "_trial_id", flaky)
+    assert worker.run() == 2
+    first, *rest = load_study(spec).get_trials()
+    assert first.state == TrialState.FAIL and first.user_attrs["outcome"] == "abandoned"
+    assert [t.state for t in rest] == [TrialState.COMPLETE, TrialState.COMPLETE]
 
 
 @pytest.mark.parametrize("storage", ["journal", "sqlite"])

@@ -176,7 +176,8 @@ def test_sigkilled_worker_is_recovered_by_heartbeat_and_a_restarted_worker_conti
 def test_workers_wait_for_a_restarted_database(tmp_path: Path) -> None:
     """Workers notice the outage (a failed call or a failed connection), wait for the server and continue."""
     budget = 6
-    path = _spec(tmp_path, sleep=1.0, budget=budget)
+    # stale_after_s: a trial the outage left claimed by no worker is closed within seconds
+    path = _spec(tmp_path, sleep=1.0, budget=budget, stale_after_s=5.0)
     spec = load_spec(path)
     workers = {str(i): _worker(path, str(i)) for i in range(2)}
     study = load_study(spec, URL)
