@@ -124,8 +124,9 @@ def span_cross_entropy(
     """The usual extractive-QA loss: ``(CE(start) + CE(end)) / 2``.
 
     Gold positions outside ``[0, L)`` are ignored, as in Hugging Face's QA heads
-    (they are clamped to ``L`` and ``L`` is the ignore index). The span logits
-    are expected to be masked by the model already (padding scores very low).
+    (they are clamped to ``L`` and ``L`` is the ignore index). Padded positions are
+    not masked, as in BERT's and transformers' QA heads: they take part in the softmax,
+    so the loss depends on the padding width (``pad_to_max_length`` in the data module).
 
     Args:
         start_logits: ``(B, L)``.

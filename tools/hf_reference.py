@@ -148,14 +148,37 @@ def _squad_eval(eval_file: str, predictions: dict[str, str], null_odds: dict[str
         return dict(json.loads(out.read_text()))
 
 
+TRAIN_KEYS = ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions")
+
+
+def hf_optimizer(
+    model: torch.nn.Module, lr: float, weight_decay: float, warmup_ratio: float, total_steps: int
+) -> tuple[torch.optim.AdamW, Any]:
+    """AdamW without decay on biases and LayerNorm weights, transformers' linear warm-up and decay."""
+    from transformers import get_linear_schedule_with_warmup
+
+    no_decay = ("bias", "LayerNorm.weight")
+    groups = [
+        {
+            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
+            "weight_decay": weight_decay,
+        },
+        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
+    ]
+    optimizer = torch.optim.AdamW(groups, lr=lr)
+    warmup = int(warmup_ratio * total_steps)
+    return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+
+
+def trim_to_longest(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The batch without the padding columns no window of it uses (lit_distill pads to the longest)."""
+    width = int(batch["attention_mask"].sum(dim=1).max())
+    return {k: v[:, :width] if v.dim() == 2 else v for k, v in batch.items()}
+
+
 def train_and_evaluate(args: argparse.Namespace, seed: int, version: str) -> dict[str, Any]:
     """Fine-tune one seed and score it on ``--eval``."""
-    from transformers import (
-        AutoTokenizer,
-        BertForQuestionAnswering,
-        get_linear_schedule_with_warmup,
-        set_seed,
-    )
+    from transformers import AutoTokenizer, BertForQuestionAnswering, set_seed
 
     set_seed(seed)
     tokenizer = AutoTokenizer.from_pretrained(args.encoder)
@@ -164,22 +187,12 @@ def train_and_evaluate(args: argparse.Namespace, seed: int, version: str) -> dic
     train = tokenize(train_ex, tokenizer, args.max_seq_length, args.doc_stride)
     evalf = tokenize(eval_ex, tokenizer, args.max_seq_length, args.doc_stride)
     model = BertForQuestionAnswering.from_pretrained(args.encoder)
-    no_decay = ("bias", "LayerNorm.weight")
-    groups = [
-        {
-            "params": [p for n, p in model.named_parameters() if not n.endswith(no_decay)],
-            "weight_decay": args.weight_decay,
-        },
-        {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(groups, lr=args.lr)
     n = len(train["input_ids"])
     steps_per_epoch = (n + args.batch_size - 1) // args.batch_size
     if args.max_steps:
         steps_per_epoch = min(steps_per_epoch, args.max_steps)
     total = steps_per_epoch * args.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(args.warmup_ratio * total), total)
-    keys = ("input_ids", "attention_mask", "token_type_ids", "start_positions", "end_positions")
+    optimizer, scheduler = hf_optimizer(model, args.lr, args.weight_decay, args.warmup_ratio, total)
     generator = torch.Generator().manual_seed(seed)
     start = time.perf_counter()
     model.train()
@@ -187,9 +200,11 @@ def train_and_evaluate(args: argparse.Namespace, seed: int, version: str) -> dic
         order = torch.randperm(n, generator=generator)
         for step in range(steps_per_epoch):
             idx = order[step * args.batch_size : (step + 1) * args.batch_size]
-            loss = model(**{k: train[k][idx] for k in keys}).loss
+            batch = {k: train[k][idx] for k in TRAIN_KEYS}
+            loss = model(**(trim_to_longest(batch) if args.pad_to_longest else batch)).loss
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            if args.max_grad_norm > 0:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), args.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
@@ -198,12 +213,21 @@ def train_and_evaluate(args: argparse.Namespace, seed: int, version: str) -> dic
     starts, ends = [], []
     with torch.inference_mode():
         for i in range(0, len(evalf["input_ids"]), args.eval_batch_size):
-            out = model(**{k: evalf[k][i : i + args.eval_batch_size] for k in keys[:3]})
+            out = model(**{k: evalf[k][i : i + args.eval_batch_size] for k in TRAIN_KEYS[:3]})
             starts.append(out.start_logits.numpy())
             ends.append(out.end_logits.numpy())
     predictions, null_odds = decode(eval_ex, evalf, np.concatenate(starts), np.concatenate(ends), version)
     scores = _squad_eval(args.eval, predictions, null_odds)
     return {"seed": seed, "steps": total, "train_time_s": round(train_s, 1), **scores}
+
+
+def check_sizes(args: argparse.Namespace, names: Sequence[str]) -> None:
+    """Raise :class:`InputError` unless each option in ``names`` is >= 1 and the stride fits the window."""
+    for name in names:
+        if getattr(args, name) < 1:
+            raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.doc_stride >= args.max_seq_length:
+        raise InputError(f"--doc-stride {args.doc_stride} must be < --max-seq-length {args.max_seq_length}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,6 +248,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-steps", type=int, default=None, help="smoke runs: at most this many steps per epoch"
     )
+    p.add_argument(
+        "--max-grad-norm",
+        type=float,
+        default=1.0,
+        help="gradient clipping (default 1.0, the Trainer's and run_qa.py's; 0: none, as lit_distill's teacher stage)",
+    )
+    p.add_argument(
+        "--pad-to-longest",
+        action="store_true",
+        help="pad each training batch to its longest window, as lit_distill does (default: every window "
+        "to --max-seq-length, as run_qa.py; padded positions take part in the span softmax either way)",
+    )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--output", default=None, help="write the per-seed results and their mean as JSON")
     return p
@@ -242,13 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         version = squad_version(
             check_squad_file(Path(args.train), "--train"), check_squad_file(Path(args.eval), "--eval")
         )
-        for name in ("epochs", "batch_size", "eval_batch_size", "max_seq_length", "doc_stride"):
-            if getattr(args, name) < 1:
-                raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
-        if args.doc_stride >= args.max_seq_length:
-            raise InputError(
-                f"--doc-stride {args.doc_stride} must be < --max-seq-length {args.max_seq_length}"
-            )
+        check_sizes(args, ("epochs", "batch_size", "eval_batch_size", "max_seq_length", "doc_stride"))
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
