@@ -73,3 +73,18 @@ def _last_logged(run_dir: Path, keys: tuple[str, ...]) -> dict[str, float]:
 def test_quickstart_rejects_bad_sizes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert main(["--output-dir", str(tmp_path), "--train-size", "0"]) == 2
     assert "--train-size must be a positive integer, got 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("student_em", "said"), [(65.6, "3.60 above"), (61.2, "0.80 below"), (62.0, "equal to")]
+)
+def test_summary_line_says_which_way_the_student_differs(student_em: float, said: str) -> None:
+    from lit_distill.commands.quickstart import _table
+
+    row = {"layers": 2, "parameters": 10, "f1": 1.0, "train_time_s": 1.0, "model_dir": "m"}
+    summary = {
+        "output_dir": "runs/q",
+        "teacher": {**row, "exact": 62.0},
+        "student": {**row, "exact": student_em},
+    }
+    assert f"student EM {said} the teacher's" in _table(summary)

@@ -162,10 +162,9 @@ def _table(summary: dict[str, Any]) -> str:
             f"{role:<8} {r['layers']:>6}  {r['parameters']:>10,}  {r['exact']:6.2f}  {r['f1']:6.2f}  "
             f"{r['train_time_s']:>8.1f} s  {r['model_dir']}"
         )
-    gap = summary["teacher"]["exact"] - summary["student"]["exact"]
-    rows.append(
-        f"\nstudent EM is {gap:+.2f} below the teacher's; summary in {summary['output_dir']}/summary.json"
-    )
+    gap = summary["student"]["exact"] - summary["teacher"]["exact"]
+    relation = f"{abs(gap):.2f} {'above' if gap > 0 else 'below'}" if gap else "equal to"
+    rows.append(f"\nstudent EM {relation} the teacher's; summary in {summary['output_dir']}/summary.json")
     return "\n".join(rows)
 
 
