@@ -14,6 +14,7 @@ the trajectory can be seen:
 
     python tools/hf_parity.py --train runs/replicate_v1/data/train.json --encoder MODEL_DIR --steps 20
     python tools/hf_parity.py ... --hf-pad-to-longest --hf-max-grad-norm 0 --hf-schedule ours
+    python tools/hf_parity.py ... --hf-pad-to-longest --hf-max-grad-norm 0 --ours-warmup-from-zero
 
 With all three aligned the losses agree to float precision: what is left between the two
 trainings is the random draws (head initialisation, dropout masks, data order).
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace, version: str) -> dict[str, Any]:
         warmup_ratio=args.warmup_ratio,
         total_steps=total,
     )
-    ours_opt, ours_sched = optimizer([ours])
+    ours_opt, ours_sched = optimizer([ours], warmup_from_zero=args.ours_warmup_from_zero)
     if args.hf_schedule == "ours":
         theirs_opt, theirs_sched = optimizer([theirs])
     else:
@@ -189,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("transformers", "ours"),
         default="transformers",
         help="their warm-up: transformers' get_linear_schedule_with_warmup (default) or ours",
+    )
+    p.add_argument(
+        "--ours-warmup-from-zero",
+        action="store_true",
+        help="our warm-up from lr 0 (warmup_from_zero: true), as transformers' (default: ours from lr / (warm-up + 1))",
     )
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--output", default=None, help="write the checks and per-step losses as JSON")

@@ -29,6 +29,7 @@ RECIPE_KEYS = (
     "learning_rate",
     "warmup_steps",
     "warmup_ratio",
+    "warmup_from_zero",
     "length_config",
 )
 

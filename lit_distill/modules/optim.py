@@ -53,14 +53,22 @@ def resolve_warmup_steps(warmup_steps: int, warmup_ratio: float, total_steps: in
     return round(warmup_ratio * total_steps)
 
 
-def linear_warmup_decay(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int) -> LambdaLR:
-    """Learning rate rising linearly from 0 over ``warmup_steps``, then falling linearly to 0 at ``total_steps``."""
+def linear_warmup_decay(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, from_zero: bool = False
+) -> LambdaLR:
+    """Learning rate rising linearly over ``warmup_steps`` to its peak, then falling linearly to 0 at ``total_steps``.
+
+    Step ``s`` of the warm-up runs at ``(s + 1) / (warmup_steps + 1)`` of the peak, so no step is
+    taken at rate 0; with ``from_zero`` at ``s / warmup_steps``, the first step at rate 0, as
+    transformers' ``get_linear_schedule_with_warmup`` and BERT's and TinyBERT's optimisers. Both
+    reach the peak at step ``warmup_steps`` and decay alike.
+    """
     total = max(1, total_steps)
     warm = max(0, min(warmup_steps, total))
 
     def factor(step: int) -> float:
         if step < warm:
-            return (step + 1) / (warm + 1)
+            return step / warm if from_zero else (step + 1) / (warm + 1)
         return max(0.0, (total - step) / max(1, total - warm))
 
     return LambdaLR(optimizer, factor)
@@ -75,8 +83,9 @@ def build_optimizer(
     warmup_steps: int,
     warmup_ratio: float,
     total_steps: int,
+    warmup_from_zero: bool = False,
 ) -> tuple[torch.optim.AdamW, LambdaLR]:
-    """AdamW over :func:`parameter_groups` and its per-step linear schedule."""
+    """AdamW over :func:`parameter_groups` and its per-step linear schedule (:func:`linear_warmup_decay`)."""
     groups = parameter_groups(modules, weight_decay)
     if not groups:
         raise ValueError("nothing to train: every parameter of the module is frozen")
@@ -84,4 +93,4 @@ def build_optimizer(
     # bitwise-identical parameters (on CPU torch defaults to the per-tensor loop)
     optimizer = torch.optim.AdamW(groups, lr=learning_rate, eps=adam_epsilon, foreach=True)  # type: ignore[arg-type]
     warm = resolve_warmup_steps(warmup_steps, warmup_ratio, total_steps)
-    return optimizer, linear_warmup_decay(optimizer, warm, total_steps)
+    return optimizer, linear_warmup_decay(optimizer, warm, total_steps, from_zero=warmup_from_zero)

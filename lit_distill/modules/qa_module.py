@@ -64,6 +64,10 @@ class QAModule(SquadScoringModule):
         adam_epsilon: AdamW epsilon.
         warmup_steps: linear warm-up length in optimiser steps; 0 to use ``warmup_ratio``.
         warmup_ratio: warm-up as a fraction of all optimiser steps (used when ``warmup_steps`` is 0).
+        warmup_from_zero: start the warm-up at learning rate 0, as transformers'
+            ``get_linear_schedule_with_warmup`` and BERT's, TinyBERT's and LAT's code do;
+            default ``False``: step ``s`` of ``w`` warm-up steps runs at ``(s + 1) / (w + 1)`` of
+            the peak (see docs/training.md, "Learning-rate schedule").
         length_config: Drop-and-Restore length configuration used at evaluation time
             (validation, test, predict): one length per layer, ints (tokens) or floats
             (ratios of the real length). ``None`` evaluates the full model.
@@ -95,6 +99,7 @@ class QAModule(SquadScoringModule):
         adam_epsilon: float = 1e-8,
         warmup_steps: int = 0,
         warmup_ratio: float = 0.1,
+        warmup_from_zero: bool = False,
         length_config: list[int] | list[float] | None = None,
         token_selection: TokenSelection = "real_queries",
         predictions_dir: str | None = None,
@@ -126,6 +131,7 @@ class QAModule(SquadScoringModule):
         self.adam_epsilon = adam_epsilon
         self.warmup_steps = warmup_steps
         self.warmup_ratio = warmup_ratio
+        self.warmup_from_zero = warmup_from_zero
         self.length_config = (
             None if length_config is None else check_length_config(length_config, name="length_config")
         )
@@ -242,6 +248,7 @@ class QAModule(SquadScoringModule):
             warmup_steps=self.warmup_steps,
             warmup_ratio=self.warmup_ratio,
             total_steps=total,
+            warmup_from_zero=self.warmup_from_zero,
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 

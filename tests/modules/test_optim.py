@@ -46,6 +46,20 @@ def test_schedule_warms_up_then_decays_to_zero() -> None:
     assert opt.param_groups[0]["lr"] == pytest.approx(0.0)
 
 
+@pytest.mark.parametrize(("warm", "total"), [(3, 7), (1, 5), (30, 302), (0, 4)])
+def test_warmup_from_zero_is_transformers_schedule(warm: int, total: int) -> None:
+    from transformers import get_linear_schedule_with_warmup
+
+    ours_p, theirs_p = nn.Parameter(torch.zeros(1)), nn.Parameter(torch.zeros(1))
+    ours_opt, theirs_opt = torch.optim.SGD([ours_p], lr=1.0), torch.optim.SGD([theirs_p], lr=1.0)
+    ours = linear_warmup_decay(ours_opt, warmup_steps=warm, total_steps=total, from_zero=True)
+    theirs = get_linear_schedule_with_warmup(theirs_opt, warm, total)
+    for _ in range(total + 1):
+        assert ours.get_last_lr() == pytest.approx(theirs.get_last_lr())
+        ours_opt.step(), theirs_opt.step()
+        ours.step(), theirs.step()
+
+
 def test_warmup_steps_win_over_ratio() -> None:
     assert resolve_warmup_steps(5, 0.5, 100) == 5
     assert resolve_warmup_steps(0, 0.1, 100) == 10

@@ -213,3 +213,19 @@ def test_model_with_a_smaller_vocabulary_than_the_data_fails_before_training(
     with pytest.raises(ValueError, match="embedding table has 50 rows"):
         t.fit(module, datamodule=datamodule())
     assert t.global_step == 0
+
+
+@pytest.mark.parametrize(("from_zero", "first_lr"), [(False, 1e-3 / 3), (True, 0.0)])
+def test_warmup_from_zero_reaches_the_trainer(
+    tmp_path: Path, datamodule: Callable[..., Any], from_zero: bool, first_lr: float
+) -> None:
+    module = Teacher(model_config=SMALL, learning_rate=1e-3, warmup_steps=2, warmup_from_zero=from_zero)
+    seen: list[float] = []
+
+    class Record(pl.Callback):
+        def on_train_batch_start(self, trainer: pl.Trainer, *args: Any) -> None:
+            seen.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    t = trainer(tmp_path, max_steps=3, limit_val_batches=0, callbacks=[Record()], num_sanity_val_steps=0)
+    t.fit(module, datamodule=datamodule())
+    assert seen[0] == pytest.approx(first_lr) and seen[2] == pytest.approx(1e-3)

@@ -45,6 +45,17 @@ def test_aligned_training_steps_agree_and_each_difference_shows(
     assert first["lr_theirs"] == 0.0 < first["lr_ours"]
     assert first["loss_ours"] == pytest.approx(first["loss_theirs"], abs=1e-6)
     assert schedule["max_abs_loss_diff"] > 1e-4
+    # ... and with `warmup_from_zero` ours is transformers' schedule
+    reference = _run(
+        tiny_encoder,
+        tiny_squad,
+        tmp_path,
+        "--hf-pad-to-longest",
+        "--hf-max-grad-norm",
+        "0",
+        "--ours-warmup-from-zero",
+    )
+    assert reference["steps"][0]["lr_ours"] == 0.0 and reference["max_abs_loss_diff"] < 1e-5
 
 
 def test_bad_input_is_one_line_and_exit_2(
