@@ -204,7 +204,7 @@ def plot(rows: list[dict[str, Any]], distilled: dict[str, float], seq: int, out:
     except ImportError:
         raise SystemExit("--plot needs matplotlib: pip install 'lit_distill[plots]'") from None
     timed = "speedup" in rows[0]
-    fig = Figure(figsize=(10 if timed else 5.5, 4.2), dpi=110)
+    fig = Figure(figsize=(12 if timed else 7.5, 4.2), dpi=110)
     FigureCanvasAgg(fig)
     axes = [fig.add_subplot(1, 2 if timed else 1, i + 1) for i in range(2 if timed else 1)]
     styles = {
@@ -241,7 +241,7 @@ def plot(rows: list[dict[str, Any]], distilled: dict[str, float], seq: int, out:
         ax.set_ylabel("F1")
         ax.grid(alpha=0.3)
     axes[0].invert_xaxis()
-    axes[-1].legend(fontsize=8)
+    axes[-1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1))  # outside: no point hidden
     fig.tight_layout()
     fig.savefig(out)
     print(f"plot: {out}")
