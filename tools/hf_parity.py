@@ -41,6 +41,7 @@ from tools.hf_reference import (  # noqa: E402
     TRAIN_KEYS,
     check_sizes,
     hf_optimizer,
+    hf_warmup_steps,
     read_examples,
     tokenize,
     trim_to_longest,
@@ -72,22 +73,22 @@ def same_windows(ours: Any, theirs: dict[str, Any]) -> tuple[int, int]:
     return same, n
 
 
-def run(args: argparse.Namespace, version: str) -> dict[str, Any]:
-    """Build both sides and take ``args.steps`` steps; returns the per-step losses and the checks."""
+def run(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
+    """Build both sides and take ``args.steps`` steps on ``data`` (the ``--train`` file, parsed);
+    returns the per-step losses and the checks."""
     from transformers import AutoTokenizer, BertForQuestionAnswering
 
     from lit_distill.data.datamodule import collate_features
     from lit_distill.data.features import FeatureSettings, build_features
-    from lit_distill.data.squad import load_squad_json
+    from lit_distill.data.squad import parse_squad_dict
     from lit_distill.losses import span_cross_entropy
     from lit_distill.modules.optim import build_optimizer, resolve_warmup_steps
     from lit_distill.modules.sources import load_qa_model
 
     tokenizer = AutoTokenizer.from_pretrained(args.encoder)
-    data = json.loads(Path(args.train).read_text())
     theirs_feats = tokenize(read_examples(data), tokenizer, args.max_seq_length, args.doc_stride)
     settings = FeatureSettings(args.max_seq_length, args.doc_stride)
-    loaded = load_squad_json(args.train, "2.0" if version == "2.0" else "1.1")
+    loaded = parse_squad_dict(data, args.train, "2.0" if squad_version(data) == "2.0" else "1.1")
     ours_feats = build_features(loaded.examples, tokenizer, settings)
     same, n = same_windows(ours_feats, theirs_feats)
 
@@ -110,10 +111,13 @@ def run(args: argparse.Namespace, version: str) -> dict[str, Any]:
         total_steps=total,
     )
     ours_opt, ours_sched = optimizer([ours], warmup_from_zero=args.ours_warmup_from_zero)
+    warmup_ours = resolve_warmup_steps(0, args.warmup_ratio, total)
     if args.hf_schedule == "ours":
         theirs_opt, theirs_sched = optimizer([theirs])
+        warmup_theirs = warmup_ours
     else:
         theirs_opt, theirs_sched = hf_optimizer(theirs, args.lr, args.weight_decay, args.warmup_ratio, total)
+        warmup_theirs = hf_warmup_steps(args.warmup_ratio, total)
     pad_id = int(tokenizer.pad_token_id)
     order = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed))
     steps: list[dict[str, float]] = []
@@ -152,8 +156,8 @@ def run(args: argparse.Namespace, version: str) -> dict[str, Any]:
     return {
         "windows_same": same,
         "windows": n,
-        "warmup_steps_ours": resolve_warmup_steps(0, args.warmup_ratio, total),
-        "warmup_steps_theirs": int(args.warmup_ratio * total),
+        "warmup_steps_ours": warmup_ours,
+        "warmup_steps_theirs": warmup_theirs,
         "max_abs_loss_diff": max(abs(r["loss_ours"] - r["loss_theirs"]) for r in steps),
         "steps": steps,
     }
@@ -206,14 +210,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         check_encoder(Path(args.encoder))
-        version = squad_version(check_squad_file(Path(args.train), "--train"))
+        data = check_squad_file(Path(args.train), "--train")
         check_sizes(args, ("steps", "batch_size", "max_seq_length", "doc_stride"))
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.threads:
         torch.set_num_threads(args.threads)
-    result = run(args, version)
+    result = run(args, data)
     print(
         f"windows identical: {result['windows_same']} of {result['windows']}; warm-up steps ours "
         f"{result['warmup_steps_ours']}, theirs {result['warmup_steps_theirs']}; largest loss difference "

@@ -166,8 +166,13 @@ def hf_optimizer(
         {"params": [p for n, p in model.named_parameters() if n.endswith(no_decay)], "weight_decay": 0.0},
     ]
     optimizer = torch.optim.AdamW(groups, lr=lr)
-    warmup = int(warmup_ratio * total_steps)
+    warmup = hf_warmup_steps(warmup_ratio, total_steps)
     return optimizer, get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
+
+
+def hf_warmup_steps(warmup_ratio: float, total_steps: int) -> int:
+    """Warm-up steps of :func:`hf_optimizer` (the ratio's share of the steps, rounded down)."""
+    return int(warmup_ratio * total_steps)
 
 
 def trim_to_longest(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
