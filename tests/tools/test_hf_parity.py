@@ -9,6 +9,9 @@ import pytest
 
 from tools.hf_parity import main
 
+# their padding and clipping set as ours (the warm-up is aligned by one of two options)
+PAD_AND_CLIP_AS_OURS = ("--hf-pad-to-longest", "--hf-max-grad-norm", "0")
+
 
 def _run(tiny_encoder: Path, tiny_squad: Path, tmp_path: Path, *options: str) -> dict:
     out = tmp_path / "parity.json"
@@ -21,16 +24,7 @@ def _run(tiny_encoder: Path, tiny_squad: Path, tmp_path: Path, *options: str) ->
 def test_aligned_training_steps_agree_and_each_difference_shows(
     tiny_encoder: Path, tiny_squad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    aligned = _run(
-        tiny_encoder,
-        tiny_squad,
-        tmp_path,
-        "--hf-pad-to-longest",
-        "--hf-max-grad-norm",
-        "0",
-        "--hf-schedule",
-        "ours",
-    )
+    aligned = _run(tiny_encoder, tiny_squad, tmp_path, *PAD_AND_CLIP_AS_OURS, "--hf-schedule", "ours")
     assert aligned["windows_same"] == aligned["windows"] > 0
     assert aligned["max_abs_loss_diff"] < 1e-5
     assert "windows identical" in capsys.readouterr().out
@@ -39,22 +33,14 @@ def test_aligned_training_steps_agree_and_each_difference_shows(
     padded = _run(tiny_encoder, tiny_squad, tmp_path, "--hf-max-grad-norm", "0", "--hf-schedule", "ours")
     assert abs(padded["steps"][0]["loss_ours"] - padded["steps"][0]["loss_theirs"]) > 1e-4
     # transformers' warm-up starts at lr 0 (ours at lr / (warm-up + 1)): the same first loss, then not
-    schedule = _run(tiny_encoder, tiny_squad, tmp_path, "--hf-pad-to-longest", "--hf-max-grad-norm", "0")
+    schedule = _run(tiny_encoder, tiny_squad, tmp_path, *PAD_AND_CLIP_AS_OURS)
     assert schedule["warmup_steps_ours"] == schedule["warmup_steps_theirs"] == 1
     first = schedule["steps"][0]
     assert first["lr_theirs"] == 0.0 < first["lr_ours"]
     assert first["loss_ours"] == pytest.approx(first["loss_theirs"], abs=1e-6)
     assert schedule["max_abs_loss_diff"] > 1e-4
     # ... and with `warmup_from_zero` ours is transformers' schedule
-    reference = _run(
-        tiny_encoder,
-        tiny_squad,
-        tmp_path,
-        "--hf-pad-to-longest",
-        "--hf-max-grad-norm",
-        "0",
-        "--ours-warmup-from-zero",
-    )
+    reference = _run(tiny_encoder, tiny_squad, tmp_path, *PAD_AND_CLIP_AS_OURS, "--ours-warmup-from-zero")
     assert reference["steps"][0]["lr_ours"] == 0.0 and reference["max_abs_loss_diff"] < 1e-5
 
 
