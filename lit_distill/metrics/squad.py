@@ -71,10 +71,14 @@ def find_best_threshold(
 ) -> tuple[float, float]:
     """Best score reachable by answering ``""`` above a no-answer threshold, and that threshold.
 
-    Starts from "answer nothing" (every unanswerable question right) and adds
-    questions in order of increasing no-answer probability.
+    Starts from "answer nothing" (every scored unanswerable question right) and adds
+    questions in order of increasing no-answer probability. Only the questions in
+    ``scores`` count, in the numerator as in the denominator: with every question
+    predicted this is the official script's sum; with part of a file scored (a
+    validation limited to a few batches) the result stays a percentage of the scored
+    questions, never above 100.
     """
-    current: float = sum(1 for v in has_answer.values() if not v)
+    current: float = sum(1 for qid in scores if not has_answer[qid])
     best, best_thresh = current, 0.0
     for qid in sorted(na_probs, key=lambda k: na_probs[k]):
         if qid not in scores:

@@ -72,6 +72,22 @@ def test_missing_predictions_are_reported_and_left_out(capsys: pytest.CaptureFix
     assert out["HasAns_total"] + out["NoAns_total"] == 39
 
 
+def test_best_scores_of_a_partly_predicted_file_are_percentages_of_the_scored_questions() -> None:
+    # A validation limited to a few batches predicts a few questions of a SQuAD 2.0 file: the
+    # unanswerable questions nobody predicted must not count in best_exact / best_f1 (they
+    # once did, giving best_exact 661.88 with 160 questions scored).
+    gold = {"a": ["x"], "b": [], "c": [], "d": [], "e": [], "f": []}
+    preds = {"a": "x", "b": "y"}
+    na = {"a": 0.1, "b": 0.9}
+    out = squad_evaluate(gold, preds, na, report_missing=False)
+    alone = squad_evaluate({"a": ["x"], "b": []}, preds, na)
+    assert out["best_exact"] == alone["best_exact"] == 100.0  # a answered, b left empty above 0.1
+    assert out["best_f1"] == alone["best_f1"] == 100.0
+    assert out["best_f1_thresh"] == alone["best_f1_thresh"] == 0.1
+    worst = squad_evaluate(gold, {"a": "z", "b": "y"}, {"a": 0.5, "b": 0.1}, report_missing=False)
+    assert 0.0 <= worst["best_exact"] <= 100.0 and worst["best_exact"] == 50.0  # b right only when empty
+
+
 def test_errors_are_clear() -> None:
     with pytest.raises(ValueError, match="no prediction matches a question id"):
         squad_evaluate({"a": ["x"]}, {"b": "x"}, report_missing=False)
