@@ -111,7 +111,7 @@ def run(args: argparse.Namespace, data: dict[str, Any]) -> dict[str, Any]:
         total_steps=total,
     )
     ours_opt, ours_sched = optimizer([ours], warmup_from_zero=args.ours_warmup_from_zero)
-    warmup_ours = resolve_warmup_steps(0, args.warmup_ratio, total)
+    warmup_ours = resolve_warmup_steps(0, args.warmup_ratio, total, round_up=args.ours_warmup_from_zero)
     if args.hf_schedule == "ours":
         theirs_opt, theirs_sched = optimizer([theirs])
         warmup_theirs = warmup_ours

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import torch
@@ -46,11 +47,18 @@ def parameter_groups(
     return groups
 
 
-def resolve_warmup_steps(warmup_steps: int, warmup_ratio: float, total_steps: int) -> int:
-    """Warm-up length in optimiser steps: ``warmup_steps`` if > 0, else ``warmup_ratio * total_steps``."""
+def resolve_warmup_steps(
+    warmup_steps: int, warmup_ratio: float, total_steps: int, round_up: bool = False
+) -> int:
+    """Warm-up length in optimiser steps: ``warmup_steps`` if > 0, else ``warmup_ratio * total_steps``.
+
+    The ratio's share is rounded to the nearest step by default, and up with ``round_up``, as
+    transformers' ``Trainer`` does (``math.ceil``); the two differ by at most one step.
+    """
     if warmup_steps > 0:
         return min(warmup_steps, total_steps)
-    return round(warmup_ratio * total_steps)
+    share = warmup_ratio * total_steps
+    return math.ceil(share) if round_up else round(share)
 
 
 def linear_warmup_decay(
@@ -85,12 +93,16 @@ def build_optimizer(
     total_steps: int,
     warmup_from_zero: bool = False,
 ) -> tuple[torch.optim.AdamW, LambdaLR]:
-    """AdamW over :func:`parameter_groups` and its per-step linear schedule (:func:`linear_warmup_decay`)."""
+    """AdamW over :func:`parameter_groups` and its per-step linear schedule (:func:`linear_warmup_decay`).
+
+    ``warmup_from_zero`` selects the reference schedule whole: the warm-up starts at rate 0 and a
+    ``warmup_ratio`` is rounded up to whole steps, both as transformers' ``Trainer`` does.
+    """
     groups = parameter_groups(modules, weight_decay)
     if not groups:
         raise ValueError("nothing to train: every parameter of the module is frozen")
     # foreach: one call per step for all tensors instead of ~12 per tensor; the same arithmetic,
     # bitwise-identical parameters (on CPU torch defaults to the per-tensor loop)
     optimizer = torch.optim.AdamW(groups, lr=learning_rate, eps=adam_epsilon, foreach=True)  # type: ignore[arg-type]
-    warm = resolve_warmup_steps(warmup_steps, warmup_ratio, total_steps)
+    warm = resolve_warmup_steps(warmup_steps, warmup_ratio, total_steps, round_up=warmup_from_zero)
     return optimizer, linear_warmup_decay(optimizer, warm, total_steps, from_zero=warmup_from_zero)

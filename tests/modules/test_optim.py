@@ -66,6 +66,35 @@ def test_warmup_steps_win_over_ratio() -> None:
     assert resolve_warmup_steps(500, 0.0, 100) == 100
 
 
+def test_the_reference_schedule_rounds_the_warmup_share_up_as_the_trainer_does() -> None:
+    import math
+    from types import SimpleNamespace
+
+    from transformers import TrainingArguments
+
+    for ratio, total in ((0.1, 302), (0.1, 7), (0.06, 1000), (0.33, 10)):
+        # the Trainer's own count (building TrainingArguments needs accelerate; the method does not)
+        want = TrainingArguments.get_warmup_steps(SimpleNamespace(warmup_steps=ratio), total)  # type: ignore[arg-type]
+        assert resolve_warmup_steps(0, ratio, total, round_up=True) == want == math.ceil(ratio * total)
+    assert resolve_warmup_steps(0, 0.1, 302) == 30  # the default rounds to the nearest step
+    _, schedule = build_optimizer(
+        [nn.Linear(2, 2)],
+        learning_rate=1.0,
+        weight_decay=0.0,
+        adam_epsilon=1e-8,
+        warmup_steps=0,
+        warmup_ratio=0.1,
+        total_steps=302,
+        warmup_from_zero=True,
+    )
+    lrs = []
+    for _ in range(32):
+        lrs.append(schedule.get_last_lr()[0])
+        schedule.optimizer.step()
+        schedule.step()
+    assert lrs[0] == 0.0 and lrs[30] == pytest.approx(30 / 31) and lrs[31] == pytest.approx(1.0)
+
+
 def test_everything_frozen_is_an_error() -> None:
     m = nn.Linear(2, 2).requires_grad_(False)
     with pytest.raises(ValueError, match="nothing to train"):
