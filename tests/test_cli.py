@@ -160,3 +160,24 @@ def test_every_config_builds_its_model_data_and_callbacks(
     built = [type(c).__name__ for c in cli.trainer.callbacks]
     assert all(w in built for w in wanted), (wanted, built)
     assert type(cli.model).__name__ == shipped["model"]["class_path"].rsplit(".", 1)[-1]
+
+
+# The shipped recipes of a reference that clips gradients (BERT / run_qa.py and DistilBERT's script
+# at 1.0, TinyBERT per tensor and Dynamic-TinyBERT globally at 1.0, LAT at 1.0) clip too.
+REFERENCE_RECIPES = (
+    "teacher.yaml",
+    "distilbert.yaml",
+    "distilbert_pruned.yaml",
+    "tinybert_id.yaml",
+    "tinybert_pd.yaml",
+    "tinybert_pd_lengthdrop.yaml",
+)
+
+
+@pytest.mark.parametrize("name", REFERENCE_RECIPES)
+def test_reference_recipes_clip_gradients_as_their_references_do(name: str) -> None:
+    import yaml
+
+    trainer = yaml.safe_load((ROOT / "configs" / name).read_text())["trainer"]
+    assert trainer.get("gradient_clip_val") == 1.0, f"configs/{name} does not clip at 1.0"
+    assert trainer.get("gradient_clip_algorithm", "norm") == "norm"
