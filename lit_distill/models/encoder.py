@@ -142,6 +142,7 @@ class EncoderLayer(nn.Module):
         gate: Tensor | None = None,
         need_scores: bool = False,
         received_from: Tensor | None = None,
+        received_after_dropout: bool = False,
     ) -> Attention:
         """Multi-head self-attention up to (not including) the output projection.
 
@@ -153,6 +154,9 @@ class EncoderLayer(nn.Module):
             need_scores: Return pre-softmax scores (explicit path).
             received_from: (B, n) bool query rows: return the attention each token receives,
                 summed over heads and these queries (explicit path, a chunk of heads at a time).
+            received_after_dropout: Sum the received attention from the probabilities after
+                attention dropout (the ones that weight the values), as LAT does in training;
+                otherwise from those before it. The same at evaluation (no dropout).
         """
         batch, n, _ = x.shape
         q, k, v = (
@@ -165,11 +169,14 @@ class EncoderLayer(nn.Module):
         if need_scores:
             scores = torch.matmul(q * (1.0 / math.sqrt(self.head_size)), k.transpose(-1, -2))  # (B, h, n, n)
             probs = torch.softmax(scores if mask_bias is None else scores + mask_bias, dim=-1)
+            dropped = F.dropout(probs, dropout_p, self.training)
             if queries is not None:
-                received = received_attention(probs, queries)
-            context = torch.matmul(F.dropout(probs, dropout_p, self.training), v).transpose(1, 2)
+                received = received_attention(dropped if received_after_dropout else probs, queries)
+            context = torch.matmul(dropped, v).transpose(1, 2)
         elif queries is not None:
-            context, received = self._attend_in_chunks(q, k, v, mask_bias, queries, dropout_p)
+            context, received = self._attend_in_chunks(
+                q, k, v, mask_bias, queries, dropout_p, received_after_dropout
+            )
         else:
             context = F.scaled_dot_product_attention(q, k, v, attn_mask=mask_bias, dropout_p=dropout_p)
             context = context.transpose(1, 2)  # (B, n, h, dh)
@@ -179,7 +186,14 @@ class EncoderLayer(nn.Module):
         return Attention(context, scores, received)
 
     def _attend_in_chunks(
-        self, q: Tensor, k: Tensor, v: Tensor, mask_bias: Tensor | None, queries: Tensor, dropout_p: float
+        self,
+        q: Tensor,
+        k: Tensor,
+        v: Tensor,
+        mask_bias: Tensor | None,
+        queries: Tensor,
+        dropout_p: float,
+        received_after_dropout: bool,
     ) -> tuple[Tensor, Tensor]:
         """Explicit attention over chunks of heads: ((B, n, h, dh) context, (B, n) received attention)."""
         batch, heads, n, _ = q.shape
@@ -194,8 +208,9 @@ class EncoderLayer(nn.Module):
             if mask_bias is not None:
                 logits.add_(mask_bias)  # (B, c, n, n); in place: the raw scores are not needed
             probs = torch.softmax(logits, dim=-1)
-            received += received_attention(probs, queries)
-            context = torch.matmul(F.dropout(probs, dropout_p, self.training), v[:, part])  # (B, c, n, dh)
+            dropped = F.dropout(probs, dropout_p, self.training)
+            received += received_attention(dropped if received_after_dropout else probs, queries)
+            context = torch.matmul(dropped, v[:, part])  # (B, c, n, dh)
             contexts.append(context.transpose(1, 2))
         return torch.cat(contexts, dim=2), received  # (B, n, h, dh), (B, n)
 
@@ -329,7 +344,12 @@ class Encoder(nn.Module):
                 continue
             gate = head_gates[i] if head_gates is not None else None
             att = layer.attend(
-                x, valid if padded else None, gate, need_scores=output_attention_scores, received_from=queries
+                x,
+                valid if padded else None,
+                gate,
+                need_scores=output_attention_scores,
+                received_from=queries,
+                received_after_dropout=token_selection != "real_queries",  # LAT's rules, as LAT
             )
             if att.scores is not None:
                 scores_out.append(att.scores if kept is None else scatter_scores(att.scores, kept))

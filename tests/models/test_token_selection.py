@@ -75,3 +75,35 @@ def test_export_graph_refuses_lat_selection() -> None:
 
     with pytest.raises(ValueError, match="token_selection='lat': the exported graph's Drop-and-Restore"):
         TraceableQA(tiny_model(), [4, 3, 3], token_selection="lat")
+
+
+@pytest.mark.parametrize("need_scores", [True, False], ids=["explicit", "chunked"])
+def test_lat_rules_select_from_the_probabilities_after_dropout_in_training(need_scores: bool) -> None:
+    """LAT sums the attention probabilities that weight the values, after attention dropout;
+    our default rule sums them before it. Both paths of the attention, same dropout draws."""
+    from torch.nn import functional as F
+
+    from lit_distill.models.length import received_attention
+
+    model = tiny_model(attention_probs_dropout_prob=0.5).train()
+    layer = model.encoder.layers[0]
+    x = torch.randn(2, 9, layer.num_heads * layer.head_size)
+    queries = torch.ones(2, 9, dtype=torch.bool)
+    q, k, _ = layer.qkv(x).view(2, 9, 3, layer.num_heads, layer.head_size).permute(2, 0, 3, 1, 4).unbind(0)
+    probs = torch.softmax(q @ k.transpose(-1, -2) / layer.head_size**0.5, dim=-1)  # (B, h, n, n)
+    got = {}
+    for after in (True, False):
+        torch.manual_seed(7)
+        got[after] = layer.attend(
+            x, None, need_scores=need_scores, received_from=queries, received_after_dropout=after
+        ).received
+    torch.manual_seed(7)
+    dropped = F.dropout(probs, 0.5, training=True)
+    torch.testing.assert_close(got[True], received_attention(dropped, queries))
+    torch.testing.assert_close(got[False], received_attention(probs, queries))
+    assert not torch.allclose(got[True], got[False])  # the dropout really changed the ranking input
+    layer.eval()  # no dropout at evaluation: the two are the same
+    same = [
+        layer.attend(x, None, received_from=queries, received_after_dropout=a).received for a in (True, False)
+    ]
+    torch.testing.assert_close(same[0], same[1])
