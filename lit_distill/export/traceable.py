@@ -28,6 +28,7 @@ from torch import Tensor, nn
 from lit_distill.models.encoder import EncoderLayer, additive_mask
 from lit_distill.models.length import (
     gather_rows,
+    in_original_order,
     mark_significance,
     received_attention,
     tokens_to_keep,
@@ -79,10 +80,7 @@ def _select(significance: Tensor, counts: Tensor, positions: Tensor) -> tuple[Te
     order = order.narrow(1, 0, k)  # type: ignore[call-overload]  # (B, k); a tensor length stays in the graph
     rank = torch.arange(order.shape[1], device=order.device)
     valid = rank[None, :] < counts[:, None]  # (B, k)
-    original = positions.gather(1, order)  # (B, k)
-    sort_key = original + (~valid).to(original.dtype) * (positions.shape[1] + 1)  # invalid slots last
-    perm = sort_key.argsort(dim=1)
-    return order.gather(1, perm), valid.gather(1, perm)
+    return in_original_order(order, valid, positions)
 
 
 class TraceableQA(nn.Module):

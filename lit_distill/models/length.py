@@ -231,8 +231,23 @@ def select_tokens(scores: Tensor, counts: Tensor, positions: Tensor, width: int 
     order = scores.topk(k, dim=1).indices  # (B, k), most significant first
     rank = torch.arange(k, device=scores.device)
     valid = rank[None, :] < counts[:, None]  # (B, k)
+    return in_original_order(order, valid, positions)
+
+
+def in_original_order(order: Tensor, valid: Tensor, positions: Tensor) -> tuple[Tensor, Tensor]:
+    """Kept slots rearranged into original token order, every invalid slot after every valid one.
+
+    Args:
+        order: (B, k) indices into the current tokens, most significant first.
+        valid: (B, k) bool, which of those slots hold a real kept token.
+        positions: (B, n) long, original position of each current token.
+
+    Returns:
+        ``(index, valid)``: (B, k) indices and (B, k) bool, rearranged alike.
+    """
     original = positions.gather(1, order)  # (B, k)
-    sort_key = original + (~valid).to(original.dtype) * (original.max() + 1)  # invalid slots last
+    # an offset above every original position puts the invalid slots last, whatever layer this is
+    sort_key = original + (~valid).to(original.dtype) * (original.max() + 1)
     perm = sort_key.argsort(dim=1)
     return order.gather(1, perm), valid.gather(1, perm)
 

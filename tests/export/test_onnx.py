@@ -97,3 +97,25 @@ def test_bench_times_the_exported_graph(
     assert row["runtime"] == "onnxruntime" and row["int8"] is True and row["latency_median_s"] > 0
     assert main(["bench", "--checkpoint", out, "--runtime", "torch"]) == 2
     assert "--runtime onnxruntime" in capsys.readouterr().err
+
+
+def test_traced_selection_keeps_invalid_slots_last_from_the_second_dropping_layer_on() -> None:
+    """From the second dropping layer the current tokens carry original positions far above their
+    count; the traced selection must still put a short sequence's unused slots after its kept
+    tokens, in original order, as the PyTorch path does."""
+    from lit_distill.export.traceable import _select
+    from lit_distill.models.length import mark_significance, select_tokens
+
+    positions = torch.tensor([[0, 5, 9, 12], [0, 7, 11, 13]])  # (B, n): 4 tokens left of 14
+    received = torch.tensor([[0.1, 0.9, 0.5, 0.7], [0.2, 0.3, 0.1, 0.8]])
+    valid = torch.ones(2, 4, dtype=torch.bool)
+    significance = mark_significance(received, valid)  # [CLS] (position 0) always first
+    counts = torch.tensor([3, 2])  # the second sequence keeps [CLS] and one token: one slot unused
+    traced = _select(significance, counts, positions)
+    eager = select_tokens(significance, counts, positions)
+    for index, keep in (traced, eager):
+        assert keep.tolist() == [[True, True, True], [True, True, False]]
+        kept = positions.gather(1, index)
+        assert kept[0].tolist() == [0, 5, 12]  # the three most significant, in original order
+        assert kept[1, :2].tolist() == [0, 13]  # the real slots first (13 > 7 + 5, the unused slot)
+    assert torch.equal(traced[0], eager[0]) and torch.equal(traced[1], eager[1])
