@@ -1,10 +1,14 @@
 """Gates on feed-forward neurons, for their importance in the same pass as the heads'.
 
 A neuron's gate ``ξ = 1`` multiplies its activation (the input of the layer's second
-feed-forward linear layer, ``ffn_out``); its importance is ``E_x |∂L(x)/∂ξ|``, the
-quantity Michel et al. (2019) use for heads, carried over to neurons as
-structured-pruning work on BERT's feed-forward blocks does (e.g. CoFi's and
-nn_pruning's neuron masks). The two estimators of
+feed-forward linear layer, ``ffn_out``); its importance is ``E_x |∂L(x)/∂ξ|``: Michel et
+al.'s (2019) gate-gradient estimator for heads, applied here to neurons. This is the
+project's own choice, not what the structured-pruning references compute: CoFi learns
+L0-regularised masks and nn_pruning learns movement-pruning scores during training, where
+this estimator is measured once on a trained model. As for heads, each layer's scores are
+normalised by their L2 norm before the global ranking (:func:`~lit_distill.compression.head_importance.normalize_per_layer`),
+which keeps an already narrow layer from losing its few remaining neurons only because its
+raw scores are on a smaller scale. The two estimators of
 :mod:`lit_distill.compression.head_importance` apply unchanged:
 
 * ``"per_token"``: a gate per example, token and neuron, (B, n, I); so
