@@ -41,8 +41,8 @@ import shutil
 import socket
 import stat
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 from lit_distill.user_errors import UserInputError
@@ -139,8 +139,7 @@ def replace_file(path: str | Path, *, size_hint: int | None = None) -> Iterator[
     _fsync(target.parent)
 
 
-@contextmanager
-def replace_directory(path: str | Path, *, size_hint: int | None = None) -> Iterator[Path]:
+def replace_directory(path: str | Path, *, size_hint: int | None = None) -> AbstractContextManager[Path]:
     """Yield an empty temporary directory beside ``path``; when the block ends, it takes ``path``'s place.
 
     The new directory is swapped in with one ``renameat2(RENAME_EXCHANGE)`` on Linux file
@@ -155,24 +154,10 @@ def replace_directory(path: str | Path, *, size_hint: int | None = None) -> Iter
     Raises:
         DiskFullError: the disk filled up while writing; ``path`` is left as it was.
     """
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    remove_stale_temporaries(target)
-    tmp = _temporary_name(target, "tmp")
-    os.mkdir(tmp, 0o777)
-    try:
-        yield tmp
-        _plain_modes(tmp)
-        _fsync_tree(tmp)
-        _swap_in(tmp, target)
-    except BaseException as exc:
-        _fail(exc, tmp, target, size_hint)
-        raise
-    _fsync(target.parent)
+    return _staged_directory(Path(path), size_hint, _swap_in)
 
 
-@contextmanager
-def update_directory(path: str | Path, *, size_hint: int | None = None) -> Iterator[Path]:
+def update_directory(path: str | Path, *, size_hint: int | None = None) -> AbstractContextManager[Path]:
     """Yield an empty temporary directory beside ``path``; when the block ends, its files go into ``path``.
 
     Unlike :func:`replace_directory`, files of ``path`` that the block did not write are
@@ -188,7 +173,14 @@ def update_directory(path: str | Path, *, size_hint: int | None = None) -> Itera
     Raises:
         DiskFullError: the disk filled up while writing; ``path`` is left as it was.
     """
-    target = Path(path)
+    return _staged_directory(Path(path), size_hint, _merge_into)
+
+
+@contextmanager
+def _staged_directory(
+    target: Path, size_hint: int | None, commit: Callable[[Path, Path], None]
+) -> Iterator[Path]:
+    """A temporary directory beside ``target``, written by the block, then ``commit(tmp, target)``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(target)
     tmp = _temporary_name(target, "tmp")
@@ -197,16 +189,7 @@ def update_directory(path: str | Path, *, size_hint: int | None = None) -> Itera
         yield tmp
         _plain_modes(tmp)
         _fsync_tree(tmp)
-        if not os.path.lexists(target):
-            os.rename(tmp, target)
-        else:
-            for entry in sorted(tmp.rglob("*"), key=lambda p: len(p.parts)):
-                destination = target / entry.relative_to(tmp)
-                if entry.is_dir():
-                    destination.mkdir(exist_ok=True)
-                else:
-                    os.replace(entry, destination)
-            _remove(tmp)
+        commit(tmp, target)
     except BaseException as exc:
         _fail(exc, tmp, target, size_hint)
         raise
@@ -381,6 +364,20 @@ def _swap_in(tmp: Path, target: Path) -> None:
     os.rename(target, old)
     os.rename(tmp, target)
     _remove(old)
+
+
+def _merge_into(tmp: Path, target: Path) -> None:
+    """Move the files of directory ``tmp`` into ``target`` one by one (or rename ``tmp`` when there is none)."""
+    if not os.path.lexists(target):
+        os.rename(tmp, target)
+        return
+    for entry in sorted(tmp.rglob("*"), key=lambda p: len(p.parts)):
+        destination = target / entry.relative_to(tmp)
+        if entry.is_dir():
+            destination.mkdir(exist_ok=True)
+        else:
+            os.replace(entry, destination)
+    _remove(tmp)
 
 
 def _fail(exc: BaseException, tmp: Path, target: Path, size_hint: int | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import subprocess
@@ -79,6 +80,27 @@ def test_a_full_disk_is_one_user_error_naming_the_file_and_its_size(
     message = str(caught.value)
     assert f"cannot write {str(path)!r} (it needs 9.8 KiB)" in message and "ulimit -f: 4.0 KiB" in message
     assert "\n" not in message
+    assert path.read_bytes() == b"previous" and siblings(path) == ["last.ckpt"]
+
+
+def test_no_space_left_is_one_user_error_naming_the_file_its_size_and_the_free_space(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "last.ckpt"
+    write_bytes(path, b"previous")
+    real_write = os.write
+
+    def full(fd: int, data: bytes) -> int:
+        real_write(fd, bytes(data)[:3])  # some bytes land, then the device is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "write", full)
+    with pytest.raises(
+        DiskFullError,
+        match=r"no space left on the device while writing .*last\.ckpt' \(it needs 2\.0 KiB\); [\d.]+ \w+ free there: free some space",
+    ):
+        write_bytes(path, b"x" * 2048)
+    monkeypatch.undo()
     assert path.read_bytes() == b"previous" and siblings(path) == ["last.ckpt"]
 
 

@@ -72,3 +72,16 @@ def test_the_sigterm_line_gives_the_command_that_resumes(tmp_path: Path) -> None
     line = sigterm_message(Preempted(ckpt, 7, 1), "fit", args)
     assert line.startswith("python -m lit_distill fit: stopped by SIGTERM after step 7 (epoch 1); saved")
     assert "\n" not in line and line.endswith(resume_command("fit", args, ckpt))
+
+
+def test_a_sigterm_outside_a_training_step_points_to_the_last_checkpoint() -> None:
+    """Lightning's own SIGTERMException (raised mid-validation) carries no checkpoint."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    assert sigterm_message(SIGTERMException(), "fit", []) == (
+        "python -m lit_distill fit: stopped by SIGTERM outside a training step; "
+        "resume from the last checkpoint saved (--ckpt_path last)"
+    )
+    assert sigterm_message(SIGTERMException(), "validate", []).endswith(
+        "stopped by SIGTERM; nothing was saved"
+    )
