@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from typing import Any
+from weakref import proxy
 
 import lightning.pytorch as pl
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -97,8 +98,11 @@ class LastCheckpoint(ModelCheckpoint):
             return None
         trainer.save_checkpoint(path, weights_only=False)
         self.saved_step = trainer.global_step
-        self.last_model_path = str(path)
+        # the one kept checkpoint, as ModelCheckpoint(save_top_k=1, monitor=None) records it
+        self.last_model_path = self.best_model_path = str(path)
         self._last_save_time = time.monotonic()
+        for logger in trainer.loggers:  # as ModelCheckpoint does (e.g. W&B uploads it)
+            logger.after_save_checkpoint(proxy(self))
         return path
 
     @override

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[2]
 STEPS_PER_EPOCH = 3
@@ -225,30 +226,51 @@ def _jobs(root: Path, config: Path, tmpdir: Path, data_dir: Path) -> list[dict[s
 def scenarios(
     fit_yaml: Path, safety_data: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Scenarios]:
-    """Run every scenario once (about half a minute of CPU on 2 cores)."""
-    root = tmp_path_factory.mktemp("safety-runs")
-    shm = other_file_system_tmpdir(root)
-    tmpdir = Path(shm or root) / f"lit-distill-safety-{os.getpid()}"
-    tmpdir.mkdir(exist_ok=True)
+    """Run every scenario once per test session (about 15 s of CPU), also under ``pytest -n``.
+
+    The xdist workers share the runs (pytest-xdist's recipe: the first worker runs them under
+    a file lock in the directory all workers' temporary directories are in; the others read
+    the results it wrote).
+    """
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp  # this session's
+    root = shared / "safety-runs"
+    done = root / "results.json"
+    created: Path | None = None
+    with FileLock(str(shared / "safety-runs.lock")):
+        if not done.is_file():
+            shutil.rmtree(root, ignore_errors=True)
+            root.mkdir()
+            shm = other_file_system_tmpdir(root)
+            created = Path(shm or root) / f"lit-distill-safety-{os.getpid()}"
+            created.mkdir(exist_ok=True)
+            results = _run_driver(root, _jobs(root, fit_yaml, created, safety_data))
+            done.write_text(json.dumps({"results": results, "tmpdir": str(created) if shm else None}))
+    recorded = json.loads(done.read_text())
+    try:
+        yield Scenarios(root, recorded["results"], recorded["tmpdir"] and Path(recorded["tmpdir"]))
+    finally:
+        if created is not None and created.parent != root:
+            shutil.rmtree(created, ignore_errors=True)
+
+
+def _run_driver(root: Path, jobs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     jobs_file = root / "jobs.json"
-    jobs_file.write_text(json.dumps(_jobs(root, fit_yaml, tmpdir, safety_data)))
+    jobs_file.write_text(json.dumps(jobs))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     env.pop("LIT_DISTILL_DEBUG", None)
-    try:
-        res = subprocess.run(
-            [sys.executable, "-m", "tests.safety.faults", str(jobs_file)],
-            capture_output=True,
-            text=True,
-            timeout=900,
-            cwd=ROOT,
-            env=env,
-        )
-        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-        results = {}
-        for line in res.stdout.splitlines():
-            if line.startswith("RESULT "):
-                result = json.loads(line[len("RESULT ") :])
-                results[result["name"]] = result
-        yield Scenarios(root, results, shm and tmpdir)
-    finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
+    res = subprocess.run(
+        [sys.executable, "-m", "tests.safety.faults", str(jobs_file)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+        env=env,
+    )
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    results = {}
+    for line in res.stdout.splitlines():
+        if line.startswith("RESULT "):
+            result = json.loads(line[len("RESULT ") :])
+            results[result["name"]] = result
+    return results

@@ -6,14 +6,18 @@ there afterwards, byte for byte.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 
 from lit_distill.__main__ import main
 from lit_distill.export.artifact import MANIFEST
-from tests.safety.conftest import Scenarios, synthetic_tokenizer
+from lit_distill.models.config import EncoderConfig
+from lit_distill.models.qa_model import QAModel
+from lit_distill.modules.qa_module import CHECKPOINT_KEY
+from tests.safety.conftest import MODEL, synthetic_tokenizer
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
@@ -28,12 +32,32 @@ def export(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
+@pytest.fixture(scope="module")
+def tokenizer(safety_data: Path) -> Any:
+    from lit_distill.models.loading import load_tokenizer
+
+    return load_tokenizer(str(synthetic_tokenizer(safety_data)))
+
+
+def tiny_model(tokenizer: Any) -> QAModel:
+    torch.manual_seed(0)
+    return QAModel(EncoderConfig(**MODEL, vocab_size=len(tokenizer)))
+
+
 @pytest.fixture
-def workspace(scenarios: Scenarios, safety_data: Path, tmp_path: Path) -> tuple[Path, list[str]]:
-    """``tmp/work/`` holding a checkpoint ``my.ckpt`` and a file of the user's; returns it and the tokenizer option."""
+def workspace(tokenizer: Any, safety_data: Path, tmp_path: Path) -> tuple[Path, list[str]]:
+    """``tmp/work/`` holding a checkpoint ``my.ckpt`` (as a lit_distill module writes it) and a file of the user's.
+
+    Returns the folder and the ``--tokenizer`` option the export needs.
+    """
     work = tmp_path / "work"
     work.mkdir()
-    shutil.copy(scenarios.dir("full") / "run/checkpoints/last.ckpt", work / "my.ckpt")
+    model = tiny_model(tokenizer)
+    state = {f"model.{k}": v for k, v in model.state_dict().items()}
+    torch.save(
+        {CHECKPOINT_KEY: {"model_config": model.config.to_dict(), "tokenizer": None}, "state_dict": state},
+        work / "my.ckpt",
+    )
     (work / "notes.txt").write_text("the user's own file\n")
     return work, ["--tokenizer", str(synthetic_tokenizer(safety_data))]
 
@@ -53,15 +77,9 @@ def test_export_over_its_own_input_is_refused_and_deletes_nothing(
 
 
 def test_a_model_directory_cannot_be_its_own_output(
-    tmp_path: Path, safety_data: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, tokenizer: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lit_distill.models.config import EncoderConfig
-    from lit_distill.models.loading import load_tokenizer
-    from lit_distill.models.qa_model import QAModel
-    from tests.safety.conftest import MODEL
-
-    tokenizer = load_tokenizer(str(synthetic_tokenizer(safety_data)))
-    model_dir = QAModel(EncoderConfig(**MODEL, vocab_size=len(tokenizer))).save(tmp_path / "model", tokenizer)
+    model_dir = tiny_model(tokenizer).save(tmp_path / "model", tokenizer)
     before = snapshot(model_dir)
     code, err = export(capsys, str(model_dir), "--output", str(model_dir), "--overwrite")
     assert code == 2 and "is the model being exported" in err
