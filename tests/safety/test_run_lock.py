@@ -1,4 +1,4 @@
-"""The run-folder lock (lit_distill.run_lock) and the SIGTERM line, on their own."""
+"""The run-folder lock (lit_distill.run_lock) on its own."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from lit_distill.callbacks.preemption import Preempted, resume_command, sigterm_message
 from lit_distill.preflight import run_folders
 from lit_distill.run_lock import FolderLock, lock_file, read_holder
 from lit_distill.user_errors import UserInputError
@@ -61,27 +60,3 @@ def test_the_run_folders_are_the_outermost_folders_a_fit_writes() -> None:
         Path.cwd() / "runs/t",
         Path.cwd() / "deploy",
     }
-
-
-def test_the_sigterm_line_gives_the_command_that_resumes(tmp_path: Path) -> None:
-    args = ["--config", "c.yaml", "--ckpt_path", "old.ckpt", "--trainer.max_epochs=3", "--ckpt_path=x"]
-    ckpt = tmp_path / "my runs" / "last.ckpt"
-    assert resume_command("fit", args, ckpt) == (
-        f"python -m lit_distill fit --config c.yaml --trainer.max_epochs=3 --ckpt_path '{ckpt}'"
-    )
-    line = sigterm_message(Preempted(ckpt, 7, 1), "fit", args)
-    assert line.startswith("python -m lit_distill fit: stopped by SIGTERM after step 7 (epoch 1); saved")
-    assert "\n" not in line and line.endswith(resume_command("fit", args, ckpt))
-
-
-def test_a_sigterm_outside_a_training_step_points_to_the_last_checkpoint() -> None:
-    """Lightning's own SIGTERMException (raised mid-validation) carries no checkpoint."""
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
-
-    assert sigterm_message(SIGTERMException(), "fit", []) == (
-        "python -m lit_distill fit: stopped by SIGTERM outside a training step; "
-        "resume from the last checkpoint saved (--ckpt_path last)"
-    )
-    assert sigterm_message(SIGTERMException(), "validate", []).endswith(
-        "stopped by SIGTERM; nothing was saved"
-    )
