@@ -1,6 +1,6 @@
 """Run one trial as its own process and classify how it ended.
 
-A trial is ``<launcher> fit|validate --config BASE --config overrides.yaml``, started as
+A trial is ``<launcher> fit|validate --config BASE [--config BASE2 …] --config overrides.yaml``, started as
 a fresh subprocess or forked from the pre-imported trial server
 (:mod:`lit_distill.search.launch`, spec key ``start_method``), in its own directory
 ``<output_dir>/trials/<number>/`` holding ``overrides.yaml``, ``command.txt``, ``trial.log`` (stdout + stderr),
@@ -35,7 +35,7 @@ from typing import Any, Literal
 import yaml
 
 from lit_distill.checks import is_number
-from lit_distill.search.config_keys import launcher_argv, override_tree, read_yaml, trial_env
+from lit_distill.search.config_keys import launcher_argv, override_tree, read_base, trial_env
 from lit_distill.search.launch import ForkedTrial, die_with_parent, resolve_start_method
 from lit_distill.search.spec import SearchSpec
 from lit_distill.trial_protocol import METRICS_PATH_ENV, TRIAL_DIR_ENV
@@ -56,6 +56,7 @@ OOM_PATTERNS: tuple[str, ...] = (
     r"CUBLAS_STATUS_ALLOC_FAILED",
 )
 _OOM_RE = re.compile("|".join(OOM_PATTERNS))
+
 _LOG_TAIL_CHARS = 20_000
 
 
@@ -195,18 +196,14 @@ def build_command(
     ``{trial_dir}`` in any string value becomes the trial's directory, so per-trial outputs
     (checkpoint ``dirpath``, ``export_dir``, logger ``save_dir``) never collide.
     """
-    base = read_yaml(spec.base_config)
+    base = read_base(spec)
     filled = {k: fill_trial_dir(v, directory) for k, v in overrides.items()}
     tree = override_tree(base, {**filled, "trainer.default_root_dir": str(directory)})
     (directory / "overrides.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))
-    argv = [
-        *launcher_argv(spec),
-        command or spec.command,
-        "--config",
-        str(spec.base_config),
-        "--config",
-        str(directory / "overrides.yaml"),
-    ]
+    argv = [*launcher_argv(spec), command or spec.command]
+    for path in spec.base_configs:
+        argv += ["--config", str(path)]
+    argv += ["--config", str(directory / "overrides.yaml")]
     callbacks = ((tree.get("trainer") or {}).get("callbacks")) or (base.get("trainer") or {}).get("callbacks")
     listed = isinstance(callbacks, list) and any(
         isinstance(c, Mapping) and str(c.get("class_path", "")).endswith("TrialResult") for c in callbacks
