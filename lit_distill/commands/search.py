@@ -154,9 +154,10 @@ def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
             return 1
     log.info("this process ran %d trial(s)", ran)
     code = 0
+    completed = any(r.outcome == "complete" for r in load_records(spec, args.storage))
     if args.subcommand == "run" and not args.no_report:
-        code = _report(spec, args.storage, None, True)
-    if not any(r.outcome == "complete" for r in load_records(spec, args.storage)):
+        code = _report(spec, args.storage, None, plots=completed)  # no empty figures
+    if not completed:
         print(
             f"error: no trial of search {spec.name!r} completed; each failed trial's reason is logged "
             f"above and its full log is {spec.output_dir / 'trials'}/<number>/trial.log",
@@ -175,7 +176,7 @@ def load_records(spec: SearchSpec, storage: str | None) -> list:  # type: ignore
     from lit_distill.search.optuna_backend import load_study
     from lit_distill.search.records import records_from_study
 
-    return records_from_study(load_study(spec, storage, create=False))
+    return records_from_study(load_study(spec, storage, create=False), spec)
 
 
 def write_search_report(
@@ -210,7 +211,7 @@ def _report(
 ) -> int:
     from lit_distill.search.holdout import attach_holdout
 
-    records = attach_holdout(load_records(spec, storage))
+    records = attach_holdout(spec, load_records(spec, storage))
     files = write_search_report(spec, records, out or spec.output_dir / "report", plots, analysis_data)
     front = [r for r in records if r.on_front]
     names = [m.name for m in spec.objectives]

@@ -3,7 +3,8 @@
 A trial is ``<launcher> fit|validate --config BASE [--config BASE2 …] --config overrides.yaml``, started as
 a fresh subprocess or forked from the pre-imported trial server
 (:mod:`lit_distill.search.launch`, spec key ``start_method``), in its own directory
-``<output_dir>/trials/<number>/`` holding ``overrides.yaml``, ``command.txt``, ``trial.log`` (stdout + stderr),
+``<output_dir>/trials/<number>/`` holding ``overrides.yaml``, ``command.txt``, ``trial.log`` (stdout + stderr,
+without progress-bar redraws once the trial has ended: :mod:`lit_distill.search.trial_log`),
 ``metrics.json`` (written by :class:`~lit_distill.callbacks.trial_result.TrialResult`)
 and ``outcome.json`` (written here, before the optimiser is told, so a search
 killed in between can recover the finished trial on restart).
@@ -38,6 +39,7 @@ from lit_distill.checks import is_number
 from lit_distill.search.config_keys import launcher_argv, override_tree, read_base, trial_env
 from lit_distill.search.launch import ForkedTrial, die_with_parent, resolve_start_method
 from lit_distill.search.spec import SearchSpec
+from lit_distill.search.trial_log import clean_log
 from lit_distill.trial_protocol import METRICS_PATH_ENV, TRIAL_DIR_ENV
 
 Status = Literal["complete", "oom", "fail"]
@@ -270,6 +272,7 @@ def run_trial(
             proc.kill()
             returncode = proc.wait()
     wall = time.perf_counter() - start
+    clean_log(log_path)  # progress-bar redraws and escape sequences out, once the trial has ended
     metrics = read_metrics(metrics_path)
     required = [m.name for m in spec.metrics]
     status, reason = classify(returncode, _tail(log_path), metrics, required, timed_out)
