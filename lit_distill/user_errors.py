@@ -21,6 +21,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from lit_distill.checks import UserInputError  # defined there: the exported encoder code raises it too
+
 __all__ = [
     "DEBUG_ENV",
     "EXIT_USER_ERROR",
@@ -34,10 +36,6 @@ __all__ = [
 
 DEBUG_ENV = "LIT_DISTILL_DEBUG"
 EXIT_USER_ERROR = 2
-
-
-class UserInputError(ValueError):
-    """Bad input from the user (a parameter, a path, a file's content); reported without a traceback."""
 
 
 class MissingPathError(UserInputError, FileNotFoundError):
@@ -59,18 +57,15 @@ def root_cause(exc: BaseException) -> BaseException:
     return _chain(exc)[-1]
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from lit_distill.data.squad import SquadFormatError
-
-    # FileNotFoundError: a data file, a model directory or a checkpoint the user named is missing
-    return (UserInputError, SquadFormatError, FileNotFoundError)
+# FileNotFoundError: a data file, a model directory or a checkpoint the user named is missing.
+# (A malformed SQuAD file, ``lit_distill.data.squad.SquadFormatError``, is a UserInputError.)
+_USER_ERROR_TYPES: tuple[type[BaseException], ...] = (UserInputError, FileNotFoundError)
 
 
 def find_user_error(exc: BaseException) -> BaseException | None:
     """The innermost user error in ``exc``'s chain, or ``None`` when it is not the user's input."""
-    types = _user_error_types()
     for link in reversed(_chain(exc)):
-        if isinstance(link, types):
+        if isinstance(link, _USER_ERROR_TYPES):
             return link
     return None
 

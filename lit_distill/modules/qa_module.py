@@ -31,6 +31,7 @@ from lit_distill.modules.optim import build_optimizer
 from lit_distill.modules.sources import CHECKPOINT_KEY
 from lit_distill.modules.squad_scoring import SquadScoringModule
 from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["CHECKPOINT_KEY", "NOT_HYPERPARAMETERS", "RUN_TIME_ARGS", "QAModule"]
 
@@ -225,7 +226,7 @@ class QAModule(SquadScoringModule):
             return
         vocab = self.model.config.vocab_size
         if self.tokenizer.vocab_size > vocab:
-            raise ValueError(
+            raise UserInputError(
                 f"the data's tokenizer has {self.tokenizer.vocab_size} tokens but the model's embedding "
                 f"table has {vocab} rows: the model and the data use different vocabularies "
                 f"(tokenizer: {self.tokenizer.describe()})"
@@ -236,7 +237,7 @@ class QAModule(SquadScoringModule):
     def configure_optimizers(self) -> Any:
         estimated = self.trainer.estimated_stepping_batches
         if estimated == math.inf:
-            raise ValueError(
+            raise UserInputError(
                 "cannot schedule the learning rate over an unbounded run: set trainer.max_steps or trainer.max_epochs"
             )
         total = max(1, int(estimated))
@@ -316,7 +317,7 @@ class QAModule(SquadScoringModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get(CHECKPOINT_KEY)
         if state is None:
-            raise ValueError(
+            raise UserInputError(
                 "this checkpoint was not written by a lit_distill module (no 'lit_distill' entry); "
                 "load Hugging Face models with QAModel.from_pretrained instead"
             )

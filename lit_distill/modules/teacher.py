@@ -12,6 +12,7 @@ from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.qa_module import NOT_HYPERPARAMETERS, QAModule
 from lit_distill.modules.sources import check_source_exists, load_qa_model
 from lit_distill.modules.tokenizer_info import check_same_tokenizer
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["Teacher"]
 
@@ -41,14 +42,16 @@ class Teacher(QAModule):
     ) -> None:
         super().__init__(**kwargs)
         if (model is None) == (model_config is None):
-            raise ValueError(
+            raise UserInputError(
                 "Teacher needs exactly one of model (a hub id, model directory or .ckpt) and "
                 f"model_config (train from scratch); got model={model!r}, model_config={model_config!r}"
             )
         if model is not None:
             check_source_exists(model, "model")
         elif not isinstance(model_config, dict):
-            raise ValueError(f"model_config must be a mapping of EncoderConfig fields, got {model_config!r}")
+            raise UserInputError(
+                f"model_config must be a mapping of EncoderConfig fields, got {model_config!r}"
+            )
         self.source = model
         self.model_config = None if model_config is None else dict(model_config)
         self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
@@ -63,7 +66,7 @@ class Teacher(QAModule):
         config = dict(self.model_config or {})
         if "vocab_size" not in config:
             if self.tokenizer is None:
-                raise ValueError(
+                raise UserInputError(
                     "model_config has no vocab_size and the data module has no tokenizer to take it from; "
                     "set model_config.vocab_size"
                 )
