@@ -20,7 +20,9 @@ def test_unset_or_empty_is_the_home_cache_never_the_working_directory(
     else:
         monkeypatch.setenv(CACHE_ENV, value)
     assert default_cache_dir() == tmp_path / "home" / ".cache" / "lit_distill"
-    assert default_cache_dir("teacher_logits") == tmp_path / "home" / ".cache" / "lit_distill" / "teacher_logits"
+    assert (
+        default_cache_dir("teacher_logits") == tmp_path / "home" / ".cache" / "lit_distill" / "teacher_logits"
+    )
     assert default_cache_dir() != Path(".") and default_cache_dir().is_absolute()
 
 

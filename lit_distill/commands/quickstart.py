@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         summary = run_quickstart(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, UserInputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(_table(summary))

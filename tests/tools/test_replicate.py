@@ -62,7 +62,9 @@ def test_replicate_runs_every_stage_and_its_table_is_consistent(
     # few to trust a ratio, so each speed-up is flagged: null, measured beside it, "noisy" in the table
     for stage, row in rows.items():
         if stage != "teacher":
-            assert row["speedup_vs_teacher"] is None and "timed round" in row["speedup_vs_teacher_flag"], stage
+            assert row["speedup_vs_teacher"] is None and "timed round" in row["speedup_vs_teacher_flag"], (
+                stage
+            )
             assert row["speedup_vs_teacher_measured"] > 0, stage
     assert "noisy" in printed
 
