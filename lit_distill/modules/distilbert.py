@@ -7,7 +7,7 @@ from typing import Any
 from torch import Tensor
 
 from lit_distill.losses import check_temperature, cosine_hidden_loss, distilbert_span_loss, span_cross_entropy
-from lit_distill.modules.qa_module import NOT_HYPERPARAMETERS
+from lit_distill.modules.qa_module import RUN_TIME_ARGS
 from lit_distill.modules.student import StudentModule, check_weights
 from lit_distill.user_errors import UserInputError
 
@@ -52,7 +52,7 @@ class DistilBertStudent(StudentModule):
         self.alpha_ce = float(alpha_ce)
         self.alpha_squad = float(alpha_squad)
         self.alpha_cos = float(alpha_cos)
-        self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
+        self.save_hyperparameters(ignore=list(RUN_TIME_ARGS))
 
     def wants_logit_cache(self) -> bool:
         """The cache serves only when no hidden states are needed."""

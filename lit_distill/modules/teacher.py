@@ -9,7 +9,7 @@ from torch import Tensor
 from lit_distill.losses import span_cross_entropy
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa_model import QAModel
-from lit_distill.modules.qa_module import NOT_HYPERPARAMETERS, QAModule
+from lit_distill.modules.qa_module import RUN_TIME_ARGS, QAModule
 from lit_distill.modules.sources import check_source_exists, load_qa_model
 from lit_distill.modules.tokenizer_info import check_same_tokenizer
 from lit_distill.user_errors import UserInputError
@@ -54,7 +54,7 @@ class Teacher(QAModule):
             )
         self.source = model
         self.model_config = None if model_config is None else dict(model_config)
-        self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
+        self.save_hyperparameters(ignore=list(RUN_TIME_ARGS))
 
     def build_model(self, stage: str) -> None:
         """Load ``model`` or build ``model_config`` from random weights."""

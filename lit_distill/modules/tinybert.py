@@ -20,7 +20,7 @@ from lit_distill.losses import (
 )
 from lit_distill.models.convert import fit_dense_from_hf
 from lit_distill.models.loading import HF_CONFIG, OWN_CONFIG, read_state_dict, resolve_directory
-from lit_distill.modules.qa_module import NOT_HYPERPARAMETERS
+from lit_distill.modules.qa_module import RUN_TIME_ARGS
 from lit_distill.modules.sources import LoadedModel
 from lit_distill.modules.student import StudentModule, check_weights
 from lit_distill.user_errors import UserInputError
@@ -96,7 +96,7 @@ class TinyBertStudent(StudentModule):
         self.reference_soft_ce = reference_soft_ce
         self.projection: nn.Linear | None = None
         self._fit_dense: dict[str, Tensor] | None = None
-        self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
+        self.save_hyperparameters(ignore=list(RUN_TIME_ARGS))
 
     # -------------------------------------------------------------- build
     def wants_logit_cache(self) -> bool:
