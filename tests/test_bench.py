@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from lit_distill.__main__ import main as lit_main
-from lit_distill.commands.bench import benchmark, load_qa_model, main
+from lit_distill.commands.bench import Baseline, Rounds, benchmark, load_qa_model, main
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa_model import QAModel
 from lit_distill.timing import rotation
@@ -124,7 +124,7 @@ def test_load_from_a_lightning_checkpoint_rebuilds_a_pruned_model(model_dir: Pat
 def test_benchmark_validates_arguments(model_dir: Path) -> None:
     model = QAModel.from_pretrained(model_dir)
     with pytest.raises(ValueError, match="repeats >= 1"):
-        benchmark(model, [None], repeats=0, seq_length=8)
+        benchmark(model, [None], seq_length=8, rounds=Rounds(repeats=0))
 
 
 class SpikyClock:
@@ -146,12 +146,16 @@ class SpikyClock:
 
 def test_benchmark_flags_a_speed_up_timed_under_injected_load(model_dir: Path) -> None:
     model = QAModel.from_pretrained(model_dir)
-    args: dict[str, Any] = {"batch_size": 1, "seq_length": 16, "warmup": 0, "repeats": 8}
-    steady = benchmark(model, [None, [8, 8, 8]], clock=SpikyClock([4.0, 2.0], lambda k, c: False), **args)
-    assert steady[1]["speedup_vs_full"] == pytest.approx(2.0) and steady[1]["latency_median_s"] == 2.0
-    spiky = benchmark(
-        model, [None, [8, 8, 8]], clock=SpikyClock([4.0, 2.0], lambda k, c: c == 1 and k % 4 < 2), **args
+
+    def rounds(clock: SpikyClock) -> Rounds:
+        return Rounds(warmup=0, repeats=8, clock=clock)
+
+    steady = benchmark(
+        model, [None, [8, 8, 8]], 1, 16, rounds=rounds(SpikyClock([4.0, 2.0], lambda k, c: False))
     )
+    assert steady[1]["speedup_vs_full"] == pytest.approx(2.0) and steady[1]["latency_median_s"] == 2.0
+    spiky_clock = SpikyClock([4.0, 2.0], lambda k, c: c == 1 and k % 4 < 2)
+    spiky = benchmark(model, [None, [8, 8, 8]], 1, 16, rounds=rounds(spiky_clock))
     assert spiky[1]["speedup_vs_full"] is None
     assert "spread" in spiky[1]["speedup_vs_full_flag"] and spiky[0]["speedup_vs_full"] == 1.0
     from lit_distill.commands.bench import _table
@@ -174,8 +178,6 @@ def test_baseline_is_timed_in_the_same_rounds(model_dir: Path, tmp_path: Path) -
     assert rows[1]["speedup_vs_baseline"] == 1.0 and "speedup_vs_baseline_measured" in rows[0]
     assert "gflops_per_seq" not in rows[1]  # the baseline's FLOPs are not the model's
     model = QAModel.from_pretrained(model_dir)
-    fake = SpikyClock([1.0, 3.0], lambda k, c: False)
-    timed = benchmark(
-        small, [None], baseline=model, batch_size=1, seq_length=16, warmup=0, repeats=4, clock=fake
-    )
+    fake = Rounds(warmup=0, repeats=4, clock=SpikyClock([1.0, 3.0], lambda k, c: False))
+    timed = benchmark(small, [None], 1, 16, rounds=fake, baseline=Baseline(model, "big"))
     assert timed[0]["speedup_vs_baseline"] == pytest.approx(3.0) and timed[0]["speedup_vs_full"] == 1.0

@@ -48,7 +48,16 @@ from lit_distill.timing import (
 )
 from lit_distill.user_errors import UserInputError
 
-__all__ = ["benchmark", "benchmark_export", "build_parser", "load_qa_model", "main", "model_shape"]
+__all__ = [
+    "Baseline",
+    "Rounds",
+    "benchmark",
+    "benchmark_export",
+    "build_parser",
+    "load_qa_model",
+    "main",
+    "model_shape",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -143,6 +152,38 @@ def model_shape(model: Any) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class Rounds:
+    """How ``bench`` times (:mod:`lit_distill.timing`).
+
+    Attributes:
+        warmup: untimed runs of each configuration first (at least one runs: it checks the configuration).
+        repeats: timed rounds, one run of every configuration each.
+        seed: seed of the random inputs.
+        max_spread: the largest relative spread reported as a number (:func:`lit_distill.timing.speedup`).
+        clock: the clock (a fake one in tests).
+    """
+
+    warmup: int = 3
+    repeats: int = 10
+    seed: int = 0
+    max_spread: float = MAX_SPREAD
+    clock: Clock = time.perf_counter
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Another model timed in the same rounds: a QAModel, or an exported ``Artifact`` (runs on CPU).
+
+    Attributes:
+        model: the model or artifact.
+        label: what its row calls it (e.g. its path).
+    """
+
+    model: Any
+    label: str = "baseline"
+
+
 @dataclass
 class _Candidate:
     """One thing to time: its row's fixed fields and one run of it."""
@@ -152,39 +193,40 @@ class _Candidate:
 
 
 def _time_rows(
-    candidates: Sequence[_Candidate],
+    candidates: list[_Candidate],
     batch_size: int,
-    warmup: int,
-    repeats: int,
-    *,
+    rounds: Rounds,
+    baseline: Baseline | None,
+    inputs: tuple[Any, ...],
+    device: torch.device,
     full: int | None = None,
-    baseline: int | None = None,
-    clock: Clock = time.perf_counter,
-    sync: Callable[[], None] | None = None,
-    max_spread: float = MAX_SPREAD,
 ) -> list[dict[str, Any]]:
-    """Time the candidates interleaved; one row each, with speed-ups against ``full`` and ``baseline``."""
-    timings = time_interleaved([c.run for c in candidates], warmup, repeats, clock=clock, sync=sync)
-    references = {"speedup_vs_full": full, "speedup_vs_baseline": baseline}
+    """Time the candidates (and the baseline, last) interleaved; one row each, with speed-ups."""
+    if baseline is not None:
+        candidates = [*candidates, _baseline_candidate(baseline, inputs, device)]
+    sync = device_sync(device)
+    timings = time_interleaved(
+        [c.run for c in candidates], rounds.warmup, rounds.repeats, clock=rounds.clock, sync=sync
+    )
+    references = {"speedup_vs_full": full, "speedup_vs_baseline": len(candidates) - 1 if baseline else None}
     rows: list[dict[str, Any]] = []
     for candidate, timing in zip(candidates, timings, strict=True):
-        row: dict[str, Any] = {**candidate.fields, "repeats": repeats, **timing.fields()}
+        row: dict[str, Any] = {**candidate.fields, "batch_size": batch_size, "seq_length": inputs[0].shape[1]}
+        row |= {"repeats": rounds.repeats, **timing.fields()}
         row["throughput_seq_per_s"] = batch_size / timing.median
         for key, index in references.items():
             if index is not None:
-                ratio = speedup(timings[index], timing, steady_work=True, max_spread=max_spread)
+                ratio = speedup(timings[index], timing, steady_work=True, max_spread=rounds.max_spread)
                 row.update(ratio.fields(key))
         rows.append(row)
     return rows
 
 
-def _baseline_candidate(
-    baseline: Any, label: str, inputs: tuple[Any, ...], device: torch.device
-) -> _Candidate:
-    """A baseline model (a QAModel on ``device`` or an exported artifact on CPU) on the same inputs."""
-    fields: dict[str, Any] = {"config": "baseline", "model": label}
-    if isinstance(baseline, torch.nn.Module):
-        model = baseline.to(device).eval()
+def _baseline_candidate(baseline: Baseline, inputs: tuple[Any, ...], device: torch.device) -> _Candidate:
+    """The baseline (a QAModel on ``device`` or an exported artifact on CPU) on the same inputs."""
+    fields: dict[str, Any] = {"config": "baseline", "model": baseline.label}
+    if isinstance(baseline.model, torch.nn.Module):
+        model = baseline.model.to(device).eval()
         ids, mask, types = (torch.from_numpy(a).to(device) for a in inputs)
 
         def run() -> object:
@@ -192,23 +234,27 @@ def _baseline_candidate(
                 return model(ids, mask, token_type_ids=types)
 
         return _Candidate({**fields, "runtime": "torch", "device": str(device)}, run)
-    artifact = baseline
+    artifact = baseline.model
     fields |= {"runtime": artifact.runtime, "int8": artifact.manifest.int8, "device": "cpu"}
     return _Candidate(fields, lambda: artifact.forward(*inputs))
 
 
-def _vocab(model: Any) -> int:
-    config = getattr(model, "config", None)
-    return int(config.vocab_size) if config is not None else len(model.tokenizer)
-
-
-def _check_length(model: Any, seq_length: int, what: str) -> None:
-    config = getattr(model, "config", None)
-    if config is not None and seq_length > config.max_position_embeddings:
-        raise UserInputError(
-            f"--seq-length {seq_length} exceeds the {what}'s max_position_embeddings "
-            f"({config.max_position_embeddings})"
-        )
+def _inputs(
+    model: Any, baseline: Baseline | None, batch_size: int, seq_length: int, seed: int
+) -> tuple[Any, ...]:
+    """Random inputs every timed model accepts (ids below each vocabulary, length within each's positions)."""
+    vocab = []
+    for what, each in (("model", model), ("baseline", None if baseline is None else baseline.model)):
+        if each is None:
+            continue
+        config = getattr(each, "config", None)  # a QAModel; an exported artifact has its tokenizer
+        if config is not None and seq_length > config.max_position_embeddings:
+            raise UserInputError(
+                f"--seq-length {seq_length} exceeds the {what}'s max_position_embeddings "
+                f"({config.max_position_embeddings})"
+            )
+        vocab.append(int(config.vocab_size) if config is not None else len(each.tokenizer))
+    return random_inputs(min(vocab), batch_size, seq_length, seed)
 
 
 def benchmark(
@@ -217,25 +263,18 @@ def benchmark(
     batch_size: int = 8,
     seq_length: int = 384,
     device: str | torch.device = "cpu",
-    warmup: int = 3,
-    repeats: int = 10,
-    seed: int = 0,
-    *,
-    baseline: Any | None = None,
-    baseline_label: str = "baseline",
-    max_spread: float = MAX_SPREAD,
-    clock: Clock = time.perf_counter,
+    rounds: Rounds = Rounds(),
+    baseline: Baseline | None = None,
 ) -> list[dict[str, Any]]:
     """Time ``model`` under each length configuration (None = full length), interleaved.
 
     Args:
         model: a :class:`~lit_distill.models.qa_model.QAModel`.
         length_configs: the configurations, already checked.
-        baseline: another model timed in the same rounds (a QAModel, or an exported
-            :class:`~lit_distill.export.artifact.Artifact`, which runs on CPU); its row comes last.
-        baseline_label: what the baseline's row calls it (e.g. its path).
-        max_spread: the largest relative spread reported as a number (:func:`lit_distill.timing.speedup`).
-        clock: the clock (a fake one in tests).
+        batch_size, seq_length: the shape of the random inputs (every token real).
+        device: where the model runs.
+        rounds: warm-up, timed rounds, seed, spread threshold and clock.
+        baseline: another model timed in the same rounds; its row comes last.
 
     Returns:
         One row per configuration: ``config``, ``length_config``, ``batch_size``,
@@ -253,18 +292,14 @@ def benchmark(
     """
     from lit_distill.models.flops import forward_flops
 
-    if batch_size < 1 or seq_length < 1 or warmup < 0 or repeats < 1:
+    if batch_size < 1 or seq_length < 1 or rounds.warmup < 0 or rounds.repeats < 1:
         raise ValueError(
             f"need batch_size >= 1, seq_length >= 1, warmup >= 0, repeats >= 1; got {batch_size}, "
-            f"{seq_length}, {warmup}, {repeats}"
+            f"{seq_length}, {rounds.warmup}, {rounds.repeats}"
         )
-    _check_length(model, seq_length, "model")
-    if baseline is not None:
-        _check_length(baseline, seq_length, "baseline")
     dev = torch.device(device)
     model = model.to(dev).eval()
-    vocab = min(_vocab(model), _vocab(baseline)) if baseline is not None else _vocab(model)
-    inputs = random_inputs(vocab, batch_size, seq_length, seed)
+    inputs = _inputs(model, baseline, batch_size, seq_length, rounds.seed)
     ids, mask, types = (torch.from_numpy(a).to(dev) for a in inputs)
 
     def runner(cfg: LengthConfig | None) -> Callable[[], object]:
@@ -279,8 +314,6 @@ def benchmark(
             {
                 "config": format_length_config(cfg),
                 "length_config": None if cfg is None else list(cfg),
-                "batch_size": batch_size,
-                "seq_length": seq_length,
                 "device": str(dev),
                 "gflops_per_seq": forward_flops(model.config, seq_length, length_config=cfg) / 1e9,
             },
@@ -288,15 +321,8 @@ def benchmark(
         )
         for cfg in length_configs
     ]
-    if baseline is not None:
-        candidates.append(_baseline_candidate(baseline, baseline_label, inputs, dev))
-        candidates[-1].fields |= {"batch_size": batch_size, "seq_length": seq_length}
     full = next((i for i, c in enumerate(length_configs) if c is None), None)
-    rows = _time_rows(
-        candidates, batch_size, warmup, repeats,
-        full=full, baseline=len(candidates) - 1 if baseline is not None else None,
-        clock=clock, sync=device_sync(dev), max_spread=max_spread,
-    )  # fmt: skip
+    rows = _time_rows(candidates, batch_size, rounds, baseline, inputs, dev, full)
     if full is not None:
         for row in rows[: len(length_configs)]:
             row["flops_ratio_vs_full"] = row["gflops_per_seq"] / rows[full]["gflops_per_seq"]
@@ -358,7 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.threads < 1:
             parser.error(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
-    baseline = None if args.baseline is None else _load_baseline(args.baseline, args.threads)
+    baseline = (
+        None
+        if args.baseline is None
+        else Baseline(_load_baseline(args.baseline, args.threads), args.baseline)
+    )
     if args.runtime is not None or is_exported(args.checkpoint):
         return _bench_export(parser, args, baseline)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -379,12 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         batch_size=args.batch_size,
         seq_length=args.seq_length,
         device=device,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        seed=args.seed,
+        rounds=Rounds(args.warmup, args.repeats, args.seed, args.max_spread),
         baseline=baseline,
-        baseline_label=str(args.baseline),
-        max_spread=args.max_spread,
     )
     shape = model_shape(model)
     print(
@@ -418,15 +444,9 @@ def benchmark_export(
     runtime: str | None = None,
     batch_size: int = 8,
     seq_length: int = 384,
-    warmup: int = 3,
-    repeats: int = 10,
-    seed: int = 0,
     threads: int | None = None,
-    *,
-    baseline: Any | None = None,
-    baseline_label: str = "baseline",
-    max_spread: float = MAX_SPREAD,
-    clock: Clock = time.perf_counter,
+    rounds: Rounds = Rounds(),
+    baseline: Baseline | None = None,
 ) -> list[dict[str, Any]]:
     """Time a directory written by ``python -m lit_distill export`` on random full-length inputs (CPU).
 
@@ -442,28 +462,20 @@ def benchmark_export(
     from lit_distill.export.artifact import load_artifact
 
     artifact = load_artifact(directory, runtime, threads)  # type: ignore[arg-type]
-    vocab = len(artifact.tokenizer) if baseline is None else min(len(artifact.tokenizer), _vocab(baseline))
-    inputs = random_inputs(vocab, batch_size, seq_length, seed)
+    inputs = _inputs(artifact, baseline, batch_size, seq_length, rounds.seed)
     fields: dict[str, Any] = {
         "config": format_length_config(artifact.manifest.length_config),
         "runtime": artifact.runtime,
         "int8": artifact.manifest.int8,
-        "batch_size": batch_size,
-        "seq_length": seq_length,
         "device": "cpu",
     }
     candidates = [_Candidate(fields, lambda: artifact.forward(*inputs))]
-    if baseline is not None:
-        _check_length(baseline, seq_length, "baseline")
-        candidates.append(_baseline_candidate(baseline, baseline_label, inputs, torch.device("cpu")))
-        candidates[-1].fields |= {"batch_size": batch_size, "seq_length": seq_length}
-    return _time_rows(
-        candidates, batch_size, warmup, repeats,
-        baseline=1 if baseline is not None else None, clock=clock, max_spread=max_spread,
-    )  # fmt: skip
+    return _time_rows(candidates, batch_size, rounds, baseline, inputs, torch.device("cpu"))
 
 
-def _bench_export(parser: argparse.ArgumentParser, args: argparse.Namespace, baseline: Any | None) -> int:
+def _bench_export(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, baseline: Baseline | None
+) -> int:
     """``bench --runtime``: time an exported directory."""
     if args.length_config:
         parser.error(
@@ -471,10 +483,10 @@ def _bench_export(parser: argparse.ArgumentParser, args: argparse.Namespace, bas
         )
     if args.device == "cuda":
         parser.error("--device cuda: exported models are timed on CPU")
+    rounds = Rounds(args.warmup, args.repeats, args.seed, args.max_spread)
     rows = benchmark_export(
-        args.checkpoint, args.runtime, args.batch_size, args.seq_length, args.warmup, args.repeats, args.seed,
-        args.threads, baseline=baseline, baseline_label=str(args.baseline), max_spread=args.max_spread,
-    )  # fmt: skip
+        args.checkpoint, args.runtime, args.batch_size, args.seq_length, args.threads, rounds, baseline
+    )
     row = rows[0]
     print(
         f"{row['runtime']}{' INT8' if row['int8'] else ''} length {row['config']}: "
