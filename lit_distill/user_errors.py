@@ -63,8 +63,13 @@ _USER_ERROR_TYPES: tuple[type[BaseException], ...] = (UserInputError, FileNotFou
 
 
 def find_user_error(exc: BaseException) -> BaseException | None:
-    """The innermost user error in ``exc``'s chain, or ``None`` when it is not the user's input."""
-    for link in reversed(_chain(exc)):
+    """The outermost user error in ``exc``'s chain, or ``None`` when it is not the user's input.
+
+    The outermost one is what the project added context to (``StructuredPruning: ...`` around
+    a budget's own UserInputError); wrappers of jsonargparse or Lightning are not user errors
+    and are passed over.
+    """
+    for link in _chain(exc):
         if isinstance(link, _USER_ERROR_TYPES):
             return link
     return None
