@@ -1,19 +1,21 @@
-"""The small checks of one argument value that many constructors share (torch-free).
+"""The small checks of one argument value that many constructors share, and the error they raise (torch-free).
 
-Each check returns the value when it is allowed and otherwise raises ``error``
-(``ValueError`` unless the caller names a subclass such as
-:class:`~lit_distill.user_errors.UserInputError`) with one message that names the
-parameter, the bad value and what is allowed. ``True`` and ``False`` are never
-numbers here, although Python's ``bool`` is a subclass of ``int``.
+Each check returns the value when it is allowed and otherwise raises
+:class:`UserInputError` (or the ``error`` a caller names) with one message that
+names the parameter, the bad value and what is allowed. ``True`` and ``False``
+are never numbers here, although Python's ``bool`` is a subclass of ``int``.
 
-Example (the export copies this module into Hugging Face custom-code directories,
-so it imports nothing of the package, not even in its examples)::
+:class:`UserInputError` is defined here, not in :mod:`lit_distill.user_errors`
+(which re-exports it and turns it into one message and exit code 2), because the
+export copies this module, with the encoder modules that import it, into Hugging
+Face custom-code directories: it imports nothing of the package, not even in its
+examples::
 
     >>> positive_int("n_best_size", 20)
     20
     >>> fraction("warmup_ratio", 1.5, high_open=True)
     Traceback (most recent call last):
-    ValueError: warmup_ratio must be a finite number in [0, 1), got 1.5
+    UserInputError: warmup_ratio must be a finite number in [0, 1), got 1.5
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections.abc import Sequence
 from typing import TypeGuard, TypeVar
 
 __all__ = [
+    "UserInputError",
     "finite_number",
     "fraction",
     "is_int",
@@ -34,6 +37,15 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class UserInputError(ValueError):
+    """Bad input from the user (a parameter, a path, a file's content); reported without a traceback.
+
+    ``python -m lit_distill`` prints its message as one line and exits with code 2
+    (:mod:`lit_distill.user_errors`). A ``ValueError`` that is not a ``UserInputError``
+    is a bug of the package.
+    """
 
 
 def is_int(value: object) -> TypeGuard[int]:
@@ -51,7 +63,9 @@ def is_real(value: object) -> bool:
     return is_number(value) and math.isfinite(value)  # type: ignore[arg-type]
 
 
-def positive_int(name: str, value: T, *, optional: bool = False, error: type[ValueError] = ValueError) -> T:
+def positive_int(
+    name: str, value: T, *, optional: bool = False, error: type[ValueError] = UserInputError
+) -> T:
     """``value`` if it is an integer >= 1 (or None when ``optional``).
 
     Raises:
@@ -61,7 +75,7 @@ def positive_int(name: str, value: T, *, optional: bool = False, error: type[Val
 
 
 def non_negative_int(
-    name: str, value: T, *, optional: bool = False, error: type[ValueError] = ValueError
+    name: str, value: T, *, optional: bool = False, error: type[ValueError] = UserInputError
 ) -> T:
     """``value`` if it is an integer >= 0 (or None when ``optional``).
 
@@ -87,7 +101,7 @@ def finite_number(
     low_open: bool = False,
     high_open: bool = False,
     optional: bool = False,
-    error: type[ValueError] = ValueError,
+    error: type[ValueError] = UserInputError,
 ) -> T:
     """``value`` if it is a finite real number within the given bounds (or None when ``optional``).
 
@@ -99,7 +113,7 @@ def finite_number(
         low_open: exclude ``low`` itself.
         high_open: exclude ``high`` itself.
         optional: None is allowed too.
-        error: the exception type to raise.
+        error: the exception type to raise (default :class:`UserInputError`).
 
     Raises:
         error: ``"{name} must be a finite number > 0, got {value!r}"`` (the bound as given:
@@ -126,7 +140,7 @@ def fraction(
     low_open: bool = False,
     high_open: bool = False,
     optional: bool = False,
-    error: type[ValueError] = ValueError,
+    error: type[ValueError] = UserInputError,
 ) -> T:
     """``value`` if it is a finite number in [0, 1], either end excluded on request (or None when ``optional``).
 
@@ -138,7 +152,7 @@ def fraction(
     )
 
 
-def one_of(name: str, value: T, allowed: Sequence[T], *, error: type[ValueError] = ValueError) -> T:
+def one_of(name: str, value: T, allowed: Sequence[T], *, error: type[ValueError] = UserInputError) -> T:
     """``value`` if it is one of ``allowed``.
 
     Raises:

@@ -41,10 +41,10 @@ def spread_layers(n: float, total: float) -> list[int]:
     ``spread_layers(6, 12)`` is ``[0, 2, 4, 7, 9, 11]``, DistilBERT's choice.
 
     Raises:
-        ValueError: Unless 1 ≤ n ≤ total ≤ :data:`MAX_LAYERS` are integers.
+        UserInputError: Unless 1 ≤ n ≤ total ≤ :data:`MAX_LAYERS` are integers.
     """
     if n != int(n) or total != int(total) or not 1 <= n <= total <= MAX_LAYERS:
-        raise ValueError(
+        raise UserInputError(
             f"layers(n, total) needs integers 1 <= n <= total <= {MAX_LAYERS}, got n={n}, total={total}"
         )
     n, total = int(n), int(total)

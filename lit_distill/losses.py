@@ -67,7 +67,7 @@ def check_temperature(temperature: float) -> None:
     Raises:
         UserInputError: naming the bad value.
     """
-    finite_number("temperature", temperature, low=0, low_open=True, error=UserInputError)
+    finite_number("temperature", temperature, low=0, low_open=True)
 
 
 def _masked_log_softmax(logits: Tensor, mask: Tensor | None) -> Tensor:
@@ -101,7 +101,8 @@ def distillation_kl(
         batch, multiplied by ``T^2``.
 
     Raises:
-        ValueError: for logits of different shapes or a temperature that is not > 0.
+        UserInputError: for a temperature that is not > 0.
+        ValueError: for logits of different shapes (a caller's bug).
     """
     check_temperature(temperature)
     if student_logits.shape != teacher_logits.shape:
@@ -212,7 +213,7 @@ def distilbert_span_loss(
     out = {"loss_kd": kd, "loss": alpha_ce * kd}
     if alpha_squad > 0:
         if start_positions is None or end_positions is None:
-            raise ValueError("alpha_squad > 0 needs start_positions and end_positions in the batch")
+            raise UserInputError("alpha_squad > 0 needs start_positions and end_positions in the batch")
         ce = span_cross_entropy(student_start, student_end, start_positions, end_positions)
         out["loss_squad"] = ce
         out["loss"] = out["loss"] + alpha_squad * ce
@@ -273,14 +274,14 @@ def tinybert_layer_map(student_layers: int, teacher_layers: int) -> tuple[list[i
         ``S`` teacher attention-layer indices.
 
     Raises:
-        ValueError: if ``S`` does not divide ``T``.
+        UserInputError: if ``S`` does not divide ``T``.
     """
     if student_layers <= 0 or teacher_layers <= 0:
-        raise ValueError(
+        raise UserInputError(
             f"layer counts must be positive, got student {student_layers}, teacher {teacher_layers}"
         )
     if teacher_layers % student_layers:
-        raise ValueError(
+        raise UserInputError(
             f"TinyBERT's layer map needs the teacher's layer count ({teacher_layers}) to be a multiple "
             f"of the student's ({student_layers}); allowed student layer counts: "
             f"{[d for d in range(1, teacher_layers + 1) if teacher_layers % d == 0]}"

@@ -21,6 +21,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from lit_distill.checks import UserInputError  # defined there: the exported encoder code raises it too
+
 __all__ = [
     "DEBUG_ENV",
     "EXIT_USER_ERROR",
@@ -34,10 +36,6 @@ __all__ = [
 
 DEBUG_ENV = "LIT_DISTILL_DEBUG"
 EXIT_USER_ERROR = 2
-
-
-class UserInputError(ValueError):
-    """Bad input from the user (a parameter, a path, a file's content); reported without a traceback."""
 
 
 class MissingPathError(UserInputError, FileNotFoundError):
@@ -65,8 +63,13 @@ _USER_ERROR_TYPES: tuple[type[BaseException], ...] = (UserInputError, FileNotFou
 
 
 def find_user_error(exc: BaseException) -> BaseException | None:
-    """The innermost user error in ``exc``'s chain, or ``None`` when it is not the user's input."""
-    for link in reversed(_chain(exc)):
+    """The outermost user error in ``exc``'s chain, or ``None`` when it is not the user's input.
+
+    The outermost one is what the project added context to (``StructuredPruning: ...`` around
+    a budget's own UserInputError); wrappers of jsonargparse or Lightning are not user errors
+    and are passed over.
+    """
+    for link in _chain(exc):
         if isinstance(link, _USER_ERROR_TYPES):
             return link
     return None

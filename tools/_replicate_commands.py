@@ -80,30 +80,46 @@ def bench(
     return list(json.loads(out.read_text())["results"])
 
 
+SPEEDUP_KEYS = ("speedup_vs_baseline", "speedup_vs_baseline_measured", "speedup_vs_baseline_p25")
+SPEEDUP_KEYS += ("speedup_vs_baseline_p75", "speedup_vs_baseline_flag")
+
+
+def _vs_teacher(row: dict[str, Any]) -> dict[str, Any]:
+    """A bench row's speed-up against its baseline (the teacher), renamed ``speedup_vs_teacher*``."""
+    return {k.replace("baseline", "teacher"): row.get(k) for k in SPEEDUP_KEYS}
+
+
 def speed_stage(
     run: RunSettings, results: dict[str, Any], threads: int | None, in_process: bool
 ) -> dict[str, Any]:
-    """Median latency of every model on random full-length inputs; the teacher is timed first and last."""
+    """Median latency of every model on random full-length inputs, each timed interleaved with the teacher.
+
+    Every model is one ``bench --baseline TEACHER`` run: the teacher runs in the same rounds, so its
+    speed-up is a median of per-round ratios, null (with the reason) when the rounds disagree.
+    """
+    teacher = ["--baseline", str(run.out / "teacher" / "model")]
     lat: dict[str, float] = {}
-    first = bench(run, run.out / "teacher" / "model", "speed", "teacher_first", [], threads, in_process)
+    fields: dict[str, dict[str, Any]] = {}
+    teacher_lat: list[float] = []
     for stage in ("distilbert_kd", "tinybert_pd", "prune_importance", "prune_random"):
-        lat[stage] = bench(run, run.out / stage / "model", "speed", stage, [], threads, in_process)[0][
-            "latency_median_s"
-        ]
-    lat["distilbert_nokd"] = lat["distilbert_kd"]  # same architecture
+        rows = bench(run, run.out / stage / "model", "speed", stage, teacher, threads, in_process)
+        lat[stage], fields[stage] = rows[0]["latency_median_s"], _vs_teacher(rows[0])
+        teacher_lat.append(rows[-1]["latency_median_s"])
+    lat["distilbert_nokd"], fields["distilbert_nokd"] = lat["distilbert_kd"], fields["distilbert_kd"]
     curve = [r["length_config"] for r in results["lengths_after"]["rows"] if r["length_config"] is not None]
     extra = [arg for cfg in curve for arg in ("--length-config", json.dumps(cfg))]
-    rows = bench(run, run.out / "lengthdrop" / "model", "speed", "lengthdrop", extra, threads, in_process)
-    last = bench(run, run.out / "teacher" / "model", "speed", "teacher_last", [], threads, in_process)
-    teacher = [first[0]["latency_median_s"], last[0]["latency_median_s"]]
-    lat["teacher"] = sum(teacher) / 2
-    lat["lengthdrop"] = rows[0]["latency_median_s"]
-    configs = {r["config"]: lat["teacher"] / r["latency_median_s"] for r in rows}
+    rows = bench(
+        run, run.out / "lengthdrop" / "model", "speed", "lengthdrop", extra + teacher, threads, in_process
+    )
+    teacher_lat.append(rows[-1]["latency_median_s"])
+    lat["lengthdrop"], fields["lengthdrop"] = rows[0]["latency_median_s"], _vs_teacher(rows[0])
+    lat["teacher"] = sorted(teacher_lat)[len(teacher_lat) // 2]
+    fields["teacher"] = _vs_teacher(rows[-1])  # 1 by definition
     return {
-        "teacher_latency_first_last_s": teacher,
         "latency_median_s": lat,
-        "speedup_vs_teacher": {k: lat["teacher"] / v for k, v in lat.items()},
-        "lengthdrop_configs_speedup_vs_teacher": configs,
+        "speedup_vs_teacher": {k: v["speedup_vs_teacher"] for k, v in fields.items()},
+        "speedup_vs_teacher_fields": fields,
+        "lengthdrop_configs_speedup_vs_teacher": {r["config"]: r["speedup_vs_baseline"] for r in rows[:-1]},
     }
 
 
@@ -134,7 +150,9 @@ def int8_stage(run: RunSettings, threads: int | None, in_process: bool) -> dict[
     argv += ["--tokenizer", run.encoder, "--overwrite"] + (["--threads", str(threads)] if threads else [])
     lit_distill(argv, "int8", run.out / "int8" / "log.txt", in_process)
     result: dict[str, Any] = dict(model_card_metrics(artifact / "README.md"))
-    row = bench(run, artifact, "int8", "bench", [], threads, in_process)[0]
+    teacher = ["--baseline", str(run.out / "teacher" / "model")]
+    row = bench(run, artifact, "int8", "bench", teacher, threads, in_process)[0]  # timed with the teacher
     result["latency_median_s"] = row["latency_median_s"]
+    result.update(_vs_teacher(row))
     result["artifact"] = str(artifact)
     return result

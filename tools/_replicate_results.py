@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from lit_distill.timing import speedup_cell
+
 __all__ = ["fit_metrics", "goals", "length_rows", "model_card_metrics", "model_shape", "tables"]
 
 SCORE_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1")
@@ -69,7 +71,12 @@ def goals(models: dict[str, dict[str, Any]], curve: list[dict[str, Any]]) -> dic
     after = [r for r in curve if r.get("f1_after") is not None and r["config"] != "full"]
     full = next((r for r in curve if r["config"] == "full"), None)
     if after and full is not None and full.get("f1_after"):
-        ok = [r for r in after if r["f1_after"] >= 0.99 * full["f1_after"]]
+        # a speed-up the interleaved timing flagged (null) is not one a goal can be met with
+        ok = [
+            r
+            for r in after
+            if r["f1_after"] >= 0.99 * full["f1_after"] and r.get("speedup_after") is not None
+        ]
         best = max(ok, key=lambda r: r["speedup_after"]) if ok else None
         out["lengthdrop_best_config"] = None if best is None else best["config"]
         out["lengthdrop_best_speedup"] = None if best is None else round(best["speedup_after"], 2)
@@ -95,8 +102,7 @@ def tables(models: list[dict[str, Any]], curve: list[dict[str, Any]], version: s
         )
         if two:
             line += f" {_num(r.get('HasAns_f1'), '.2f'):>9} {_num(r.get('NoAns_f1'), '.2f'):>8}"
-        speed = r.get("speedup_vs_teacher")
-        line += f" {_num(speed, '.2f') + ('x' if speed is not None else ''):>8}"
+        line += f" {speedup_cell(r, 'speedup_vs_teacher'):>8}"
         lines.append(line)
     if curve:
         lines += ["", "Drop-and-Restore on held-out data (ratios of each feature's real length)"]
@@ -111,6 +117,6 @@ def tables(models: list[dict[str, Any]], curve: list[dict[str, Any]], version: s
             )
             lines.append(
                 f"{r['config']:<28} {_num(r.get('f1_before'), '.2f'):>9} {_num(r.get('f1_after'), '.2f'):>8} "
-                f"{_num(kept, '.1f'):>9} {_num(r.get('speedup_after'), '.2f'):>7}x"
+                f"{_num(kept, '.1f'):>9} {speedup_cell(r, 'speedup_after'):>8}"
             )
     return "\n".join(lines)

@@ -39,10 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lit_distill.export.artifact import onnx_forward, onnx_session
 from lit_distill.export.onnx_export import export_onnx
 from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES, quantize_int8
-from lit_distill.export.timing import random_inputs, time_interleaved
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.flops import forward_flops
 from lit_distill.models.qa_model import QAModel
+from lit_distill.timing import random_inputs, speedup, time_interleaved
 
 QUALA = [315, 251, 242, 159, 142, 33]
 BASE = EncoderConfig()  # BERT-base: 12 layers, 768 wide, 12 heads, 3072 feed-forward
@@ -133,27 +133,27 @@ def main() -> int:
         for batch in args.batch_sizes:
             inputs = random_inputs(BASE.vocab_size, batch, args.seq_length, seed=batch)
             stats = time_interleaved([factory(inputs) for *_, factory in rows], args.warmup, args.repeats)
-            base = stats[0]["median"]
             print(f"\nbatch {batch}")
             print(
                 f"{'model':<42} {'median ms':>10} {'IQR ms':>8} {'speed-up':>9} {'FLOP ratio':>11} {'share':>7}"
             )
             for (label, shape, cfg, _), s in zip(rows, stats, strict=True):
                 flop_ratio = base_flops / forward_flops(shape, args.seq_length, length_config=cfg)
-                speedup = base / s["median"]
+                ratio = speedup(stats[0], s, steady_work=True)
+                share = f"{ratio.value / flop_ratio:.0%}" if ratio.trusted else "-"
                 print(
-                    f"{label:<42} {s['median'] * 1e3:>10.1f} {s['iqr'] * 1e3:>8.1f} {speedup:>8.2f}x "
-                    f"{flop_ratio:>10.2f}x {speedup / flop_ratio:>6.0%}"
+                    f"{label:<42} {s.median * 1e3:>10.1f} {s.iqr * 1e3:>8.1f} {ratio.text():>9} "
+                    f"{flop_ratio:>10.2f}x {share:>7}"
                 )
                 results.append(
                     {
                         "model": label,
                         "batch_size": batch,
-                        "median_s": s["median"],
-                        "iqr_s": s["iqr"],
-                        "speedup": speedup,
+                        "median_s": s.median,
+                        "iqr_s": s.iqr,
+                        **ratio.fields("speedup"),
                         "flop_ratio": flop_ratio,
-                        "share": speedup / flop_ratio,
+                        "share": ratio.value / flop_ratio if ratio.trusted else None,
                     }
                 )
     if args.output:

@@ -39,7 +39,7 @@ from lit_distill.export.evaluate import evaluate, prepare_eval
 from lit_distill.export.onnx_export import export_onnx
 from lit_distill.export.quantize import INT8_SCHEMES, Int8Scheme, quantize_int8
 from lit_distill.export.source import load_source
-from lit_distill.export.timing import random_inputs, time_interleaved
+from lit_distill.timing import random_inputs, speedup, time_interleaved
 
 EXTRA: dict[str, Int8Scheme] = {
     "s8-per-channel-reduce-range": Int8Scheme(per_channel=True, reduce_range=True),
@@ -142,11 +142,14 @@ def main() -> int:
     for batch in args.batch_sizes:
         inputs = random_inputs(source.model.config.vocab_size, batch, args.seq_length, seed=batch)
         stats = time_interleaved([lambda f=f, x=inputs: f(*x) for f in forwards], repeats=args.repeats)
-        base = stats[0]["median"]
         print(f"\nbatch {batch}\n{'graph':<40} {'median ms':>10} {'IQR ms':>8} {'vs fp32 full':>13}")
         for key, s in zip(names, stats, strict=True):
-            print(f"{key:<40} {s['median'] * 1e3:>10.1f} {s['iqr'] * 1e3:>8.1f} {base / s['median']:>12.2f}x")
-            timing.append({"graph": key, "batch_size": batch, "median_s": s["median"], "iqr_s": s["iqr"]})
+            ratio = speedup(stats[0], s, steady_work=True)
+            print(f"{key:<40} {s.median * 1e3:>10.1f} {s.iqr * 1e3:>8.1f} {ratio.text():>13}")
+            timing.append(
+                {"graph": key, "batch_size": batch, "median_s": s.median, "iqr_s": s.iqr}
+                | ratio.fields("speedup_vs_fp32_full")
+            )
     results["timing"] = {"threads": args.threads, "load": load, "rows": timing}
     _save(output, results)
     return 0

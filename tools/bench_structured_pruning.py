@@ -27,7 +27,6 @@ import argparse
 import copy
 import json
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +40,9 @@ from lit_distill.compression.head_importance import compute_importance  # noqa: 
 from lit_distill.compression.structured_budget import budget_for_target, encoder_cost  # noqa: E402
 from lit_distill.compression.structured_selection import select_by_importance  # noqa: E402
 from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
-from lit_distill.export.timing_stats import summarize_times  # noqa: E402
 from lit_distill.losses import span_cross_entropy  # noqa: E402
 from lit_distill.models.surgery import prune_ffn, prune_heads  # noqa: E402
+from lit_distill.timing import time_interleaved  # noqa: E402
 from tools.bench_compression_lengths import QUICKSTART_DATA  # noqa: E402
 from tools.bench_compression_pruning import score  # noqa: E402
 
@@ -158,20 +157,18 @@ def main() -> int:
 
 
 def interleaved_latency(models: list[Any], batch_size: int, seq: int, repeats: int) -> list[float]:
-    """Median seconds per forward of ``batch_size`` random ``seq``-token sequences, per model."""
+    """Median seconds per forward of ``batch_size`` random ``seq``-token sequences, per model (timed interleaved)."""
     gen = torch.Generator().manual_seed(0)
     ids = torch.randint(1, models[0].config.vocab_size, (batch_size, seq), generator=gen)  # (B, T)
     mask, types = torch.ones_like(ids), torch.zeros_like(ids)
-    times: list[list[float]] = [[] for _ in models]
+
+    def runner(model: Any) -> Any:
+        model.eval()
+        return lambda: model(ids, mask, types)
+
     with torch.inference_mode():
-        for model in models:  # one untimed warm-up each
-            model.eval()(ids, mask, types)
-        for _ in range(repeats):
-            for i, model in enumerate(models):
-                start = time.perf_counter()
-                model(ids, mask, types)
-                times[i].append(time.perf_counter() - start)
-    return [summarize_times(t)["median"] for t in times]
+        timings = time_interleaved([runner(m) for m in models], warmup=1, repeats=repeats)
+    return [t.median for t in timings]
 
 
 def print_table(rows: list[dict[str, Any]], seq: int, timed: bool) -> None:

@@ -245,6 +245,7 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
     for stage in MODEL_STAGES:
         row = {"model": LABELS[stage], "stage": stage, **results.get(stage, {})}
         row["speedup_vs_teacher"] = speed.get("speedup_vs_teacher", {}).get(stage)
+        row.update(speed.get("speedup_vs_teacher_fields", {}).get(stage, {}))
         models.append(row)
     int8 = results.get("int8", {})
     if "f1" in int8:
@@ -252,8 +253,6 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
         row.update(
             {k: models[MODEL_STAGES.index("lengthdrop")].get(k) for k in ("layers", "heads", "parameters")}
         )
-        teacher = speed.get("latency_median_s", {}).get("teacher")
-        row["speedup_vs_teacher"] = teacher / int8["latency_median_s"] if teacher else None
         models.append(row)
     before = {r["config"]: r for r in results.get("lengths_before", {}).get("rows", [])}
     curve = []
@@ -269,6 +268,8 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
                 "f1_after": r.get("f1"),
                 "exact_after": r.get("exact"),
                 "speedup_after": r.get("speedup_vs_full"),
+                "speedup_after_measured": r.get("speedup_vs_full_measured"),
+                "speedup_after_flag": r.get("speedup_vs_full_flag"),
                 "relative_flops": r.get("relative_flops"),
                 "bench_speedup_vs_teacher": speed.get("lengthdrop_configs_speedup_vs_teacher", {}).get(
                     r["config"]

@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 
 from lit_distill.metrics.squad import normalize_answer
+from lit_distill.user_errors import UserInputError
 
 __all__ = [
     "DEFAULT_ANSWER_EDGES",
@@ -83,11 +84,11 @@ def check_edges(edges: Sequence[int], name: str) -> tuple[int, ...]:
     """Validate bin edges: positive, strictly increasing integers.
 
     Raises:
-        ValueError: Naming ``name`` and the bad value.
+        UserInputError: Naming ``name`` and the bad value.
     """
     values = tuple(edges)
     if not values or any(e < 1 for e in values) or any(b <= a for a, b in itertools.pairwise(values)):
-        raise ValueError(f"{name} must be strictly increasing positive integers, got {list(values)}")
+        raise UserInputError(f"{name} must be strictly increasing positive integers, got {list(values)}")
     return values
 
 

@@ -16,13 +16,14 @@ from typing import Any, Literal
 
 from lit_distill.checks import is_number
 from lit_distill.data.squad_walk import iter_questions
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["AnalysisInputError", "Dataset", "Question", "load_dataset", "read_na_probs", "read_predictions"]
 
 Version = Literal["1.1", "2.0"]
 
 
-class AnalysisInputError(ValueError):
+class AnalysisInputError(UserInputError):
     """A user file or argument is unusable; the message says which and why (exit code 2)."""
 
 

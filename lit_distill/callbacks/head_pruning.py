@@ -12,17 +12,22 @@ parameter count and the compute really shrink.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
 import lightning.pytorch as pl
-import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor
 from typing_extensions import override
 
-from lit_distill.checks import is_int
+from lit_distill.callbacks.pruning_trainer import (
+    batches_on,
+    ensure_model,
+    rebuild_optimizers,
+    span_loss_fn,
+    train_batches,
+)
+from lit_distill.checks import one_of, positive_int
 from lit_distill.compression.head_importance import (
     ESTIMATORS,
     Estimator,
@@ -33,7 +38,6 @@ from lit_distill.compression.head_selection import (
     select_heads_randomly,
     validate_head_map,
 )
-from lit_distill.losses import span_cross_entropy
 from lit_distill.user_errors import UserInputError
 
 __all__ = ["HeadPruning", "parse_when"]
@@ -45,7 +49,7 @@ def parse_when(when: str) -> int | None:
     """``"fit_start"`` -> None; ``"after_epoch:N"`` -> N (an int >= 0).
 
     Raises:
-        ValueError: naming ``when`` and the allowed forms.
+        UserInputError: naming ``when`` and the allowed forms.
     """
     if when == "fit_start":
         return None
@@ -54,7 +58,9 @@ def parse_when(when: str) -> int | None:
         tail = when[len(prefix) :]
         if tail.isdigit():
             return int(tail)
-    raise ValueError(f"HeadPruning: when must be 'fit_start' or 'after_epoch:N' with N >= 0, got {when!r}")
+    raise UserInputError(
+        f"HeadPruning: when must be 'fit_start' or 'after_epoch:N' with N >= 0, got {when!r}"
+    )
 
 
 class HeadPruning(Callback):
@@ -118,24 +124,15 @@ class HeadPruning(Callback):
         importance_batches: int | None = 32,
         importance_estimator: Estimator = "per_token",
     ) -> None:
-        if strategy not in _STRATEGIES:
-            raise ValueError(f"HeadPruning: strategy must be one of {list(_STRATEGIES)}, got {strategy!r}")
+        one_of("HeadPruning: strategy", strategy, _STRATEGIES)
         if (amount is None) == (heads_per_layer is None):
-            raise ValueError(
+            raise UserInputError(
                 "HeadPruning: give exactly one of amount= (fraction or number of heads over the model) "
                 f"and heads_per_layer= (heads to prune per layer); got amount={amount!r}, "
                 f"heads_per_layer={heads_per_layer!r}"
             )
-        if importance_batches is not None and (not is_int(importance_batches) or importance_batches < 1):
-            raise ValueError(
-                "HeadPruning: importance_batches must be an integer >= 1 or null (the whole training "
-                f"set), got {importance_batches!r}"
-            )
-        if importance_estimator not in ESTIMATORS:
-            raise ValueError(
-                f"HeadPruning: importance_estimator must be one of {list(ESTIMATORS)}, "
-                f"got {importance_estimator!r}"
-            )
+        positive_int("HeadPruning: importance_batches", importance_batches, optional=True)
+        one_of("HeadPruning: importance_estimator", importance_estimator, ESTIMATORS)
         self.strategy = strategy
         self.heads_per_layer = heads_per_layer
         self.amount = amount
@@ -156,12 +153,12 @@ class HeadPruning(Callback):
         if stage != "fit":
             return
         if self.epoch is not None and trainer.world_size > 1:
-            raise ValueError(
+            raise UserInputError(
                 f"HeadPruning(when={self.when!r}) rebuilds the optimiser mid-training, which is supported "
                 f"on one process only (world size here: {trainer.world_size}); use when='fit_start' with DDP"
             )
         if self.epoch is None:
-            _ensure_model(pl_module)
+            ensure_model(pl_module)
             self.prune(trainer, pl_module)
             self._expected_heads = _layer_heads(pl_module)
 
@@ -186,7 +183,7 @@ class HeadPruning(Callback):
         if self.epoch is None or self.head_map is not None or trainer.current_epoch != self.epoch:
             return
         self.prune(trainer, pl_module)
-        _rebuild_optimizers(trainer)
+        rebuild_optimizers(trainer)
 
     @override
     def state_dict(self) -> dict[str, Any]:
@@ -257,14 +254,14 @@ class HeadPruning(Callback):
     ) -> list[Tensor]:
         device = trainer.strategy.root_device
         pl_module.to(device)
-        loss_fn = _span_loss_fn(pl_module)
+        loss_fn = span_loss_fn(pl_module)
         was_training = pl_module.training
         pl_module.eval()  # no dropout while measuring (as Michel et al.)
         try:
             model: Any = pl_module.model
             importance, used = compute_head_importance(
                 loss_fn,
-                _batches_on(_train_batches(trainer), device),
+                batches_on(train_batches(trainer), device),
                 heads,
                 self.importance_batches,
                 device,
@@ -283,81 +280,6 @@ class HeadPruning(Callback):
         return importance
 
 
-# ------------------------------------------------------------------- helpers
-def _ensure_model(pl_module: pl.LightningModule, who: str = "HeadPruning") -> None:
-    """Run the module's own ``setup`` now if that is where it builds its model.
-
-    Lightning calls callbacks' ``setup`` before the module's; the QA modules build
-    their model in ``setup`` (with the data module's tokenizer) and skip building
-    when a model exists, so calling it early is safe and Lightning's later call
-    only re-checks.
-    """
-    has_model = getattr(pl_module, "has_model", None)
-    if callable(has_model) and not has_model():
-        pl_module.setup("fit")
-    if not hasattr(getattr(pl_module, "model", None), "config"):
-        raise UserInputError(
-            f"{who} needs pl_module.model to be a lit_distill QAModel; {type(pl_module).__name__} has none"
-        )
-
-
-def _span_loss_fn(
-    pl_module: pl.LightningModule,
-) -> Callable[[dict[str, Tensor], list[Tensor] | None], Tensor]:
-    """The gold-span loss of the module's model under the given head gates (what importance differentiates)."""
-    forward_model: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
-
-    def loss_fn(batch: dict[str, Tensor], gates: list[Tensor] | None) -> Tensor:
-        out = forward_model(batch, head_gates=gates)
-        return span_cross_entropy(
-            out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
-        )
-
-    return loss_fn
-
-
 def _layer_heads(pl_module: pl.LightningModule) -> list[int]:
     model: Any = pl_module.model
     return list(model.config.layer_heads)
-
-
-def _train_batches(trainer: pl.Trainer, who: str = "HeadPruning") -> Iterator[Any]:
-    """The training batches, from the first batch of the epoch.
-
-    The data module's resumable loader skips the batches of the current epoch already
-    trained on (at an epoch's end: all of them); importance reads it from the start.
-    """
-    datamodule = getattr(trainer, "datamodule", None)
-    if datamodule is not None:
-        loader = datamodule.train_dataloader()
-        from_start = getattr(loader, "from_start", None)  # data.resumable.ResumableLoader
-        return from_start() if callable(from_start) else iter(loader)
-    source = getattr(trainer.fit_loop, "_data_source", None)
-    if source is not None and source.is_defined():
-        return iter(source.dataloader())
-    raise UserInputError(
-        f"{who}(strategy='importance') needs training data: pass a datamodule or train_dataloaders"
-    )
-
-
-def _batches_on(batches: Iterator[Any], device: torch.device) -> Iterator[dict[str, Tensor]]:
-    for batch in batches:
-        yield {k: v.to(device) if isinstance(v, Tensor) else v for k, v in batch.items()}
-
-
-def _rebuild_optimizers(trainer: pl.Trainer) -> None:
-    """New optimiser(s) over the pruned parameters; step schedules fast-forwarded to the current step."""
-    trainer.strategy.setup_optimizers(trainer)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "lr_scheduler.step() before optimizer.step()"
-        for config in trainer.lr_scheduler_configs:
-            # Called from on_train_epoch_end: Lightning has stepped a step-interval schedule once per
-            # `frequency` optimiser steps, and an epoch-interval one once per `frequency` finished
-            # epochs before this one; it steps the latter again for this epoch after this hook.
-            done = trainer.global_step if config.interval == "step" else trainer.current_epoch
-            steps = done // max(1, int(config.frequency))
-            scheduler: Any = config.scheduler
-            if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-                continue  # driven by a monitored metric, not by the step count
-            for _ in range(steps):
-                scheduler.step()

@@ -13,6 +13,7 @@ from lightning.pytorch.trainer.states import TrainerFn
 from typing_extensions import override
 
 from lit_distill.checks import finite_number, positive_int
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["LastCheckpoint"]
 
@@ -59,7 +60,7 @@ class LastCheckpoint(ModelCheckpoint):
         positive_int("LastCheckpoint: every_n_train_steps", every_n_train_steps, optional=True)
         finite_number("LastCheckpoint: every_n_minutes", every_n_minutes, low=0, low_open=True, optional=True)
         if every_n_train_steps is not None and every_n_minutes is not None:
-            raise ValueError("LastCheckpoint: give every_n_train_steps or every_n_minutes, not both")
+            raise UserInputError("LastCheckpoint: give every_n_train_steps or every_n_minutes, not both")
         super().__init__(
             dirpath=dirpath,
             filename=self.CHECKPOINT_NAME_LAST,

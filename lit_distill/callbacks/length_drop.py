@@ -24,6 +24,7 @@ from typing_extensions import override
 from lit_distill.checks import fraction, non_negative_int, one_of, positive_int
 from lit_distill.compression.inplace_kd import span_kl_full_to_sub
 from lit_distill.compression.length_sampling import SubNetwork, sample_layer_skips, sample_sandwich
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["LengthDrop"]
 
@@ -129,11 +130,11 @@ class LengthDrop(Callback):
         one_of("LengthDrop: backward", backward, _BACKWARDS)
         one_of("LengthDrop: loss_scale", loss_scale, _SCALES)
         if not isinstance(full_layer_dropout, bool):
-            raise ValueError(
+            raise UserInputError(
                 f"LengthDrop: full_layer_dropout must be true or false, got {full_layer_dropout!r}"
             )
         if full_layer_dropout and layer_dropout_prob is None:
-            raise ValueError(
+            raise UserInputError(
                 "LengthDrop: full_layer_dropout=true needs layer_dropout_prob (LAT drops each layer of the "
                 "full model with that probability); got layer_dropout_prob=null"
             )
@@ -171,7 +172,7 @@ class LengthDrop(Callback):
         if self.backward == "per_subnetwork":
             name = type(trainer.strategy).__name__
             if any(word in name for word in ("FSDP", "DeepSpeed", "ModelParallel")):
-                raise ValueError(
+                raise UserInputError(
                     f"LengthDrop(backward='per_subnetwork') keeps its own gradient buffer, which does not "
                     f"work with {name} (sharded parameters); use backward='joint'"
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +17,7 @@ from torch import Tensor
 from typing_extensions import override
 
 from lit_distill.callbacks.result_rows import write_rows
-from lit_distill.checks import one_of
+from lit_distill.checks import finite_number, one_of, positive_int
 from lit_distill.compression.length_config import format_length_config
 from lit_distill.models.length import (
     LengthConfig,
@@ -25,15 +26,21 @@ from lit_distill.models.length import (
     check_token_selection,
     is_token_counts,
 )
+from lit_distill.timing import (
+    MAX_SPREAD,
+    Clock,
+    Timing,
+    device_sync,
+    rotation,
+    speedup,
+    speedup_cell,
+    timed,
+)
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["LengthConfigEvaluator", "evaluate_length_configs", "is_full_length", "limited_batches"]
 
 _SCORE_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_exact", "best_f1")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def evaluate_length_configs(
@@ -44,8 +51,18 @@ def evaluate_length_configs(
     length_configs: Sequence[LengthConfig | None],
     device: torch.device,
     token_selection: TokenSelection | None = None,
+    *,
+    timing_repeats: int = 1,
+    max_spread: float = MAX_SPREAD,
+    clock: Clock = time.perf_counter,
 ) -> list[dict[str, Any]]:
-    """Score and time a model under each length configuration.
+    """Score and time a model under each length configuration, interleaved batch by batch.
+
+    Every batch is one round of :mod:`lit_distill.timing`: it runs under each configuration
+    in turn (in a rotating order), so a change of the machine's load hits every
+    configuration alike. The speed-up of a configuration is the median over rounds of the
+    full model's time / its time on the same batch, flagged (null, with the reason) when
+    the rounds disagree (:func:`lit_distill.timing.speedup`).
 
     Args:
         forward: ``forward(batch, length_config=...)`` returning start/end logits.
@@ -55,43 +72,60 @@ def evaluate_length_configs(
         length_configs: configurations to evaluate (None = full length), already checked.
         device: where the model runs.
         token_selection: passed on to ``forward`` when given (how the kept tokens are chosen).
+        timing_repeats: timed passes of each batch per configuration (the first one is scored);
+            more rounds for a small evaluation set.
+        max_spread: the largest relative spread of a speed-up reported as a number.
+        clock: the clock (a fake one in tests).
 
     Returns:
         One row per configuration with the SQuAD scores (``exact``, ``f1``, ...),
-        ``features``, ``model_time_s`` (forward passes only), ``wall_time_s``
-        (batches, forward passes, answer decoding and scoring),
-        ``throughput_features_per_s`` (features / model time), ``gflops_per_feature``
-        (mean over features of their real lengths) and, when a None configuration is
-        present, ``relative_flops`` and ``speedup_vs_full`` (model time).
+        ``features``, ``model_time_s`` (its forward passes, the first of each batch's
+        repeats), ``wall_time_s`` (its forward passes, answer decoding and scoring;
+        loading the batches is shared and not counted), ``throughput_features_per_s``
+        (features / model time), ``gflops_per_feature`` (mean over features of their real
+        lengths) and, when a None configuration is present, ``relative_flops`` and
+        ``speedup_vs_full`` (null when flagged; ``speedup_vs_full_measured``, ``_p25``,
+        ``_p75`` and ``_flag`` beside it).
     """
     from lit_distill.models.flops import forward_flops
 
     selection = {} if token_selection is None else {"token_selection": token_selection}
+    sync = device_sync(device)
+    n = len(length_configs)
+    metrics = [new_metric() for _ in length_configs]
+    flops_cache: list[dict[int, int]] = [{} for _ in length_configs]
+    total_flops = [0] * n
+    rounds: list[list[float]] = [[] for _ in length_configs]  # seconds per round (batch x repeat)
+    model_time = [0.0] * n
+    other_time = [0.0] * n  # metric updates and compute
+    features = 0
+    round_index = 0
+    with torch.inference_mode():
+        for raw in batches():
+            batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in raw.items()}
+            real = [int(v) for v in batch["attention_mask"].sum(dim=1).tolist()]  # real tokens per feature
+            for repeat in range(timing_repeats):
+                round_index += 1
+                for i in rotation(n, round_index - 1):
+                    cfg = length_configs[i]
+                    out, seconds = timed(partial(forward, batch, length_config=cfg, **selection), clock, sync)
+                    rounds[i].append(seconds)
+                    if repeat:
+                        continue
+                    model_time[i] += seconds
+                    update = partial(
+                        metrics[i].update, out.start_logits, out.end_logits, batch["feature_index"]
+                    )
+                    _, seconds = timed(update, clock)
+                    other_time[i] += seconds
+                    for length in real:
+                        if length not in flops_cache[i]:
+                            flops_cache[i][length] = forward_flops(model_config, length, length_config=cfg)
+                        total_flops[i] += flops_cache[i][length]
+            features += len(real)
     rows: list[dict[str, Any]] = []
-    for cfg in length_configs:
-        metric = new_metric()
-        flops_cache: dict[int, int] = {}
-        total_flops = 0
-        features = 0
-        model_time = 0.0
-        wall_start = time.perf_counter()
-        with torch.inference_mode():
-            for raw in batches():
-                batch = {k: v.to(device) if isinstance(v, Tensor) else v for k, v in raw.items()}
-                _sync(device)
-                start = time.perf_counter()
-                out = forward(batch, length_config=cfg, **selection)
-                _sync(device)
-                model_time += time.perf_counter() - start
-                metric.update(out.start_logits, out.end_logits, batch["feature_index"])
-                for n in batch["attention_mask"].sum(dim=1).tolist():  # real tokens per feature
-                    n = int(n)
-                    if n not in flops_cache:
-                        flops_cache[n] = forward_flops(model_config, n, length_config=cfg)
-                    total_flops += flops_cache[n]
-                features += int(batch["input_ids"].shape[0])
-        scores = metric.compute()
-        wall = time.perf_counter() - wall_start
+    for i, cfg in enumerate(length_configs):
+        scores, seconds = timed(metrics[i].compute, clock)
         row: dict[str, Any] = {
             "config": format_length_config(cfg),
             "length_config": None if cfg is None else list(cfg),
@@ -100,18 +134,20 @@ def evaluate_length_configs(
         row.update(
             {
                 "features": features,
-                "model_time_s": model_time,
-                "wall_time_s": wall,
-                "throughput_features_per_s": features / model_time if model_time > 0 else float("nan"),
-                "gflops_per_feature": total_flops / max(features, 1) / 1e9,
+                "model_time_s": model_time[i],
+                "wall_time_s": model_time[i] + other_time[i] + seconds,
+                "throughput_features_per_s": features / model_time[i] if model_time[i] > 0 else float("nan"),
+                "gflops_per_feature": total_flops[i] / max(features, 1) / 1e9,
             }
         )
         rows.append(row)
-    full = next((r for r, c in zip(rows, length_configs, strict=True) if c is None), None)
-    if full is not None:
-        for row in rows:
-            row["relative_flops"] = row["gflops_per_feature"] / full["gflops_per_feature"]
-            row["speedup_vs_full"] = full["model_time_s"] / row["model_time_s"]
+    full = next((i for i, c in enumerate(length_configs) if c is None), None)
+    if full is not None and rounds[full]:
+        reference = Timing.of(rounds[full])
+        for row, samples in zip(rows, rounds, strict=True):
+            row["relative_flops"] = row["gflops_per_feature"] / rows[full]["gflops_per_feature"]
+            timing = reference if samples is rounds[full] else Timing.of(samples)
+            row.update(speedup(reference, timing, max_spread=max_spread).fields("speedup_vs_full"))
     return rows
 
 
@@ -160,6 +196,11 @@ class LengthConfigEvaluator(Callback):
         token_selection: how a layer picks the tokens it keeps: ``"real_queries"`` (default)
             or LAT's ``"lat"`` / ``"lat_keep_cls"`` (see :mod:`lit_distill.models.length`);
             None uses the module's own ``token_selection``.
+        timing_repeats: timed passes of each batch under each configuration (the first is
+            scored); raise it when the evaluation has few batches.
+        max_spread: the largest relative spread (IQR / median) of the per-batch speed-ups
+            reported as a number; a configuration above it reads ``noisy`` (see
+            :mod:`lit_distill.timing`).
 
     Example::
 
@@ -176,11 +217,15 @@ class LengthConfigEvaluator(Callback):
         split: Literal["validation", "test"] = "validation",
         when: Literal["validate", "fit_end", "both"] = "validate",
         token_selection: TokenSelection | None = None,
+        timing_repeats: int = 1,
+        max_spread: float = MAX_SPREAD,
     ) -> None:
         one_of("LengthConfigEvaluator: split", split, ("validation", "test"))
+        positive_int("LengthConfigEvaluator: timing_repeats", timing_repeats)
+        finite_number("LengthConfigEvaluator: max_spread", max_spread, low=0, low_open=True)
         one_of("LengthConfigEvaluator: when", when, ("validate", "fit_end", "both"))
         if not length_configs and not include_full:
-            raise ValueError(
+            raise UserInputError(
                 "LengthConfigEvaluator: no length_configs and include_full=False leaves nothing to do"
             )
         self.length_configs = [
@@ -193,6 +238,8 @@ class LengthConfigEvaluator(Callback):
         self.output_dir = output_dir
         self.split = split
         self.when = when
+        self.timing_repeats = timing_repeats
+        self.max_spread = max_spread
         self.results: list[dict[str, Any]] = []
 
     def _check_depth(self, model: Any) -> None:
@@ -236,7 +283,7 @@ class LengthConfigEvaluator(Callback):
 
         datamodule = getattr(trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "eval_set"):
-            raise ValueError(
+            raise UserInputError(
                 "LengthConfigEvaluator needs a data module with eval_set(split), e.g. SquadDataModule"
             )
         model: Any = pl_module.model
@@ -279,8 +326,9 @@ class LengthConfigEvaluator(Callback):
         try:
             forward: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
             rows = evaluate_length_configs(
-                forward, batches, new_metric, model.config, configs, pl_module.device, self.token_selection
-            )
+                forward, batches, new_metric, model.config, configs, pl_module.device, self.token_selection,
+                timing_repeats=self.timing_repeats, max_spread=self.max_spread,
+            )  # fmt: skip
         finally:
             pl_module.train(was_training)
         out_dir = Path(self.output_dir or trainer.log_dir or trainer.default_root_dir)
@@ -293,6 +341,9 @@ class LengthConfigEvaluator(Callback):
                 "device": str(pl_module.device),
                 "num_layers": layers,
                 "batches": num_batches,
+                "timing": "interleaved per batch",
+                "timing_repeats": self.timing_repeats,
+                "max_spread": self.max_spread,
                 "token_selection": self.token_selection
                 or getattr(pl_module, "token_selection", "real_queries"),
             },
@@ -317,12 +368,17 @@ def _table(rows: Sequence[dict[str, Any]]) -> str:
         f"{'speed-up':>8}"
     )
     lines = ["Drop-and-Restore evaluation", header, "-" * len(header)]
+    notes: list[str] = []
     for r in rows:
         rel = f"{r['relative_flops']:.2f}" if "relative_flops" in r else "-"
-        speedup = f"{r['speedup_vs_full']:.2f}x" if "speedup_vs_full" in r else "-"
+        speedup = speedup_cell(r, "speedup_vs_full")
+        if r.get("speedup_vs_full_flag"):
+            notes.append(f"{r['config']}: speed-up not reported: {r['speedup_vs_full_flag']}")
         lines.append(
             f"{r['config']:<32} {r.get('exact', float('nan')):>6.2f} {r.get('f1', float('nan')):>6.2f} "
             f"{r['model_time_s']:>8.2f} {r['throughput_features_per_s']:>8.1f} {r['gflops_per_feature']:>7.3f} "
             f"{rel:>9} {speedup:>8}"
         )
+    if notes:
+        lines += ["", *notes, "(timed interleaved per batch; raise timing_repeats or evaluate more batches)"]
     return "\n".join(lines)

@@ -12,7 +12,6 @@ stays as it is for head-only pruning.
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Any, Literal
 
 import lightning.pytorch as pl
@@ -21,14 +20,14 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from torch import Tensor, nn
 from typing_extensions import override
 
-from lit_distill.callbacks.head_pruning import (
-    _batches_on,
-    _ensure_model,
-    _rebuild_optimizers,
-    _span_loss_fn,
-    _train_batches,
+from lit_distill.callbacks.pruning_trainer import (
+    batches_on,
+    ensure_model,
+    rebuild_optimizers,
+    span_loss_fn,
+    train_batches,
 )
-from lit_distill.checks import is_int, is_number
+from lit_distill.checks import is_int, is_number, one_of
 from lit_distill.compression.head_importance import ESTIMATORS, Estimator, compute_importance
 from lit_distill.compression.structured_budget import (
     Budget,
@@ -42,18 +41,10 @@ from lit_distill.compression.structured_budget import (
     schedule_share,
 )
 from lit_distill.compression.structured_selection import select_by_importance, select_randomly
+from lit_distill.models.loading import is_exported
 from lit_distill.user_errors import UserInputError
 
 __all__ = ["StructuredPruning"]
-
-_EXPORT_MANIFEST = (
-    "lit_distill_export.json"  # lit_distill.export.artifact.MANIFEST (not imported: callbacks -> export)
-)
-
-
-def _choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise UserInputError(f"StructuredPruning: {name}={value!r}; allowed: {', '.join(allowed)}")
 
 
 def _shape(config: Any) -> tuple[list[int], list[int]]:
@@ -157,11 +148,11 @@ class StructuredPruning(Callback):
         importance_estimator: Estimator = "per_token",
         normalize: bool = True,
     ) -> None:
-        _choice("strategy", strategy, ("importance", "random"))
-        _choice("target_metric", target_metric, ("flops", "parameters"))
-        _choice("target_parts", target_parts, ("heads", "ffn", "both"))
-        _choice("scope", scope, ("global", "per_layer"))
-        _choice("importance_estimator", importance_estimator, ESTIMATORS)
+        one_of("StructuredPruning: strategy", strategy, ("importance", "random"))
+        one_of("StructuredPruning: target_metric", target_metric, ("flops", "parameters"))
+        one_of("StructuredPruning: target_parts", target_parts, ("heads", "ffn", "both"))
+        one_of("StructuredPruning: scope", scope, ("global", "per_layer"))
+        one_of("StructuredPruning: importance_estimator", importance_estimator, ESTIMATORS)
         fractions = head_fraction is not None or ffn_fraction is not None
         if fractions == (target is not None):
             raise UserInputError(
@@ -211,7 +202,7 @@ class StructuredPruning(Callback):
                 f"is supported on one process only (world size here: {trainer.world_size}); use epochs=0 "
                 "(one-shot at fit start) with DDP"
             )
-        _ensure_model(pl_module, "StructuredPruning")
+        ensure_model(pl_module, "StructuredPruning")
         model: Any = pl_module.model
         _check_prunable(model)
         limit = model.config.max_position_embeddings
@@ -258,7 +249,7 @@ class StructuredPruning(Callback):
         if self.epochs == 0 or epoch >= self.epochs or epoch + 1 in self.steps_done:
             return
         self.prune(trainer, pl_module, epoch + 1)
-        _rebuild_optimizers(trainer)
+        rebuild_optimizers(trainer)
 
     @override
     def state_dict(self) -> dict[str, Any]:
@@ -388,7 +379,7 @@ class StructuredPruning(Callback):
     def _importance(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> dict[str, list[Tensor]]:
         device = trainer.strategy.root_device
         pl_module.to(device)
-        loss_fn = _span_loss_fn(pl_module)
+        loss_fn = span_loss_fn(pl_module)
         model: Any = pl_module.model
         layers: list[Any] = list(model.encoder.layers)
         was_training = pl_module.training
@@ -396,7 +387,7 @@ class StructuredPruning(Callback):
         try:
             result = compute_importance(
                 loss_fn,
-                _batches_on(_train_batches(trainer, "StructuredPruning"), device),
+                batches_on(train_batches(trainer, "StructuredPruning"), device),
                 model.config.layer_heads,
                 self.importance_batches,
                 device,
@@ -421,7 +412,7 @@ class StructuredPruning(Callback):
 def _check_prunable(model: Any) -> None:
     """Refuse a model loaded from an exported artifact, or one whose layers are not plain linear layers."""
     source = getattr(model.config, "source", None)
-    if source and (Path(str(source)) / _EXPORT_MANIFEST).is_file():
+    if source and is_exported(str(source)):
         raise UserInputError(
             f"StructuredPruning: the model was loaded from {source}, a directory written by `lit_distill export`; "
             "pruning an exported artifact is not supported. Prune the checkpoint or model directory it was "

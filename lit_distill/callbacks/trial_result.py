@@ -13,6 +13,7 @@ import torch
 from lightning.pytorch import Callback, LightningModule, Trainer
 from typing_extensions import override
 
+from lit_distill.timing import synchronize
 from lit_distill.trial_protocol import METRICS_PATH_ENV
 
 
@@ -111,12 +112,12 @@ class TrialResult(Callback):
 
     @override
     def on_validation_epoch_start(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        _sync(pl_module)
+        synchronize(pl_module.device)
         self._eval_start = time.perf_counter()
 
     @override
     def on_validation_epoch_end(self, trainer: Trainer, pl_module: LightningModule) -> None:
-        _sync(pl_module)
+        synchronize(pl_module.device)
         if self._eval_start is not None:
             self._eval_time = time.perf_counter() - self._eval_start
 
@@ -155,8 +156,3 @@ class TrialResult(Callback):
         tmp.write_text(json.dumps(payload, indent=2, sort_keys=True))
         os.replace(tmp, path)
         return path
-
-
-def _sync(pl_module: LightningModule) -> None:
-    if pl_module.device.type == "cuda":
-        torch.cuda.synchronize(pl_module.device)

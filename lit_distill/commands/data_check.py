@@ -19,11 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = ["check_dataset", "load_tokenizer", "main"]
-
-
-class _InputError(Exception):
-    """Bad user input (one message naming what is wrong, exit code 2: the house rule for user errors)."""
 
 
 def load_tokenizer(name_or_path: str, lower_case: bool = True) -> Any:
@@ -38,9 +36,9 @@ def load_tokenizer(name_or_path: str, lower_case: bool = True) -> Any:
     try:
         tok = AutoTokenizer.from_pretrained(name_or_path, use_fast=True)
     except (OSError, ValueError) as exc:
-        raise _InputError(f"cannot load tokenizer {name_or_path!r}: {exc}") from exc
+        raise UserInputError(f"cannot load tokenizer {name_or_path!r}: {exc}") from exc
     if not tok.is_fast:
-        raise _InputError(f"tokenizer {name_or_path!r} has no fast (Rust) version; offsets need one")
+        raise UserInputError(f"tokenizer {name_or_path!r} has no fast (Rust) version; offsets need one")
     return tok
 
 
@@ -150,8 +148,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``data-check``; returns 0 on success, 2 on bad input or bad usage (one message, no traceback)."""
-    from lit_distill.data.squad import SquadFormatError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     for name in ("max_seq_length", "doc_stride", "max_query_length", "max_answer_length"):
@@ -171,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             args.on_misaligned,
             args.max_answer_length,
         )
-    except (_InputError, SquadFormatError, FileNotFoundError, ValueError) as exc:
+    except (UserInputError, FileNotFoundError) as exc:  # SquadFormatError is a UserInputError
         print(f"data-check: error: {exc}", file=sys.stderr)
         return 2
     report["tokenizer"] = args.tokenizer

@@ -32,6 +32,8 @@ from typing import Any
 
 import yaml
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = ["main", "run_quickstart"]
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs" / "quickstart"
@@ -64,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _positive(name: str, value: int | None) -> None:
     if value is not None and value < 1:
-        raise ValueError(f"--{name} must be a positive integer, got {value}")
+        raise UserInputError(f"--{name} must be a positive integer, got {value}")
 
 
 def _retarget(node: Any, output_dir: str) -> Any:
@@ -173,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         summary = run_quickstart(args)
-    except (FileNotFoundError, ValueError) as err:
+    except (FileNotFoundError, UserInputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(_table(summary))

@@ -17,12 +17,9 @@ from typing import Any
 
 from lit_distill.data.squad_walk import iter_questions
 from lit_distill.metrics.squad import compute_exact, compute_f1, squad_evaluate
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["main", "read_gold"]
-
-
-class _InputError(Exception):
-    """A user file or path is missing, malformed or unwritable (message printed, exit code 2)."""
 
 
 def _read_json(path: str, what: str) -> Any:
@@ -31,7 +28,7 @@ def _read_json(path: str, what: str) -> Any:
     try:
         return read_json_file(path, what)
     except (FileNotFoundError, SquadFormatError) as exc:
-        raise _InputError(str(exc)) from exc
+        raise UserInputError(str(exc)) from exc
 
 
 def read_gold(data: Any, source: str, duplicates: list[str] | None = None) -> dict[str, list[str]]:
@@ -43,10 +40,10 @@ def read_gold(data: Any, source: str, duplicates: list[str] | None = None) -> di
     appended to ``duplicates`` when it is given.
     """
     gold: dict[str, list[str]] = {}
-    for _, title, _, _, qa in iter_questions(data, source, _InputError):
+    for _, title, _, _, qa in iter_questions(data, source, UserInputError):
         answers = qa.get("answers")
         if not isinstance(answers, list) or not all(isinstance(a, Mapping) and "text" in a for a in answers):
-            raise _InputError(
+            raise UserInputError(
                 f"{source}, article {title!r}, question {qa['id']!r}: 'answers' must be a list of {{'text': ...}}"
             )
         qid = str(qa["id"])
@@ -58,10 +55,10 @@ def read_gold(data: Any, source: str, duplicates: list[str] | None = None) -> di
 
 def _check_mapping(obj: Any, source: str, value_type: type | tuple[type, ...], what: str) -> dict[str, Any]:
     if not isinstance(obj, Mapping):
-        raise _InputError(f"{source}: must be a JSON object mapping question id to {what}")
+        raise UserInputError(f"{source}: must be a JSON object mapping question id to {what}")
     bad = [k for k, v in obj.items() if not isinstance(v, value_type) or isinstance(v, bool)]
     if bad:
-        raise _InputError(f"{source}: question {bad[0]!r} maps to {obj[bad[0]]!r}; expected {what}")
+        raise UserInputError(f"{source}: question {bad[0]!r} maps to {obj[bad[0]]!r}; expected {what}")
     return dict(obj)
 
 
@@ -69,7 +66,7 @@ def _check_probabilities(probs: Mapping[str, float], source: str) -> None:
     """No-answer probabilities must be finite numbers in [0, 1]."""
     for qid, value in probs.items():
         if not (math.isfinite(value) and 0.0 <= value <= 1.0):
-            raise _InputError(
+            raise UserInputError(
                 f"{source}: question {qid!r} has no-answer probability {value!r}; "
                 "expected a finite number in [0, 1]"
             )
@@ -91,22 +88,18 @@ def _warn_duplicates(duplicates: list[str], source: str) -> None:
 def _check_outputs(out_file: str | None, image_dir: str | None) -> None:
     """Fail before scoring when a result could not be written."""
     from lit_distill.preflight import check_writable_dir
-    from lit_distill.user_errors import UserInputError
 
-    try:
-        if out_file:
-            target = Path(out_file).expanduser()
-            if target.is_dir():
-                raise UserInputError(f"--out-file {out_file!r} is a directory; give a file name")
-            if not target.parent.is_dir():
-                raise UserInputError(
-                    f"--out-file {out_file!r}: the directory {str(target.parent)!r} does not exist; create it first"
-                )
-            check_writable_dir(target.parent, "--out-file directory")
-        if image_dir:
-            check_writable_dir(image_dir, "--out-image-dir")
-    except UserInputError as exc:
-        raise _InputError(str(exc)) from exc
+    if out_file:
+        target = Path(out_file).expanduser()
+        if target.is_dir():
+            raise UserInputError(f"--out-file {out_file!r} is a directory; give a file name")
+        if not target.parent.is_dir():
+            raise UserInputError(
+                f"--out-file {out_file!r}: the directory {str(target.parent)!r} does not exist; create it first"
+            )
+        check_writable_dir(target.parent, "--out-file directory")
+    if image_dir:
+        check_writable_dir(image_dir, "--out-image-dir")
 
 
 def _precision_recall(
@@ -252,13 +245,12 @@ def main(argv: list[str] | None = None) -> int:
                 "a number",
             )
             _check_probabilities(na_probs, args.na_prob_file)
-        try:
-            out = squad_evaluate(gold, preds, na_probs, na_prob_thresh=args.na_prob_thresh)
-        except ValueError as exc:
-            raise _InputError(str(exc)) from exc
+        out = squad_evaluate(
+            gold, preds, na_probs, na_prob_thresh=args.na_prob_thresh
+        )  # UserInputError if none match
         if na_probs is not None and args.out_image_dir:
             _pr_analysis(out, gold, preds, na_probs, Path(args.out_image_dir))
-    except _InputError as exc:
+    except UserInputError as exc:
         print(f"squad-eval: error: {exc}", file=sys.stderr)
         return 2
     if args.out_file:

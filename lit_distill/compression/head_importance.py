@@ -40,6 +40,7 @@ from tqdm.auto import tqdm
 
 from lit_distill.compression.ffn_importance import ffn_neuron_gates
 from lit_distill.compression.input_gates import gated_inputs
+from lit_distill.user_errors import UserInputError
 
 __all__ = [
     "ESTIMATORS",
@@ -141,7 +142,7 @@ def normalize_per_layer(
     A layer whose scores are all zero stays all zero.
     """
     if exponent <= 0:
-        raise ValueError(f"exponent must be > 0, got {exponent}")
+        raise UserInputError(f"exponent must be > 0, got {exponent}")
     out = []
     for scores in importance:
         norm = scores.float().abs().pow(exponent).sum().pow(1.0 / exponent)
@@ -187,8 +188,9 @@ def compute_head_importance(
         ``(importance, batches_used)``: one (heads_l,) CPU tensor per layer.
 
     Raises:
-        ValueError: if ``max_batches < 1``, ``batches`` yields nothing, the estimator is
-            unknown, or ``"per_token"`` has no projections.
+        UserInputError: if ``max_batches < 1``, ``batches`` yields nothing or the estimator is
+            unknown.
+        ValueError: if ``"per_token"`` has no projections (a caller's bug).
     """
     result = compute_importance(
         loss_fn,
@@ -224,9 +226,9 @@ def compute_importance(
     accumulated and normalised exactly as head scores are, with the same estimator.
     """
     if max_batches is not None and max_batches < 1:
-        raise ValueError(f"importance_batches must be >= 1 or None (all), got {max_batches}")
+        raise UserInputError(f"importance_batches must be >= 1 or None (all), got {max_batches}")
     if estimator not in ESTIMATORS:
-        raise ValueError(f"importance estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
+        raise UserInputError(f"importance estimator must be one of {list(ESTIMATORS)}, got {estimator!r}")
     if estimator == "per_token" and projections is None:
         raise ValueError("the per_token importance estimator needs the attention output projections")
     total: list[Tensor] | None = None
@@ -267,7 +269,7 @@ def compute_importance(
     finally:
         bar.close()
     if total is None:
-        raise ValueError("head importance needs at least one batch, but the dataloader yielded none")
+        raise UserInputError("head importance needs at least one batch, but the dataloader yielded none")
     heads = [t.cpu() for t in total]
     neurons = None if ffn_total is None else [t.cpu() for t in ffn_total]
     if normalize:

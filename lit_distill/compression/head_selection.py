@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 
 from torch import Tensor
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = [
     "count_to_prune",
     "per_layer_counts",
@@ -35,7 +37,7 @@ def validate_head_map(
     """Check a head map against the model and return it normalised (sorted, no empty layers).
 
     Raises:
-        ValueError: naming the layer, for an unknown layer, a head index out of
+        UserInputError: naming the layer, for an unknown layer, a head index out of
             range, a repeated head, or a layer that would lose every head.
     """
     num_layers = len(num_heads_per_layer)
@@ -43,16 +45,18 @@ def validate_head_map(
     for layer, heads in head_map.items():
         layer = int(layer)
         if not 0 <= layer < num_layers:
-            raise ValueError(f"head map names layer {layer}, but the model has layers 0..{num_layers - 1}")
+            raise UserInputError(
+                f"head map names layer {layer}, but the model has layers 0..{num_layers - 1}"
+            )
         n = num_heads_per_layer[layer]
         heads = [int(h) for h in heads]
         if len(set(heads)) != len(heads):
-            raise ValueError(f"layer {layer}: heads {heads} contain duplicates")
+            raise UserInputError(f"layer {layer}: heads {heads} contain duplicates")
         bad = [h for h in heads if not 0 <= h < n]
         if bad:
-            raise ValueError(f"layer {layer}: heads {bad} do not exist (the layer has heads 0..{n - 1})")
+            raise UserInputError(f"layer {layer}: heads {bad} do not exist (the layer has heads 0..{n - 1})")
         if len(heads) >= n:
-            raise ValueError(
+            raise UserInputError(
                 f"layer {layer}: pruning {len(heads)} of its {n} heads would leave none; keep at least one"
             )
         if heads:
@@ -64,7 +68,7 @@ def per_layer_counts(heads_per_layer: int | Sequence[int], num_heads_per_layer: 
     """Expand ``heads_per_layer`` (heads to prune) to one count per layer and check it.
 
     Raises:
-        ValueError: for a wrong list length, a negative count, or a count that
+        UserInputError: for a wrong list length, a negative count, or a count that
             would remove every head of a layer (the error names the layer).
     """
     num_layers = len(num_heads_per_layer)
@@ -73,14 +77,14 @@ def per_layer_counts(heads_per_layer: int | Sequence[int], num_heads_per_layer: 
     else:
         counts = [int(c) for c in heads_per_layer]
         if len(counts) != num_layers:
-            raise ValueError(
+            raise UserInputError(
                 f"heads_per_layer has {len(counts)} entries but the model has {num_layers} layers"
             )
     for layer, (count, n) in enumerate(zip(counts, num_heads_per_layer, strict=True)):
         if count < 0:
-            raise ValueError(f"heads_per_layer: layer {layer} has a negative count {count}")
+            raise UserInputError(f"heads_per_layer: layer {layer} has a negative count {count}")
         if count >= n:
-            raise ValueError(
+            raise UserInputError(
                 f"heads_per_layer: layer {layer} has {n} heads, pruning {count} would leave none "
                 f"(at most {n - 1})"
             )
@@ -91,21 +95,23 @@ def count_to_prune(amount: float | int, num_heads_per_layer: Sequence[int]) -> i
     """Number of heads a global ``amount`` means (fraction in (0, 1) or count >= 1), rounded.
 
     Raises:
-        ValueError: for a non-positive amount, a fraction >= 1 given as float, or a
+        UserInputError: for a non-positive amount, a fraction >= 1 given as float, or a
             count that cannot be met while keeping one head in every layer.
     """
     total = sum(num_heads_per_layer)
     most = total - len(num_heads_per_layer)
     if isinstance(amount, bool) or amount <= 0:
-        raise ValueError(f"amount must be a fraction in (0, 1) or a number of heads >= 1, got {amount!r}")
+        raise UserInputError(f"amount must be a fraction in (0, 1) or a number of heads >= 1, got {amount!r}")
     if isinstance(amount, float):
         if amount >= 1.0:
-            raise ValueError(f"amount as a fraction must be < 1, got {amount}; give an int for a head count")
+            raise UserInputError(
+                f"amount as a fraction must be < 1, got {amount}; give an int for a head count"
+            )
         count = round(amount * total)
     else:
         count = int(amount)
     if count > most:
-        raise ValueError(
+        raise UserInputError(
             f"amount={amount!r} means pruning {count} of {total} heads, but at most {most} can go "
             f"while every one of the {len(num_heads_per_layer)} layers keeps one head"
         )
@@ -114,7 +120,7 @@ def count_to_prune(amount: float | int, num_heads_per_layer: Sequence[int]) -> i
 
 def _check_choice(amount: float | int | None, heads_per_layer: int | Sequence[int] | None) -> None:
     if (amount is None) == (heads_per_layer is None):
-        raise ValueError("give exactly one of amount= (global) and heads_per_layer= (per layer)")
+        raise UserInputError("give exactly one of amount= (global) and heads_per_layer= (per layer)")
 
 
 def select_heads_by_importance(

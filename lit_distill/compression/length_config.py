@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 
 from lit_distill.models.length import LengthConfig, check_length_config, is_token_counts
+from lit_distill.user_errors import UserInputError
 
 __all__ = [
     "LengthConfig",
@@ -41,11 +42,11 @@ def parse_length_config(
     try:
         values = json.loads(stripped)
     except json.JSONDecodeError as err:
-        raise ValueError(
+        raise UserInputError(
             f"{name}: cannot read {text!r} as a list of numbers like [384,320,256] ({err})"
         ) from None
     if not isinstance(values, list):
-        raise ValueError(f"{name}: {text!r} is not a list of numbers like [384,320,256]")
+        raise UserInputError(f"{name}: {text!r} is not a list of numbers like [384,320,256]")
     return check_length_config(values, num_layers, max_length, name, limit_name)
 
 
@@ -59,7 +60,7 @@ def parse_length_configs(
     """Parse several configurations separated by ``;``."""
     parts = [p for p in text.split(";") if p.strip()]
     if not parts:
-        raise ValueError(f"{name}: no configuration given")
+        raise UserInputError(f"{name}: no configuration given")
     return [parse_length_config(p, num_layers, name, max_length, limit_name) for p in parts]
 
 

@@ -25,6 +25,8 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = [
     "SubNetwork",
     "sample_layer_skips",
@@ -55,9 +57,9 @@ def _check_common(seq_length: int, num_layers: int, bound: float, min_length: in
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     if not 0.0 <= bound < 1.0:
-        raise ValueError(f"length_drop_ratio_bound must be in [0, 1), got {bound}")
+        raise UserInputError(f"length_drop_ratio_bound must be in [0, 1), got {bound}")
     if min_length < 1:
-        raise ValueError(f"min_length must be >= 1 (the [CLS] token is always kept), got {min_length}")
+        raise UserInputError(f"min_length must be >= 1 (the [CLS] token is always kept), got {min_length}")
 
 
 def _shrink(
@@ -170,9 +172,9 @@ def sample_layer_skips(
     if num_layers < 1:
         raise ValueError(f"num_layers must be >= 1, got {num_layers}")
     if layer_dropout_prob is not None and not 0.0 <= layer_dropout_prob < 1.0:
-        raise ValueError(f"layer_dropout_prob must be in [0, 1) or None, got {layer_dropout_prob}")
+        raise UserInputError(f"layer_dropout_prob must be in [0, 1) or None, got {layer_dropout_prob}")
     if layer_dropout_bound < 0:
-        raise ValueError(f"layer_dropout_bound must be >= 0, got {layer_dropout_bound}")
+        raise UserInputError(f"layer_dropout_bound must be >= 0, got {layer_dropout_bound}")
     if layer_dropout_prob is not None:
         if layer_dropout_prob == 0.0:
             return ()
@@ -211,7 +213,7 @@ def sample_sandwich(
         ``num_sandwich + 1`` sub-networks; the first has ``smallest=True``.
     """
     if num_sandwich < 0:
-        raise ValueError(f"num_sandwich must be >= 0, got {num_sandwich}")
+        raise UserInputError(f"num_sandwich must be >= 0, got {num_sandwich}")
     subnets: list[SubNetwork] = []
     for i in range(num_sandwich + 1):
         smallest = i == 0

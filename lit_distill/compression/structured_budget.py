@@ -35,6 +35,7 @@ from typing import Literal
 
 from lit_distill.checks import is_number
 from lit_distill.models.config import EncoderConfig
+from lit_distill.user_errors import UserInputError
 
 __all__ = [
     "Budget",
@@ -86,7 +87,7 @@ def encoder_cost(config: EncoderConfig, metric: Metric, seq_length: int) -> int:
 
 def _check_fraction(name: str, value: object) -> float:
     if not is_number(value) or not 0 < value <= 1:
-        raise ValueError(f"{name}={value!r}: a fraction must be a number in (0, 1]")
+        raise UserInputError(f"{name}={value!r}: a fraction must be a number in (0, 1]")
     return float(value)
 
 
@@ -100,10 +101,10 @@ def budget_for_fractions(
     """Remove ``head_fraction`` of the heads and ``ffn_fraction`` of the neurons (None: none).
 
     Raises:
-        ValueError: for a fraction outside (0, 1] or a count that would empty a layer.
+        UserInputError: for a fraction outside (0, 1] or a count that would empty a layer.
     """
     if head_fraction is None and ffn_fraction is None:
-        raise ValueError("give head_fraction, ffn_fraction or both")
+        raise UserInputError("give head_fraction, ffn_fraction or both")
     out: list[list[int] | int] = []
     for name, frac, sizes, unit in (
         ("head_fraction", head_fraction, heads, "head"),
@@ -114,7 +115,7 @@ def budget_for_fractions(
             counts = [round(f * n) for n in sizes]
             for layer, (count, n) in enumerate(zip(counts, sizes, strict=True)):
                 if count >= n:
-                    raise ValueError(
+                    raise UserInputError(
                         f"{name}={frac}: layer {layer} has {n} {unit}s and would lose {count}, every one; "
                         f"a layer keeps at least one (use a smaller fraction)"
                     )
@@ -122,7 +123,7 @@ def budget_for_fractions(
         else:
             total, most = round(f * sum(sizes)), sum(sizes) - len(sizes)
             if total > most:
-                raise ValueError(
+                raise UserInputError(
                     f"{name}={frac} means pruning {total} of {sum(sizes)} {unit}s, but at most {most} can go "
                     f"while each of the {len(sizes)} layers keeps one"
                 )
@@ -156,7 +157,7 @@ def _group_counts(
         k_neurons = max(0, math.ceil((need - k_heads * head_cost) / neuron_cost - 1e-9))
     if k_heads > most_heads or k_neurons > most_neurons:
         reachable = (most_heads * head_cost + most_neurons * neuron_cost) / total
-        raise ValueError(
+        raise UserInputError(
             f"target={target} of {where} needs more than pruning {parts} can remove while every layer keeps one "
             f"head and one neuron: at most {reachable:.4f} can go"
         )
@@ -177,7 +178,7 @@ def budget_for_target(
         seq_length: tokens per sequence for the FLOPs.
 
     Raises:
-        ValueError: for a target outside (0, 1], or one that cannot be met while every
+        UserInputError: for a target outside (0, 1], or one that cannot be met while every
             layer keeps a head and a neuron (naming the layer and the most that can go).
     """
     target = _check_fraction("target", target)

@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 
 from torch import Tensor
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = ["check_counts", "select_by_importance", "select_randomly", "validate_unit_map"]
 
 
@@ -27,24 +29,26 @@ def validate_unit_map(
     """Check a unit map against the per-layer sizes; sorted, without empty layers.
 
     Raises:
-        ValueError: naming the layer, for an unknown layer, an index out of range, a
+        UserInputError: naming the layer, for an unknown layer, an index out of range, a
             repeated index, or a layer that would lose every unit.
     """
     clean: dict[int, list[int]] = {}
     for layer, units in unit_map.items():
         layer = int(layer)
         if not 0 <= layer < len(sizes):
-            raise ValueError(f"{unit} map names layer {layer}, but the model has layers 0..{len(sizes) - 1}")
+            raise UserInputError(
+                f"{unit} map names layer {layer}, but the model has layers 0..{len(sizes) - 1}"
+            )
         n, chosen = sizes[layer], [int(u) for u in units]
         if len(set(chosen)) != len(chosen):
-            raise ValueError(f"layer {layer}: {unit}s {chosen} contain duplicates")
+            raise UserInputError(f"layer {layer}: {unit}s {chosen} contain duplicates")
         bad = [u for u in chosen if not 0 <= u < n]
         if bad:
-            raise ValueError(
+            raise UserInputError(
                 f"layer {layer}: {unit}s {bad[:8]} do not exist (the layer has {unit}s 0..{n - 1})"
             )
         if len(chosen) >= n:
-            raise ValueError(
+            raise UserInputError(
                 f"layer {layer}: pruning all {n} of its {unit}s would leave none; keep at least one"
             )
         if chosen:
@@ -56,21 +60,21 @@ def check_counts(counts: Sequence[int] | None, total: int | None, sizes: Sequenc
     """Exactly one of per-layer ``counts`` and a ``total``, each leaving a unit in every layer.
 
     Raises:
-        ValueError: naming the layer (per layer) or the most that can go (total).
+        UserInputError: naming the layer (per layer) or the most that can go (total).
     """
     if (counts is None) == (total is None):
-        raise ValueError(f"give exactly one of per-layer counts and a total number of {unit}s to prune")
+        raise UserInputError(f"give exactly one of per-layer counts and a total number of {unit}s to prune")
     if counts is not None:
         if len(counts) != len(sizes):
-            raise ValueError(f"{len(counts)} {unit} counts for a model of {len(sizes)} layers")
+            raise UserInputError(f"{len(counts)} {unit} counts for a model of {len(sizes)} layers")
         for layer, (count, n) in enumerate(zip(counts, sizes, strict=True)):
             if not 0 <= count < n:
-                raise ValueError(
+                raise UserInputError(
                     f"layer {layer} has {n} {unit}s; pruning {count} is not possible (allowed: 0..{n - 1}, "
                     "a layer keeps at least one)"
                 )
     elif total is not None and not 0 <= total <= sum(sizes) - len(sizes):
-        raise ValueError(
+        raise UserInputError(
             f"pruning {total} of the model's {sum(sizes)} {unit}s is not possible: at most "
             f"{sum(sizes) - len(sizes)} can go while each of the {len(sizes)} layers keeps one"
         )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import warnings
 from collections.abc import Sequence
@@ -30,7 +29,6 @@ from lit_distill.data.features import FeatureArrays, FeatureSettings
 from lit_distill.data.squad import SquadExample
 
 __all__ = [
-    "default_cache_dir",
     "examples_fingerprint",
     "features_key",
     "load_features",
@@ -42,11 +40,6 @@ _SCHEMA = "features-v2"  # v2: per-file sizes and SHA-256 in the metadata
 _META = "lit_distill_features.json"
 _RAGGED = ("input_ids", "token_type_ids", "offset_start", "offset_end")
 _FLAT = ("example_index", "start_positions", "end_positions")
-
-
-def default_cache_dir() -> Path:
-    """``$LIT_DISTILL_CACHE`` or ``~/.cache/lit_distill``."""
-    return Path(os.environ.get("LIT_DISTILL_CACHE", Path.home() / ".cache" / "lit_distill"))
 
 
 def examples_fingerprint(examples: Sequence[SquadExample]) -> str:

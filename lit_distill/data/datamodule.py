@@ -27,9 +27,9 @@ import torch
 from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
+from lit_distill.cache_dir import default_cache_dir
 from lit_distill.checks import fraction, one_of, positive_int
 from lit_distill.data.cache import (
-    default_cache_dir,
     examples_fingerprint,
     features_key,
     load_features,
@@ -41,6 +41,7 @@ from lit_distill.data.features import FeatureArrays, FeatureSettings, build_feat
 from lit_distill.data.resumable import make_resumable
 from lit_distill.data.sources import HubSource, SquadFilesSource, SquadSource, SyntheticSource, choose_source
 from lit_distill.data.squad import LoadedSquad, SquadExample
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["FeatureDataset", "SquadDataModule", "collate_features"]
 
@@ -200,7 +201,7 @@ class SquadDataModule(LightningDataModule):
         positive_int("batch_size", batch_size)
         positive_int("eval_batch_size", eval_batch_size or batch_size)
         if tokenizer is None and not synthetic:
-            raise ValueError("tokenizer is required (a Hugging Face fast tokenizer name or directory)")
+            raise UserInputError("tokenizer is required (a Hugging Face fast tokenizer name or directory)")
         self.settings = FeatureSettings(max_seq_length, doc_stride, max_query_length)
         self.settings.validate()
         self._version: Literal["1.1", "2.0"] = version
@@ -273,7 +274,7 @@ class SquadDataModule(LightningDataModule):
                 if stage is None and split == "train":
                     continue
                 what = "train_file" if split == "train" else "validation_file"
-                raise ValueError(
+                raise UserInputError(
                     f"stage {stage!r} needs a {split} split; set data.{what} (or use hub_dataset / synthetic)"
                 )
             self._get_features(split)

@@ -45,15 +45,15 @@ class FeatureSettings:
     max_query_length: int = 64
 
     def validate(self) -> None:
-        """Raise ``ValueError`` naming the bad setting and what is allowed."""
+        """Raise ``UserInputError`` naming the bad setting and what is allowed."""
         if self.max_seq_length < 8:
-            raise ValueError(f"max_seq_length must be >= 8, got {self.max_seq_length}")
+            raise UserInputError(f"max_seq_length must be >= 8, got {self.max_seq_length}")
         if self.max_query_length < 1:
-            raise ValueError(f"max_query_length must be >= 1, got {self.max_query_length}")
+            raise UserInputError(f"max_query_length must be >= 1, got {self.max_query_length}")
         if self.doc_stride < 0:
-            raise ValueError(f"doc_stride must be >= 0, got {self.doc_stride}")
+            raise UserInputError(f"doc_stride must be >= 0, got {self.doc_stride}")
         if self.doc_stride >= self.max_seq_length:
-            raise ValueError(
+            raise UserInputError(
                 f"doc_stride ({self.doc_stride}) must be smaller than max_seq_length ({self.max_seq_length})"
             )
 
@@ -243,12 +243,12 @@ def build_features(
         Ragged feature arrays; features of one example are consecutive.
 
     Raises:
-        ValueError: If the tokenizer is not fast, or a question leaves no room for ``doc_stride``.
+        UserInputError: If the tokenizer is not fast, or a question leaves no room for ``doc_stride``.
     """
     settings = settings or FeatureSettings()
     settings.validate()
     if not getattr(tokenizer, "is_fast", False):
-        raise ValueError(
+        raise UserInputError(
             f"a fast (Rust) tokenizer is needed for offset mappings, got {type(tokenizer).__name__}; "
             "load it with AutoTokenizer.from_pretrained(name, use_fast=True)"
         )

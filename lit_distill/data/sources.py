@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from lit_distill.data.squad import LoadedSquad, OnMisaligned, SquadVersion, load_squad_json
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["HubSource", "SquadFilesSource", "SquadSource", "SyntheticSource", "choose_source"]
 
@@ -158,7 +159,7 @@ def choose_source(
     """The one source given; an error naming what was given when it is not exactly one.
 
     Raises:
-        ValueError: If no source or several are given.
+        UserInputError: If no source or several are given.
     """
     given: list[tuple[str, SquadSource]] = []
     if files.train_file or files.validation_file or files.test_file:
@@ -168,7 +169,7 @@ def choose_source(
     if synthetic is not None:
         given.append(("synthetic", synthetic))
     if len(given) != 1:
-        raise ValueError(
+        raise UserInputError(
             "give exactly one data source: train_file/validation_file (local SQuAD JSON), "
             f"hub_dataset (Hugging Face name) or synthetic: true; got {[n for n, _ in given] or 'none'}"
         )

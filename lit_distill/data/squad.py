@@ -281,7 +281,7 @@ def parse_squad_dict(
 
     Raises:
         SquadFormatError: On malformed data (message names file, article, question id).
-        ValueError: On a bad ``version`` or ``on_misaligned``.
+        UserInputError: On a bad ``version`` or ``on_misaligned``.
     """
     v = SquadValidator(source, version, on_misaligned)
     if not isinstance(data, Mapping) or "data" not in data:

@@ -48,6 +48,7 @@ from lit_distill.data.synthetic_words import (
     Namer,
 )
 from lit_distill.data.wordpiece import train_wordpiece_tokenizer
+from lit_distill.user_errors import UserInputError
 
 __all__ = [
     "SPLIT_FILES",
@@ -242,13 +243,13 @@ def generate_squad_json(
         ``{"version": "v2.0", "data": [{"title", "paragraphs": [{"context", "qas"}]}]}``.
 
     Raises:
-        ValueError: If ``n_questions`` < 1 or a fraction is outside [0, 1].
+        UserInputError: If ``n_questions`` < 1 or a fraction is outside [0, 1].
     """
     if n_questions < 1:
-        raise ValueError(f"n_questions must be >= 1, got {n_questions}")
+        raise UserInputError(f"n_questions must be >= 1, got {n_questions}")
     for name, value in (("long_fraction", long_fraction), ("unanswerable_fraction", unanswerable_fraction)):
         if not 0.0 <= value <= 1.0:
-            raise ValueError(f"{name} must be in [0, 1], got {value}")
+            raise UserInputError(f"{name} must be in [0, 1], got {value}")
     rng = random.Random(seed)
     namer = Namer(rng, seed if inventory_seed is None else inventory_seed)
     articles: list[dict[str, Any]] = []

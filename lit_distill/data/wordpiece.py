@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = ["train_wordpiece_tokenizer"]
 
 
@@ -66,12 +68,12 @@ def train_wordpiece_tokenizer(texts: Iterable[str], out_dir: str | Path, vocab_s
         ``out_dir`` as a ``Path``.
 
     Raises:
-        ValueError: If ``vocab_size`` < 100.
+        UserInputError: If ``vocab_size`` < 100.
     """
     from transformers import BertTokenizerFast  # type: ignore[attr-defined]
 
     if vocab_size < 100:
-        raise ValueError(f"vocab_size must be >= 100, got {vocab_size}")
+        raise UserInputError(f"vocab_size must be >= 100, got {vocab_size}")
     ordered = _wordpiece_vocab(texts, vocab_size)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -18,10 +18,11 @@ import numpy as np
 import torch
 
 from lit_distill.export.errors import require
+from lit_distill.models.loading import EXPORT_MANIFEST as MANIFEST
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["MANIFEST", "ONNX_FILE", "Artifact", "Manifest", "load_artifact", "read_manifest"]
 
-MANIFEST = "lit_distill_export.json"
 ONNX_FILE = "model.onnx"
 Runtime = Literal["torch", "onnxruntime"]
 
@@ -152,7 +153,7 @@ def load_artifact(
 
     Raises:
         FileNotFoundError: not an exported directory.
-        ValueError: the runtime does not fit the directory's format.
+        UserInputError: the runtime does not fit the directory's format.
     """
     from transformers import AutoTokenizer
 
@@ -161,7 +162,7 @@ def load_artifact(
     chosen = runtime or ("onnxruntime" if manifest.format == "onnx" else "torch")
     expected = "onnxruntime" if manifest.format == "onnx" else "torch"
     if chosen != expected:
-        raise ValueError(
+        raise UserInputError(
             f"--runtime {chosen}: {directory} is a {manifest.format!r} export, which runs with --runtime {expected}"
         )
     tokenizer = AutoTokenizer.from_pretrained(

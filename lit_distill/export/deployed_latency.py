@@ -38,6 +38,7 @@ from typing_extensions import override
 
 from lit_distill.checks import is_int
 from lit_distill.metric_names import DEPLOYED_METRIC_KEYS as DEPLOYED_METRICS
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["DEPLOYED_METRICS", "DeployedLatency"]
 
@@ -75,14 +76,14 @@ class DeployedLatency(Callback):
             ("repeats", repeats, 1),
         ):
             if not is_int(value) or value < low:
-                raise ValueError(f"DeployedLatency: {name} must be an integer >= {low}, got {value!r}")
+                raise UserInputError(f"DeployedLatency: {name} must be an integer >= {low}, got {value!r}")
         if threads is not None and (not is_int(threads) or threads < 1):
-            raise ValueError(f"DeployedLatency: threads must be an integer >= 1 or null, got {threads!r}")
+            raise UserInputError(f"DeployedLatency: threads must be an integer >= 1 or null, got {threads!r}")
         from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES
 
         self.int8_scheme = int8_scheme or DEFAULT_INT8_SCHEME
         if int8 and self.int8_scheme not in INT8_SCHEMES:
-            raise ValueError(
+            raise UserInputError(
                 f"DeployedLatency: int8_scheme {self.int8_scheme!r}; known schemes: {', '.join(INT8_SCHEMES)}"
             )
         self.int8 = int8
@@ -106,7 +107,7 @@ class DeployedLatency(Callback):
         from lit_distill.export.artifact import onnx_forward, onnx_session
         from lit_distill.export.onnx_export import export_onnx
         from lit_distill.export.quantize import quantize_int8
-        from lit_distill.export.timing import random_inputs, time_interleaved
+        from lit_distill.timing import random_inputs, time_interleaved
 
         model = getattr(pl_module, "model", None)
         if model is None or not hasattr(model, "encoder"):
@@ -123,7 +124,7 @@ class DeployedLatency(Callback):
             forward = onnx_forward(onnx_session(graph, self.threads))
             inputs = random_inputs(model.config.vocab_size, self.batch_size, seq_length)
             stats = time_interleaved([lambda: forward(*inputs)], self.warmup, self.repeats)[0]
-            metrics = {"deployed_latency_ms": 1e3 * stats["median"]}
+            metrics = {"deployed_latency_ms": 1e3 * stats.median}
             if self.evaluate:
                 metrics.update(_scores(forward, trainer, pl_module))
             self.last = {"length_config": length, "int8": self.int8, "graph": graph.name}
@@ -136,7 +137,7 @@ def _scores(forward: Any, trainer: Trainer, pl_module: LightningModule) -> dict[
 
     datamodule = getattr(trainer, "datamodule", None)
     if datamodule is None or not hasattr(datamodule, "eval_set"):
-        raise ValueError("DeployedLatency(evaluate=True) needs a data module with eval_set(split)")
+        raise UserInputError("DeployedLatency(evaluate=True) needs a data module with eval_set(split)")
     metric = SquadMetric(
         n_best=getattr(pl_module, "n_best_size", 20),
         max_answer_length=getattr(pl_module, "max_answer_length", 30),

@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-__all__ = ["ExportInputError", "require"]
+from lit_distill.user_errors import UserInputError
+
+__all__ = ["ExportInputError", "MissingExtraError", "require"]
 
 EXTRA_HINT = 'pip install "lit_distill[export]"'
 
 
-class ExportInputError(ValueError):
+class ExportInputError(UserInputError):
     """Bad input to ``export`` (the CLI prints the message and exits with code 2).
 
     Args:
@@ -23,15 +25,19 @@ class ExportInputError(ValueError):
         self.argument = argument
 
 
+class MissingExtraError(UserInputError, ImportError):
+    """An optional dependency is not installed; the message names the extra that brings it."""
+
+
 def require(module: str) -> ModuleType:
     """Import ``module`` from the ``export`` extra, or fail with the install command.
 
     Raises:
-        ImportError: naming the module and the extra.
+        MissingExtraError: naming the module and the extra (also an ``ImportError``).
     """
     try:
         return importlib.import_module(module)
     except ImportError as err:
-        raise ImportError(
+        raise MissingExtraError(
             f"{module} is not installed; the export commands need the export extra: {EXTRA_HINT}"
         ) from err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import statistics
+import itertools
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,6 +20,7 @@ from lit_distill.export.errors import ExportInputError
 from lit_distill.metric_names import METRIC_KEYS
 from lit_distill.metrics.postprocess import postprocess_predictions
 from lit_distill.metrics.squad import squad_evaluate
+from lit_distill.timing import Timing, time_interleaved
 
 __all__ = ["UNKNOWN_TOKEN_LIMIT", "EvalData", "evaluate", "prepare_eval"]
 
@@ -84,18 +85,11 @@ def _batch(data: EvalData, indices: list[int]) -> tuple[np.ndarray, np.ndarray, 
     return batch["input_ids"].numpy(), batch["attention_mask"].numpy(), batch["token_type_ids"].numpy()
 
 
-def _latency(forward: Forward, data: EvalData, samples: int, warmup: int = 2) -> float:
-    """Median seconds of one batch-1 forward pass over the first ``samples`` features (real lengths)."""
-    indices = list(range(min(samples, len(data.features))))
-    for i in indices[:warmup]:
-        forward(*_batch(data, [i]))
-    times = []
-    for i in indices:
-        ids, mask, types = _batch(data, [i])
-        start = time.perf_counter()
-        forward(ids, mask, types)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+def _latency(forward: Forward, data: EvalData, samples: int, warmup: int = 2) -> Timing:
+    """Batch-1 forward passes over the first ``samples`` features (real lengths), one per round."""
+    batches = [_batch(data, [i]) for i in range(min(samples, len(data.features)))]
+    order = itertools.cycle(batches)  # the warm-up takes the first ones, then every feature once per cycle
+    return time_interleaved([lambda: forward(*next(order))], warmup, len(batches))[0]
 
 
 def evaluate(
@@ -125,6 +119,6 @@ def evaluate(
     metrics = squad_evaluate(data.eval_set.gold(), preds.answers, preds.na_probs, report_missing=False)
     keep = [k for k in METRIC_KEYS if not k.startswith("best_")]  # the card reports the given threshold
     out: dict[str, Any] = {k: metrics[k] for k in keep if k in metrics}
-    out["latency_ms"] = 1e3 * _latency(forward, data, latency_samples)
+    out["latency_ms"] = 1e3 * _latency(forward, data, latency_samples).median
     out["eval_seconds"] = seconds
     return out

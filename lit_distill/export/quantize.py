@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from lit_distill.export.errors import ExportInputError, require
+from lit_distill.user_errors import UserInputError
 
 __all__ = [
     "DEFAULT_INT8_SCHEME",
@@ -110,7 +111,7 @@ def _excluded(products: dict[str, tuple[str, int | None]], groups: tuple[str, ..
     """Names of the weight products in ``groups`` (see :class:`Int8Scheme`)."""
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
-        raise ValueError(f"unknown fp32 groups {unknown}; known: {', '.join(GROUPS)}")
+        raise UserInputError(f"unknown fp32 groups {unknown}; known: {', '.join(GROUPS)}")
     layers = [layer for _, layer in products.values() if layer is not None]
     last = max(layers, default=0)
     chosen = []

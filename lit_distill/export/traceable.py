@@ -35,6 +35,7 @@ from lit_distill.models.length import (
     write_rows,
 )
 from lit_distill.models.qa_model import QAModel
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["TraceableQA"]
 
@@ -91,7 +92,7 @@ class TraceableQA(nn.Module):
         length_config: Per-layer token counts (ints) or ratios of each sequence's real
             length (floats in (0, 1]), or None for the full-length model.
         token_selection: Only ``"real_queries"`` (see :mod:`lit_distill.models.length`);
-            LAT's rules are refused with a ValueError.
+            LAT's rules are refused with a UserInputError.
     """
 
     def __init__(
@@ -101,7 +102,7 @@ class TraceableQA(nn.Module):
         token_selection: str = "real_queries",
     ) -> None:
         if token_selection != "real_queries":
-            raise ValueError(
+            raise UserInputError(
                 f"token_selection={token_selection!r}: the exported graph's Drop-and-Restore implements the "
                 "default 'real_queries' rule only; export with it (LAT's rule runs in PyTorch only)"
             )

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from lit_distill.data.eval_set import EvalSet
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["QAPredictions", "postprocess_predictions"]
 
@@ -69,7 +70,9 @@ def postprocess_predictions(
         Answers and no-answer probabilities for every question with at least one feature.
     """
     if n_best < 1 or max_answer_length < 1:
-        raise ValueError(f"n_best and max_answer_length must be >= 1, got {n_best} and {max_answer_length}")
+        raise UserInputError(
+            f"n_best and max_answer_length must be >= 1, got {n_best} and {max_answer_length}"
+        )
     version = version or eval_set.version
     start = _as_float_tensor(start_logits)  # (N, L)
     end = _as_float_tensor(end_logits)  # (N, L)

@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = ["compute_exact", "compute_f1", "find_best_threshold", "normalize_answer", "squad_evaluate"]
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
@@ -126,7 +128,7 @@ def squad_evaluate(
         ``HasAns_*`` / ``NoAns_*`` (+ the ``best_*`` keys with ``na_probs``).
 
     Raises:
-        ValueError: If nothing can be scored or ``na_probs`` lacks a predicted id.
+        UserInputError: If nothing can be scored or ``na_probs`` lacks a predicted id.
     """
     has_answer = {qid: bool(answers) for qid, answers in gold.items()}
     exact_raw: dict[str, int] = {}
@@ -141,11 +143,11 @@ def squad_evaluate(
         exact_raw[qid] = max(compute_exact(a, pred) for a in golds)
         f1_raw[qid] = max(compute_f1(a, pred) for a in golds)
     if not exact_raw:
-        raise ValueError("no prediction matches a question id of the data; nothing to score")
+        raise UserInputError("no prediction matches a question id of the data; nothing to score")
     probs = dict(na_probs) if na_probs is not None else dict.fromkeys(preds, 0.0)
     missing_probs = [qid for qid in exact_raw if qid not in probs]
     if missing_probs:
-        raise ValueError(
+        raise UserInputError(
             f"no-answer probabilities lack {len(missing_probs)} predicted id(s), e.g. {missing_probs[0]!r}"
         )
 

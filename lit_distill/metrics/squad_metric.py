@@ -33,6 +33,7 @@ from lit_distill.data.eval_set import EvalSet
 from lit_distill.metric_names import METRIC_KEYS, V2_ONLY_PREFIXES
 from lit_distill.metrics.postprocess import QAPredictions, postprocess_predictions
 from lit_distill.metrics.squad import squad_evaluate
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["METRIC_KEYS", "V2_ONLY_PREFIXES", "SquadMetric"]
 
@@ -64,9 +65,9 @@ class SquadMetric(Metric):
     ) -> None:
         super().__init__(**kwargs)
         if n_best < 1:
-            raise ValueError(f"n_best must be >= 1, got {n_best}")
+            raise UserInputError(f"n_best must be >= 1, got {n_best}")
         if max_answer_length < 1:
-            raise ValueError(f"max_answer_length must be >= 1, got {max_answer_length}")
+            raise UserInputError(f"max_answer_length must be >= 1, got {max_answer_length}")
         self.n_best = n_best
         self.max_answer_length = max_answer_length
         self.null_score_diff_threshold = null_score_diff_threshold

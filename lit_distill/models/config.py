@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from lit_distill.checks import is_int
+from lit_distill.checks import UserInputError, is_int
 
 Layout = Literal["bert", "distilbert"]
 Activation = Literal["gelu", "gelu_new", "gelu_pytorch_tanh", "relu"]
@@ -84,34 +84,34 @@ class EncoderConfig:
         ):
             value = getattr(self, name)
             if not is_int(value) or value < 1:
-                raise ValueError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
+                raise UserInputError(f"EncoderConfig.{name} must be a positive integer, got {value!r}")
         if self.hidden_size % self.num_attention_heads != 0:
-            raise ValueError(
+            raise UserInputError(
                 f"EncoderConfig.hidden_size ({self.hidden_size}) must be divisible by "
                 f"num_attention_heads ({self.num_attention_heads})"
             )
         if self.type_vocab_size < 0:
-            raise ValueError(f"EncoderConfig.type_vocab_size must be >= 0, got {self.type_vocab_size}")
+            raise UserInputError(f"EncoderConfig.type_vocab_size must be >= 0, got {self.type_vocab_size}")
         if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(
+            raise UserInputError(
                 f"EncoderConfig.hidden_act={self.hidden_act!r}; allowed: {', '.join(ACTIVATIONS)}"
             )
         if self.layout not in LAYOUTS:
-            raise ValueError(f"EncoderConfig.layout={self.layout!r}; allowed: {', '.join(LAYOUTS)}")
+            raise UserInputError(f"EncoderConfig.layout={self.layout!r}; allowed: {', '.join(LAYOUTS)}")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "qa_dropout_prob"):
             p = getattr(self, name)
             if not 0.0 <= p < 1.0:
-                raise ValueError(f"EncoderConfig.{name} must be in [0, 1), got {p!r}")
+                raise UserInputError(f"EncoderConfig.{name} must be in [0, 1), got {p!r}")
         if self.heads_per_layer is not None:
             heads = list(self.heads_per_layer)
             if len(heads) != self.num_hidden_layers:
-                raise ValueError(
+                raise UserInputError(
                     f"EncoderConfig.heads_per_layer has {len(heads)} entries but num_hidden_layers is "
                     f"{self.num_hidden_layers}; give one head count per layer"
                 )
             for i, h in enumerate(heads):
                 if not is_int(h) or not 1 <= h <= self.num_attention_heads:
-                    raise ValueError(
+                    raise UserInputError(
                         f"EncoderConfig.heads_per_layer[{i}]={h!r}; allowed: an integer in "
                         f"[1, {self.num_attention_heads}] (a layer keeps at least one head)"
                     )
@@ -119,7 +119,7 @@ class EncoderConfig:
         if self.intermediate_per_layer is not None:
             sizes = list(self.intermediate_per_layer)
             if len(sizes) != self.num_hidden_layers:
-                raise ValueError(
+                raise UserInputError(
                     f"EncoderConfig.intermediate_per_layer has {len(sizes)} entries but num_hidden_layers is "
                     f"{self.num_hidden_layers}; give one feed-forward width per layer"
                 )
@@ -129,7 +129,7 @@ class EncoderConfig:
                     or not isinstance(size, int)
                     or not 1 <= size <= self.intermediate_size
                 ):
-                    raise ValueError(
+                    raise UserInputError(
                         f"EncoderConfig.intermediate_per_layer[{i}]={size!r}; allowed: an integer in "
                         f"[1, {self.intermediate_size}] (a layer keeps at least one feed-forward neuron)"
                     )
@@ -164,7 +164,7 @@ class EncoderConfig:
         allowed = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - allowed)
         if unknown:
-            raise ValueError(f"unknown EncoderConfig keys {unknown}; allowed: {sorted(allowed)}")
+            raise UserInputError(f"unknown EncoderConfig keys {unknown}; allowed: {sorted(allowed)}")
         return cls(**data)
 
     def to_json_file(self, path: str | Path) -> None:
@@ -177,10 +177,10 @@ class EncoderConfig:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
-            raise ValueError(f"{path}: not valid JSON ({err})") from err
+            raise UserInputError(f"{path}: not valid JSON ({err})") from err
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a JSON object, got {type(data).__name__}")
+            raise UserInputError(f"{path}: expected a JSON object, got {type(data).__name__}")
         try:
             return cls.from_dict(data)
         except (TypeError, ValueError) as err:
-            raise ValueError(f"{path}: {err}") from err
+            raise UserInputError(f"{path}: {err}") from err

@@ -11,7 +11,7 @@ Supported checkpoint types:
   :func:`fit_dense_from_hf` reads it, for TinyBERT's intermediate-layer distillation;
 * ``distilbert``: ``DistilBertModel``, ``DistilBertForQuestionAnswering``, ...
 
-Anything else raises a ``ValueError`` listing these types.
+Anything else raises a ``UserInputError`` listing these types.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from lit_distill.checks import UserInputError
 from lit_distill.models.config import EncoderConfig
 
 SUPPORTED_TYPES: tuple[str, ...] = ("bert", "distilbert", "tinybert (BERT layout without model_type)")
@@ -88,7 +89,7 @@ def detect_checkpoint_type(hf_config: dict[str, Any]) -> str:
     TinyBERT's general checkpoints have no ``model_type``; their keys identify the BERT layout.
 
     Raises:
-        ValueError: for any other model type, listing the supported ones.
+        UserInputError: for any other model type, listing the supported ones.
     """
     model_type = hf_config.get("model_type")
     if model_type is None:
@@ -98,7 +99,7 @@ def detect_checkpoint_type(hf_config: dict[str, Any]) -> str:
             return "bert"
     elif model_type in ("bert", "distilbert"):
         return str(model_type)
-    raise ValueError(
+    raise UserInputError(
         f"unsupported checkpoint type {model_type!r} (architectures {hf_config.get('architectures')}); "
         f"supported: {', '.join(SUPPORTED_TYPES)}"
     )
@@ -129,7 +130,7 @@ def encoder_config_from_hf(hf_config: dict[str, Any], source: str | None = None)
         )
     position_type = hf_config.get("position_embedding_type", "absolute")
     if position_type != "absolute":
-        raise ValueError(
+        raise UserInputError(
             f"position_embedding_type={position_type!r} is not supported; allowed: 'absolute' (source {source})"
         )
     return EncoderConfig(
@@ -180,7 +181,7 @@ def state_dict_from_hf(
         ``intermediate_size``.
 
     Raises:
-        ValueError: when encoder weights are missing (a QA head may be missing).
+        UserInputError: when encoder weights are missing (a QA head may be missing).
     """
     layout = config.layout
     prefix = _BASE_PREFIX[layout]
@@ -242,7 +243,7 @@ def state_dict_from_hf(
     )
     encoder_missing = [k for k in report.missing if not k.startswith("qa_outputs.")]
     if encoder_missing:
-        raise ValueError(
+        raise UserInputError(
             f"checkpoint {config.source or ''} lacks encoder weights for a {layout} model with "
             f"{config.num_hidden_layers} layers: {encoder_missing[:8]}"
             f"{' ...' if len(encoder_missing) > 8 else ''}"
@@ -262,7 +263,7 @@ def fit_dense_from_hf(hf_state: dict[str, Tensor]) -> dict[str, Tensor] | None:
     loads it and fine-tunes it as the projection of its intermediate-layer losses.
 
     Raises:
-        ValueError: a checkpoint with only one of the two tensors, or with shapes that do not fit.
+        UserInputError: a checkpoint with only one of the two tensors, or with shapes that do not fit.
     """
     found = {name: hf_state.get(f"fit_dense.{name}") for name in ("weight", "bias")}
     if found["weight"] is None and found["bias"] is None:
@@ -270,7 +271,7 @@ def fit_dense_from_hf(hf_state: dict[str, Tensor]) -> dict[str, Tensor] | None:
     weight, bias = found["weight"], found["bias"]
     if weight is None or bias is None or weight.dim() != 2 or tuple(bias.shape) != (weight.shape[0],):
         shapes = {k: None if v is None else tuple(v.shape) for k, v in found.items()}
-        raise ValueError(
+        raise UserInputError(
             f"fit_dense must have a (teacher, student) weight and a (teacher,) bias, got shapes {shapes}"
         )
     return {"weight": weight, "bias": bias}

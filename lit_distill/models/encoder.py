@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lit_distill.checks import is_int
+from lit_distill.checks import UserInputError, is_int
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import (
     KeptTokens,
@@ -276,7 +276,7 @@ class Encoder(nn.Module):
                 f"{tuple(input_ids.shape)}"
             )
         if input_ids.shape[1] > self.config.max_position_embeddings:
-            raise ValueError(
+            raise UserInputError(
                 f"sequence length {input_ids.shape[1]} exceeds max_position_embeddings "
                 f"({self.config.max_position_embeddings})"
             )

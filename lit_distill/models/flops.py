@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
+from lit_distill.checks import UserInputError
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import LengthConfig, check_length_config, tokens_to_keep
 
@@ -54,14 +55,14 @@ def forward_flops(
         FLOPs as an integer.
 
     Raises:
-        ValueError: for an invalid ``seq_length`` or length configuration.
+        UserInputError: for an invalid ``seq_length`` or length configuration.
     """
     if (
         isinstance(seq_length, bool)
         or not isinstance(seq_length, int)
         or not 1 <= seq_length <= config.max_position_embeddings
     ):
-        raise ValueError(
+        raise UserInputError(
             f"seq_length={seq_length!r}; allowed: an integer in [1, {config.max_position_embeddings}]"
         )
     lengths: LengthConfig | None = None

@@ -33,7 +33,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from lit_distill.checks import is_int, is_real
+from lit_distill.checks import UserInputError, is_int, is_real
 
 LengthConfig = list[int] | list[float]
 """A checked length configuration: all token counts or all ratios (see :func:`check_length_config`)."""
@@ -45,9 +45,9 @@ TOKEN_SELECTIONS: tuple[str, ...] = ("real_queries", "lat", "lat_keep_cls")
 
 
 def check_token_selection(value: object, name: str = "token_selection") -> TokenSelection:
-    """``value`` if it names a :data:`TokenSelection`, else a ValueError listing the choices."""
+    """``value`` if it names a :data:`TokenSelection`, else a UserInputError listing the choices."""
     if value not in TOKEN_SELECTIONS:
-        raise ValueError(f"{name}={value!r}; allowed: {', '.join(TOKEN_SELECTIONS)}")
+        raise UserInputError(f"{name}={value!r}; allowed: {', '.join(TOKEN_SELECTIONS)}")
     return value  # type: ignore[return-value]
 
 
@@ -84,52 +84,52 @@ def check_length_config(
         The configuration as a list.
 
     Raises:
-        ValueError: naming ``name``, the bad value and what is allowed.
+        UserInputError: naming ``name``, the bad value and what is allowed.
     """
     if isinstance(config, (str, bytes)) or not isinstance(config, Sequence):
-        raise ValueError(
+        raise UserInputError(
             f"{name} must be a list of per-layer lengths (ints) or ratios (floats in (0, 1]), got {config!r}"
         )
     values = list(config)
     if not values:
-        raise ValueError(f"{name} is empty; give one length (or ratio) per layer")
+        raise UserInputError(f"{name} is empty; give one length (or ratio) per layer")
     if num_layers is not None and len(values) != num_layers:
-        raise ValueError(
+        raise UserInputError(
             f"{name}={values} has {len(values)} entries but the model has {num_layers} layers; "
             "give one length per layer"
         )
     for i, v in enumerate(values):
         if not is_real(v):
-            raise ValueError(f"{name}[{i}]={v!r}: allowed are ints (token counts) or floats (ratios)")
+            raise UserInputError(f"{name}[{i}]={v!r}: allowed are ints (token counts) or floats (ratios)")
     out: LengthConfig
     if is_token_counts(values):
         out = [int(v) for v in values]
         for i, v in enumerate(out):
             if v < 1:
                 bounds = ">= 1" if max_length is None else f"in [1, {max_length}]"
-                raise ValueError(
+                raise UserInputError(
                     f"{name}[{i}]={v}: absolute lengths must be {bounds} (every layer keeps a token)"
                 )
         if max_length is not None and max(out) > max_length:
-            raise ValueError(
+            raise UserInputError(
                 f"{name}={out} has lengths above {limit_name}={max_length}; absolute lengths must be "
                 f"in [1, {max_length}] (<= {limit_name} {max_length}), or give ratios in (0, 1]"
             )
     elif any(isinstance(v, int) for v in values):
-        raise ValueError(
+        raise UserInputError(
             f"{name}={values} mixes ints (token counts) and floats (ratios in (0, 1]); use one kind for all layers"
         )
     else:
         out = [float(v) for v in values]
         bad = next((i for i, v in enumerate(out) if not 0.0 < v <= 1.0), None)
         if bad is not None:
-            raise ValueError(
+            raise UserInputError(
                 f"{name}[{bad}]={out[bad]}: ratios must be in (0, 1]; "
                 "give all ints for token counts, all floats for ratios"
             )
     for i in range(1, len(out)):
         if out[i] > out[i - 1]:
-            raise ValueError(
+            raise UserInputError(
                 f"{name}={out} increases at layer {i} ({out[i - 1]} -> {out[i]}); lengths must be "
                 "non-increasing (a layer must not increase the length it is given)"
             )

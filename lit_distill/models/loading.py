@@ -10,9 +10,13 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
+from lit_distill.checks import UserInputError
+
 OWN_CONFIG = "lit_distill_config.json"
 OWN_WEIGHTS = "model.safetensors"
 HF_CONFIG = "config.json"
+EXPORT_MANIFEST = "lit_distill_export.json"
+"""The manifest of a directory written by ``python -m lit_distill export`` (:mod:`lit_distill.export.artifact`)."""
 _WEIGHT_FILES = (
     "model.safetensors",
     "model.safetensors.index.json",
@@ -20,6 +24,11 @@ _WEIGHT_FILES = (
     "pytorch_model.bin.index.json",
 )
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt")
+
+
+def is_exported(path: str | Path) -> bool:
+    """Whether ``path`` is a directory written by ``python -m lit_distill export`` (it has the manifest)."""
+    return (Path(path).expanduser() / EXPORT_MANIFEST).is_file()
 
 
 def resolve_directory(name_or_dir: str | Path, revision: str | None = None) -> Path:
@@ -58,9 +67,9 @@ def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not valid JSON ({err})") from err
+        raise UserInputError(f"{path}: not valid JSON ({err})") from err
     if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a JSON object")
+        raise UserInputError(f"{path}: expected a JSON object")
     return data
 
 
@@ -69,7 +78,7 @@ def _load_one(path: Path) -> dict[str, Tensor]:
         return load_file(str(path))
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict):
-        raise ValueError(f"{path}: expected a state dict, got {type(state).__name__}")
+        raise UserInputError(f"{path}: expected a state dict, got {type(state).__name__}")
     return state
 
 

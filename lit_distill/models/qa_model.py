@@ -22,6 +22,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from lit_distill.atomic_write import update_directory
+from lit_distill.checks import UserInputError
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.convert import ConversionReport, encoder_config_from_hf, state_dict_from_hf
 from lit_distill.models.encoder import Encoder, sinusoidal_positions
@@ -195,7 +196,7 @@ class QAModel(nn.Module):
 
         Raises:
             FileNotFoundError: no checkpoint there.
-            ValueError: unsupported checkpoint type (the message lists the supported ones).
+            UserInputError: unsupported checkpoint type (the message lists the supported ones).
         """
         directory = resolve_directory(name_or_dir, revision)
         if (directory / OWN_CONFIG).is_file():
@@ -205,7 +206,7 @@ class QAModel(nn.Module):
             try:
                 model.load_state_dict(state, strict=True)
             except RuntimeError as err:
-                raise ValueError(f"{directory}: weights do not match {OWN_CONFIG}: {err}") from err
+                raise UserInputError(f"{directory}: weights do not match {OWN_CONFIG}: {err}") from err
             return model
         if not (directory / HF_CONFIG).is_file():
             raise FileNotFoundError(
@@ -216,7 +217,9 @@ class QAModel(nn.Module):
         model = cls(config)
         missing, unexpected = model.load_state_dict(state, strict=False)
         if unexpected or set(missing) != set(report.missing):
-            raise ValueError(f"{directory}: conversion mismatch (missing {missing}, unexpected {unexpected})")
+            raise UserInputError(
+                f"{directory}: conversion mismatch (missing {missing}, unexpected {unexpected})"
+            )
         _log_report(str(name_or_dir), report)
         return model
 

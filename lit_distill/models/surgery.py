@@ -15,7 +15,7 @@ from typing import cast
 import torch
 from torch import nn
 
-from lit_distill.checks import is_int, is_number
+from lit_distill.checks import UserInputError, is_int, is_number
 from lit_distill.layer_maps import check_layer_map
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.encoder import EncoderLayer
@@ -42,7 +42,7 @@ def _layers(model: QAModel) -> list[EncoderLayer]:
 
 def _check_layer(index: object, num_layers: int, what: str) -> int:
     if not is_int(index) or not 0 <= index < num_layers:
-        raise ValueError(f"{what}: layer {index!r} does not exist; allowed are 0..{num_layers - 1}")
+        raise UserInputError(f"{what}: layer {index!r} does not exist; allowed are 0..{num_layers - 1}")
     return index
 
 
@@ -86,7 +86,7 @@ def prune_heads(model: QAModel, heads: Mapping[int, Sequence[int]]) -> QAModel:
         ``model``, for chaining.
 
     Raises:
-        ValueError: for a layer or head index out of range, or when all heads of a
+        UserInputError: for a layer or head index out of range, or when all heads of a
             layer would go (drop the layer with :func:`select_layers` instead).
 
     Example::
@@ -102,11 +102,11 @@ def prune_heads(model: QAModel, heads: Mapping[int, Sequence[int]]) -> QAModel:
         drop = set()
         for h in remove:
             if not is_int(h) or not 0 <= h < count:
-                raise ValueError(f"prune_heads: layer {i} has heads 0..{count - 1}; got head {h!r}")
+                raise UserInputError(f"prune_heads: layer {i} has heads 0..{count - 1}; got head {h!r}")
             drop.add(h)
         keep = [h for h in range(count) if h not in drop]
         if not keep:
-            raise ValueError(
+            raise UserInputError(
                 f"prune_heads: removing all {count} heads of layer {i} is not allowed; a layer keeps at least "
                 "one head (use select_layers to drop whole layers)"
             )
@@ -151,7 +151,7 @@ def prune_ffn(model: QAModel, neurons: Mapping[int, Sequence[int]]) -> QAModel:
         ``model``, for chaining.
 
     Raises:
-        ValueError: naming the layer and the value, for a layer or neuron index out of
+        UserInputError: naming the layer and the value, for a layer or neuron index out of
             range, or when every neuron of a layer would go.
 
     Example::
@@ -167,10 +167,10 @@ def prune_ffn(model: QAModel, neurons: Mapping[int, Sequence[int]]) -> QAModel:
         drop = set()
         for j in remove:
             if not is_int(j) or not 0 <= j < count:
-                raise ValueError(f"prune_ffn: layer {i} has neurons 0..{count - 1}; got neuron {j!r}")
+                raise UserInputError(f"prune_ffn: layer {i} has neurons 0..{count - 1}; got neuron {j!r}")
             drop.add(j)
         if len(drop) >= count:
-            raise ValueError(
+            raise UserInputError(
                 f"prune_ffn: removing all {count} feed-forward neurons of layer {i} is not allowed; a layer "
                 "keeps at least one neuron (use select_layers to drop whole layers)"
             )
@@ -192,7 +192,7 @@ def select_layers(model: QAModel, layers: Sequence[int], parameter: str = "selec
         parameter: the name error messages give ``layers``.
 
     Raises:
-        ValueError: for an empty list, repeated or out-of-range indices.
+        UserInputError: for an empty list, repeated or out-of-range indices.
     """
     source = _layers(model)
     indices = check_layer_map(layers, len(source), parameter)
@@ -208,9 +208,11 @@ def select_layers(model: QAModel, layers: Sequence[int], parameter: str = "selec
 
 
 def check_dropout_rate(name: str, rate: object) -> None:
-    """Raise a ``ValueError`` naming ``name`` unless ``rate`` is None or a number in [0, 1)."""
+    """Raise a ``UserInputError`` naming ``name`` unless ``rate`` is None or a number in [0, 1)."""
     if rate is not None and (not is_number(rate) or not 0 <= rate < 1):
-        raise ValueError(f"{name}={rate!r}: a dropout rate must be a number in [0, 1) (or null to keep it)")
+        raise UserInputError(
+            f"{name}={rate!r}: a dropout rate must be a number in [0, 1) (or null to keep it)"
+        )
 
 
 def set_dropout(model: QAModel, hidden: float | None = None, attention: float | None = None) -> QAModel:
@@ -223,7 +225,7 @@ def set_dropout(model: QAModel, hidden: float | None = None, attention: float | 
         attention: On the attention probabilities (``attention_probs_dropout_prob``).
 
     Raises:
-        ValueError: for a rate outside [0, 1).
+        UserInputError: for a rate outside [0, 1).
     """
     check_dropout_rate("set_dropout: hidden", hidden)
     check_dropout_rate("set_dropout: attention", attention)

@@ -7,8 +7,9 @@ from typing import Any
 from torch import Tensor
 
 from lit_distill.losses import check_temperature, cosine_hidden_loss, distilbert_span_loss, span_cross_entropy
-from lit_distill.modules.qa_module import NOT_HYPERPARAMETERS
+from lit_distill.modules.qa_module import RUN_TIME_ARGS
 from lit_distill.modules.student import StudentModule, check_weights
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["DistilBertStudent"]
 
@@ -51,7 +52,7 @@ class DistilBertStudent(StudentModule):
         self.alpha_ce = float(alpha_ce)
         self.alpha_squad = float(alpha_squad)
         self.alpha_cos = float(alpha_cos)
-        self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
+        self.save_hyperparameters(ignore=list(RUN_TIME_ARGS))
 
     def wants_logit_cache(self) -> bool:
         """The cache serves only when no hidden states are needed."""
@@ -65,7 +66,7 @@ class DistilBertStudent(StudentModule):
         """The cosine loss compares hidden states, so the widths must match."""
         t_width, s_width = self.teacher.config.hidden_size, self.model.config.hidden_size
         if self.alpha_cos > 0 and t_width != s_width:
-            raise ValueError(
+            raise UserInputError(
                 f"alpha_cos={self.alpha_cos} compares hidden states, but the teacher is {t_width} wide and "
                 f"the student {s_width}; set alpha_cos 0 or use a student of width {t_width}"
             )
@@ -79,14 +80,9 @@ class DistilBertStudent(StudentModule):
                 out.start_logits, out.end_logits, batch["start_positions"], batch["end_positions"]
             )
             return out, {"loss": self.alpha_squad * ce, "loss_squad": ce}
-        length = batch["input_ids"].size(1)
-        cache = self.teacher_logits if self.wants_logit_cache() else None
-        if cache is not None:
-            t_start, t_end = cache.lookup(batch["feature_index"], length, self.device)  # (B, L) each
-            t_out = None
-        else:
-            t_out = self.teacher_forward(batch, output_hidden_states=need_hidden)
-            t_start, t_end = t_out.start_logits, t_out.end_logits
+        t_start, t_end, t_out = self.teacher_span_logits(
+            batch, output_hidden_states=need_hidden
+        )  # (B, L) each
         mask = batch["attention_mask"]
         terms = distilbert_span_loss(
             out.start_logits,

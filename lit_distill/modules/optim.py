@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LambdaLR
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = ["build_optimizer", "linear_warmup_decay", "parameter_groups", "resolve_warmup_steps"]
 
 
@@ -100,7 +102,7 @@ def build_optimizer(
     """
     groups = parameter_groups(modules, weight_decay)
     if not groups:
-        raise ValueError("nothing to train: every parameter of the module is frozen")
+        raise UserInputError("nothing to train: every parameter of the module is frozen")
     # foreach: one call per step for all tensors instead of ~12 per tensor; the same arithmetic,
     # bitwise-identical parameters (on CPU torch defaults to the per-tensor loop)
     optimizer = torch.optim.AdamW(groups, lr=learning_rate, eps=adam_epsilon, foreach=True)  # type: ignore[arg-type]

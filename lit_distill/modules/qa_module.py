@@ -13,7 +13,6 @@ from __future__ import annotations
 import math
 import os
 import random
-import warnings
 from typing import Any
 
 import numpy as np
@@ -31,8 +30,9 @@ from lit_distill.modules.optim import build_optimizer
 from lit_distill.modules.sources import CHECKPOINT_KEY
 from lit_distill.modules.squad_scoring import SquadScoringModule
 from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
+from lit_distill.user_errors import UserInputError
 
-__all__ = ["CHECKPOINT_KEY", "NOT_HYPERPARAMETERS", "RUN_TIME_ARGS", "QAModule"]
+__all__ = ["CHECKPOINT_KEY", "RUN_TIME_ARGS", "QAModule"]
 
 
 RUN_TIME_ARGS: tuple[str, ...] = (
@@ -48,11 +48,6 @@ RUN_TIME_ARGS: tuple[str, ...] = (
 They stay out of a checkpoint's hyper-parameters: LightningCLI replaces the model arguments
 of ``validate/test/predict --ckpt_path FILE`` by the checkpoint's hyper-parameters, which
 would silently drop e.g. ``--model.init_args.length_config`` given for that evaluation."""
-
-NOT_HYPERPARAMETERS: tuple[str, ...] = (*RUN_TIME_ARGS, "resumable_train_loader")
-"""Arguments left out of ``save_hyperparameters``: the run-time ones, and the deprecated
-``resumable_train_loader``, whose name is now the data module's (Lightning refuses to log two
-hyper-parameters of the same name with different values)."""
 
 
 class QAModule(SquadScoringModule):
@@ -86,8 +81,6 @@ class QAModule(SquadScoringModule):
             at every training step from ``(seed, global_step, rank)``, so that a run resumed
             mid-epoch with ``fit --ckpt_path last`` draws the same numbers as an uninterrupted
             run (the data order is the data module's part: ``SquadDataModule(resumable_train_loader)``).
-        resumable_train_loader: deprecated name of ``step_seeded_random`` (the loader moved to
-            the data module); it warns and sets ``step_seeded_random``.
     """
 
     model: QAModel
@@ -107,18 +100,8 @@ class QAModule(SquadScoringModule):
         n_best_size: int = 20,
         max_answer_length: int = 30,
         step_seeded_random: bool = True,
-        resumable_train_loader: bool | None = None,
     ) -> None:
         super().__init__()
-        if resumable_train_loader is not None:
-            warnings.warn(
-                "model.init_args.resumable_train_loader is deprecated: the resumable loader is "
-                "data.init_args.resumable_train_loader (SquadDataModule) and the per-step reseeding "
-                f"is model.init_args.step_seeded_random; using step_seeded_random={resumable_train_loader}",
-                FutureWarning,
-                stacklevel=2,
-            )
-            step_seeded_random = resumable_train_loader
         finite_number("learning_rate", learning_rate, low=0.0, low_open=True)
         finite_number("weight_decay", weight_decay, low=0.0)
         finite_number("adam_epsilon", adam_epsilon, low=0.0, low_open=True)
@@ -174,15 +157,6 @@ class QAModule(SquadScoringModule):
             **model_kwargs,
         )
 
-    def forward_student(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
-        """Deprecated name of :meth:`forward_model` (the teacher calls it too); removed in a later release."""
-        warnings.warn(
-            "QAModule.forward_student is deprecated; call forward_model (same arguments)",
-            FutureWarning,
-            stacklevel=2,
-        )
-        return self.forward_model(batch, **model_kwargs)
-
     def forward(self, batch: dict[str, Tensor], **model_kwargs: Any) -> Any:
         return self.forward_model(batch, **model_kwargs)
 
@@ -225,7 +199,7 @@ class QAModule(SquadScoringModule):
             return
         vocab = self.model.config.vocab_size
         if self.tokenizer.vocab_size > vocab:
-            raise ValueError(
+            raise UserInputError(
                 f"the data's tokenizer has {self.tokenizer.vocab_size} tokens but the model's embedding "
                 f"table has {vocab} rows: the model and the data use different vocabularies "
                 f"(tokenizer: {self.tokenizer.describe()})"
@@ -236,7 +210,7 @@ class QAModule(SquadScoringModule):
     def configure_optimizers(self) -> Any:
         estimated = self.trainer.estimated_stepping_batches
         if estimated == math.inf:
-            raise ValueError(
+            raise UserInputError(
                 "cannot schedule the learning rate over an unbounded run: set trainer.max_steps or trainer.max_epochs"
             )
         total = max(1, int(estimated))
@@ -316,7 +290,7 @@ class QAModule(SquadScoringModule):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         state = checkpoint.get(CHECKPOINT_KEY)
         if state is None:
-            raise ValueError(
+            raise UserInputError(
                 "this checkpoint was not written by a lit_distill module (no 'lit_distill' entry); "
                 "load Hugging Face models with QAModel.from_pretrained instead"
             )

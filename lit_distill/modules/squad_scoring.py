@@ -18,6 +18,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from torch import Tensor
 from typing_extensions import override
 
+from lit_distill.user_errors import UserInputError
+
 __all__ = ["SquadScoringModule"]
 
 
@@ -46,7 +48,7 @@ class SquadScoringModule(pl.LightningModule):
 
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is None or not hasattr(datamodule, "eval_set"):
-            raise ValueError(
+            raise UserInputError(
                 "the QA modules score answers with the data module's eval_set(); use a data module "
                 "with eval_set(split), e.g. lit_distill.data.SquadDataModule"
             )

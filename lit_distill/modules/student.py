@@ -17,6 +17,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch import Tensor
 from typing_extensions import override
 
+from lit_distill.cache_dir import default_cache_dir
 from lit_distill.checks import finite_number, positive_int
 from lit_distill.layer_maps import every_other_layer
 from lit_distill.models.qa_model import QAModel
@@ -28,7 +29,6 @@ from lit_distill.modules.teacher_cache import (
     assemble,
     cache_path,
     compute_teacher_logits,
-    default_cache_dir,
     load_cache,
     model_fingerprint,
 )
@@ -45,7 +45,7 @@ def check_weights(weights: dict[str, float]) -> None:
         UserInputError: naming the bad weight.
     """
     for name, value in weights.items():
-        finite_number(name, value, low=0, error=UserInputError)
+        finite_number(name, value, low=0)
     if sum(weights.values()) <= 0:
         names = ", ".join(f"{k}={v}" for k, v in weights.items())
         raise UserInputError(
@@ -91,7 +91,7 @@ class StudentModule(QAModule):
         if student is not None:
             check_source_exists(student, "student")
             if student_layers is not None:
-                raise ValueError(
+                raise UserInputError(
                     f"give student (a checkpoint) or student_layers (teacher layers to copy), not both; "
                     f"got student={student!r}, student_layers={student_layers!r}"
                 )
@@ -141,6 +141,22 @@ class StudentModule(QAModule):
                 **kwargs,
             )
 
+    def teacher_span_logits(
+        self, batch: dict[str, Tensor], **kwargs: Any
+    ) -> tuple[Tensor, Tensor, Any | None]:
+        """The teacher's start and end logits for ``batch``, (B, L) each, cached or live.
+
+        From the teacher-logit cache when this run uses one (:meth:`wants_logit_cache`),
+        else from a teacher pass with ``kwargs`` (e.g. ``output_hidden_states=True``), whose
+        whole output is returned third (None for cached logits).
+        """
+        cache = self.teacher_logits if self.wants_logit_cache() else None
+        if cache is not None:
+            start, end = cache.lookup(batch["feature_index"], batch["input_ids"].size(1), self.device)
+            return start, end, None
+        out = self.teacher_forward(batch, **kwargs)
+        return out.start_logits, out.end_logits, out
+
     def wants_logit_cache(self) -> bool:
         """Whether this run's loss needs only the teacher's span logits (subclasses refine)."""
         return self.use_cache
@@ -182,7 +198,7 @@ class StudentModule(QAModule):
         """Hook: inspect a loaded student checkpoint before it is used (e.g. TinyBERT's PD stage)."""
 
     def check_teacher_student(self) -> None:
-        """Hook: subclass checks that need both models (raise ``ValueError``)."""
+        """Hook: subclass checks that need both models (raise ``UserInputError``)."""
 
     @override
     def setup(self, stage: str) -> None:
@@ -208,19 +224,19 @@ class StudentModule(QAModule):
         datamodule = self.trainer.datamodule  # type: ignore[attr-defined]
         fingerprint_fn = getattr(datamodule, "train_dataset_fingerprint", None)
         if fingerprint_fn is None:
-            raise ValueError(
+            raise UserInputError(
                 "use_cache needs a data module with train_dataset_fingerprint() (e.g. SquadDataModule); "
                 "set use_cache false to run the teacher at every step"
             )
         loader = datamodule.train_dataloader()
         dataset = loader.dataset
         if isinstance(dataset, torch.utils.data.IterableDataset):
-            raise ValueError(
+            raise UserInputError(
                 "the teacher-logit cache needs a map-style training dataset; set use_cache false"
             )
         strategy = self.trainer.strategy
         path = cache_path(
-            Path(self.logit_cache_dir) if self.logit_cache_dir else default_cache_dir(),
+            Path(self.logit_cache_dir) if self.logit_cache_dir else default_cache_dir("teacher_logits"),
             model_fingerprint(self.teacher),
             str(fingerprint_fn()),
         )

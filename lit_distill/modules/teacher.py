@@ -9,7 +9,7 @@ from torch import Tensor
 from lit_distill.losses import span_cross_entropy
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa_model import QAModel
-from lit_distill.modules.qa_module import NOT_HYPERPARAMETERS, QAModule
+from lit_distill.modules.qa_module import RUN_TIME_ARGS, QAModule
 from lit_distill.modules.sources import check_source_exists, load_qa_model
 from lit_distill.modules.tokenizer_info import check_same_tokenizer
 from lit_distill.user_errors import UserInputError
@@ -42,14 +42,14 @@ class Teacher(QAModule):
     ) -> None:
         super().__init__(**kwargs)
         if (model is None) == (model_config is None):
-            raise ValueError(
+            raise UserInputError(
                 "Teacher needs exactly one of model (a hub id, model directory or .ckpt) and "
                 f"model_config (train from scratch); got model={model!r}, model_config={model_config!r}"
             )
         if model is not None:
             check_source_exists(model, "model")
         elif not isinstance(model_config, dict):
-            raise ValueError(f"model_config must be a mapping of EncoderConfig fields, got {model_config!r}")
+            raise UserInputError(f"model_config must be a mapping of EncoderConfig fields, got {model_config!r}")
         else:  # checked now, when the classes are built (exit 2), not when fit builds the model
             try:
                 EncoderConfig.from_dict({"vocab_size": 1, **model_config})
@@ -57,7 +57,7 @@ class Teacher(QAModule):
                 raise UserInputError(f"model_config: {err}") from err
         self.source = model
         self.model_config = None if model_config is None else dict(model_config)
-        self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
+        self.save_hyperparameters(ignore=list(RUN_TIME_ARGS))
 
     def build_model(self, stage: str) -> None:
         """Load ``model`` or build ``model_config`` from random weights."""
@@ -69,7 +69,7 @@ class Teacher(QAModule):
         config = dict(self.model_config or {})
         if "vocab_size" not in config:
             if self.tokenizer is None:
-                raise ValueError(
+                raise UserInputError(
                     "model_config has no vocab_size and the data module has no tokenizer to take it from; "
                     "set model_config.vocab_size"
                 )

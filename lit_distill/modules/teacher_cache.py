@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
 import warnings
 import zipfile
@@ -38,19 +37,12 @@ __all__ = [
     "TeacherLogits",
     "cache_path",
     "compute_teacher_logits",
-    "default_cache_dir",
     "load_cache",
     "model_fingerprint",
 ]
 
 # fill value for positions past a feature's computed length (always padding; masked in the losses)
 PAD_LOGIT = -1.0e4
-
-
-def default_cache_dir() -> Path:
-    """``$LIT_DISTILL_CACHE/teacher_logits``, else ``~/.cache/lit_distill/teacher_logits``."""
-    root = os.environ.get("LIT_DISTILL_CACHE") or Path.home() / ".cache" / "lit_distill"
-    return Path(root) / "teacher_logits"
 
 
 def model_fingerprint(model: nn.Module) -> str:

@@ -20,9 +20,10 @@ from lit_distill.losses import (
 )
 from lit_distill.models.convert import fit_dense_from_hf
 from lit_distill.models.loading import HF_CONFIG, OWN_CONFIG, read_state_dict, resolve_directory
-from lit_distill.modules.qa_module import NOT_HYPERPARAMETERS
+from lit_distill.modules.qa_module import RUN_TIME_ARGS
 from lit_distill.modules.sources import LoadedModel
 from lit_distill.modules.student import StudentModule, check_weights
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["TinyBertStudent"]
 
@@ -80,7 +81,7 @@ class TinyBertStudent(StudentModule):
     ) -> None:
         one_of("stage", stage, STAGES)
         if stage == "prediction" and student is None:
-            raise ValueError(
+            raise UserInputError(
                 "stage 'prediction' starts from the intermediate-distillation (ID) run's checkpoint: set "
                 "student to its .ckpt (e.g. --model.student runs/tinybert_id/checkpoints/last.ckpt)"
             )
@@ -95,7 +96,7 @@ class TinyBertStudent(StudentModule):
         self.reference_soft_ce = reference_soft_ce
         self.projection: nn.Linear | None = None
         self._fit_dense: dict[str, Tensor] | None = None
-        self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))
+        self.save_hyperparameters(ignore=list(RUN_TIME_ARGS))
 
     # -------------------------------------------------------------- build
     def wants_logit_cache(self) -> bool:
@@ -114,7 +115,7 @@ class TinyBertStudent(StudentModule):
                 if loaded.extra
                 else "not a lit_distill .ckpt"
             )
-            raise ValueError(
+            raise UserInputError(
                 f"stage 'prediction' needs student to be the checkpoint of an intermediate-distillation run, "
                 f"but student={loaded.source!r} is {found}; run stage 'intermediate' first, or set "
                 "require_intermediate false to skip it"
@@ -128,7 +129,7 @@ class TinyBertStudent(StudentModule):
         _, attention_map = tinybert_layer_map(s_cfg.num_hidden_layers, t_cfg.num_hidden_layers)
         for i, j in enumerate(attention_map):
             if s_cfg.layer_heads[i] != t_cfg.layer_heads[j]:
-                raise ValueError(
+                raise UserInputError(
                     f"attention distillation matches student layer {i} ({s_cfg.layer_heads[i]} heads) with "
                     f"teacher layer {j} ({t_cfg.layer_heads[j]} heads); head counts must be equal"
                 )
@@ -207,12 +208,7 @@ class TinyBertStudent(StudentModule):
 
     def _prediction_loss(self, batch: dict[str, Tensor]) -> tuple[Any, dict[str, Tensor]]:
         out = self.forward_model(batch)
-        cache = self.teacher_logits if self.wants_logit_cache() else None
-        if cache is not None:
-            t_start, t_end = cache.lookup(batch["feature_index"], batch["input_ids"].size(1), self.device)
-        else:
-            t_out = self.teacher_forward(batch)
-            t_start, t_end = t_out.start_logits, t_out.end_logits
+        t_start, t_end, _ = self.teacher_span_logits(batch)  # (B, L) each
         mask = batch["attention_mask"]
         soft = (
             soft_cross_entropy(

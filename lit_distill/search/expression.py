@@ -22,7 +22,7 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from lit_distill.checks import is_number
+from lit_distill.checks import UserInputError, is_number
 from lit_distill.layer_maps import spread_layers
 
 MAX_LENGTH = 500
@@ -35,7 +35,7 @@ MAX_ROUND_DIGITS = 100
 """``round(x, d)`` needs ``|d|`` ≤ this."""
 
 
-class ExpressionError(ValueError):
+class ExpressionError(UserInputError):
     """An expression is not allowed, or cannot be evaluated; the message quotes it."""
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lit_distill.checks import is_int, is_real
+from lit_distill.checks import UserInputError, is_int, is_real
 
 __all__ = ["SearchSpecError", "SpecReader"]
 
 
-class SearchSpecError(ValueError):
+class SearchSpecError(UserInputError):
     """A search spec is invalid; the message names the file, the entry and what is allowed."""
 
 

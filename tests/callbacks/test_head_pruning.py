@@ -14,6 +14,7 @@ from toy_qa import quiet_trainer as _trainer
 
 from lit_distill.callbacks.head_pruning import HeadPruning, parse_when
 from lit_distill.models.surgery import count_parameters
+from lit_distill.user_errors import UserInputError
 from tests.modules.conftest import data_dir, datamodule, teacher_dir
 from tests.modules.conftest import trainer as module_trainer
 
@@ -156,7 +157,7 @@ def test_after_epoch_rebuilds_the_optimiser(tmp_path: Path) -> None:
 
 def test_too_many_heads_is_an_error_naming_the_layer(tmp_path: Path) -> None:
     cb = HeadPruning(strategy="random", heads_per_layer=[1, 4])
-    with pytest.raises(ValueError, match="layer 1 has 4 heads, pruning 4 would leave none"):
+    with pytest.raises(UserInputError, match="layer 1 has 4 heads, pruning 4 would leave none"):
         _trainer([cb], tmp_path).fit(TinyQAModule(layers=2, heads=4), toy_loader())
 
 
@@ -172,14 +173,14 @@ def test_too_many_heads_is_an_error_naming_the_layer(tmp_path: Path) -> None:
     ],
 )
 def test_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(UserInputError, match=match):
         HeadPruning(**kwargs)
 
 
 def test_parse_when() -> None:
     assert parse_when("fit_start") is None
     assert parse_when("after_epoch:3") == 3
-    with pytest.raises(ValueError, match="after_epoch:-1"):
+    with pytest.raises(UserInputError, match="after_epoch:-1"):
         parse_when("after_epoch:-1")
 
 
@@ -228,14 +229,14 @@ def test_importance_reads_a_resumable_loader_from_the_start_at_an_epoch_end() ->
     """At an epoch's end the resumable loader skips every batch; importance must still see them."""
     from types import SimpleNamespace
 
-    from lit_distill.callbacks.head_pruning import _train_batches
+    from lit_distill.callbacks.pruning_trainer import train_batches
     from lit_distill.data.resumable import make_resumable
 
     plain = toy_loader()  # 8 examples, batch 4: 2 batches
     loader = make_resumable(plain, 0, lambda: 2)  # both batches of the epoch already trained on
     assert list(loader) == []  # what training sees on resuming at the epoch's end
     trainer: Any = SimpleNamespace(datamodule=SimpleNamespace(train_dataloader=lambda: loader))
-    assert len(list(_train_batches(trainer))) == 2
+    assert len(list(train_batches(trainer))) == 2
 
 
 @pytest.mark.parametrize(
@@ -251,7 +252,7 @@ def test_rebuilt_schedules_are_where_lightning_would_have_them(
 
     from lightning.pytorch.utilities.types import LRSchedulerConfig
 
-    from lit_distill.callbacks.head_pruning import _rebuild_optimizers
+    from lit_distill.callbacks.pruning_trainer import rebuild_optimizers
 
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
@@ -262,5 +263,5 @@ def test_rebuilt_schedules_are_where_lightning_would_have_them(
         global_step=10,
         current_epoch=2,
     )
-    _rebuild_optimizers(trainer)  # type: ignore[arg-type]
+    rebuild_optimizers(trainer)  # type: ignore[arg-type]
     assert scheduler.last_epoch == expected

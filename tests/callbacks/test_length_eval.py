@@ -66,8 +66,9 @@ def test_rows_per_configuration_with_scores_time_and_flops() -> None:
     configs: list[Any] = [None, [6, 4], [0.5, 0.25]]
     rows = evaluate_length_configs(forward, _batches, new_metric, config, configs, torch.device("cpu"))
     assert [r["config"] for r in rows] == ["full", "6-4", "0.5-0.25"]
-    assert calls == [None] * 3 + [[6, 4]] * 3 + [[0.5, 0.25]] * 3
-    assert all(m.seen == [0, 1, 2, 3, 4, 5] for m in metrics)  # a fresh metric per configuration
+    # interleaved: every batch runs under each configuration, the order rotating by batch
+    assert calls == [None, [6, 4], [0.5, 0.25], [6, 4], [0.5, 0.25], None, [0.5, 0.25], None, [6, 4]]
+    assert len(metrics) == 3 and all(m.seen == [0, 1, 2, 3, 4, 5] for m in metrics)  # one per configuration
     for row, cfg in zip(rows, configs, strict=True):
         assert row["features"] == 6 and row["f1"] == 6.0 and row["exact"] == 1.0
         expected = (forward_flops(config, 12, cfg) + forward_flops(config, 8, cfg)) / 2 / 1e9
@@ -75,6 +76,54 @@ def test_rows_per_configuration_with_scores_time_and_flops() -> None:
         assert row["model_time_s"] > 0 and row["wall_time_s"] >= row["model_time_s"]
         assert row["throughput_features_per_s"] == pytest.approx(6 / row["model_time_s"])
     assert rows[0]["relative_flops"] == 1.0 and rows[1]["relative_flops"] < 1.0
+
+
+class LoadedMachine:
+    """A fake clock; the forward pass advances it by the configuration's cost times an injected load."""
+
+    def __init__(self, cost: dict[Any, float], load: Any) -> None:
+        self.now, self.cost, self.load, self.calls = 0.0, cost, load, 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def forward(self, batch: dict[str, Tensor], length_config: Any = None) -> Any:
+        key = None if length_config is None else tuple(length_config)
+        self.now += self.cost[key] * self.load(self.calls, key)
+        self.calls += 1
+        n, length = batch["input_ids"].shape
+        return type("Out", (), {"start_logits": torch.zeros(n, length), "end_logits": torch.zeros(n, length)})
+
+
+def _evaluate_on(machine: LoadedMachine, repeats: int = 1) -> list[dict[str, Any]]:
+    config = EncoderConfig(
+        vocab_size=30, hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=16,
+    )  # fmt: skip
+    return evaluate_length_configs(
+        machine.forward, _batches, CountingMetric, config, [None, [6, 4]], torch.device("cpu"),
+        timing_repeats=repeats, clock=machine,
+    )  # fmt: skip
+
+
+def test_a_steady_speed_up_is_reported_per_batch_round() -> None:
+    rows = _evaluate_on(LoadedMachine({None: 4.0, (6, 4): 2.0}, lambda call, key: 1.0))
+    assert rows[1]["speedup_vs_full"] == pytest.approx(2.0) and rows[1]["speedup_vs_full_flag"] is None
+    assert rows[0]["speedup_vs_full"] == 1.0
+    assert rows[1]["model_time_s"] == pytest.approx(6.0) and rows[0]["model_time_s"] == pytest.approx(12.0)
+
+
+def test_a_configuration_timed_under_injected_load_is_flagged_not_reported() -> None:
+    """A load spike on every other run of the short configuration: its speed-up is not a number."""
+    spikes = LoadedMachine({None: 4.0, (6, 4): 2.0}, lambda call, key: 3.0 if key and call % 4 > 1 else 1.0)
+    rows = _evaluate_on(spikes, repeats=3)
+    short = rows[1]
+    assert short["speedup_vs_full"] is None and "spread" in short["speedup_vs_full_flag"]
+    assert short["speedup_vs_full_measured"] > 0  # kept beside the flag, for a reader who wants it
+    from lit_distill.callbacks.length_eval import _table
+
+    line = next(line for line in _table(rows).splitlines() if line.startswith("6-4 "))
+    assert line.split()[-1] == "noisy" and "x" not in line.split()[-1]
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from lit_distill.callbacks.structured_pruning import StructuredPruning, _check_prunable
+from lit_distill.models.loading import EXPORT_MANIFEST
 from lit_distill.user_errors import UserInputError
 from tests.models._tiny import tiny_model
 
@@ -22,7 +23,10 @@ from tests.models._tiny import tiny_model
         (dict(head_fraction=-0.1), r"head_fraction=-0.1"),
         (dict(head_fraction=0.5, target=0.5), r"give either head_fraction / ffn_fraction or target"),
         (dict(), r"give either"),
-        (dict(target=0.5, target_parts="layers"), r"target_parts='layers'; allowed: heads, ffn, both"),
+        (
+            dict(target=0.5, target_parts="layers"),
+            r"target_parts must be one of 'heads', 'ffn', 'both', got 'layers'",
+        ),
         (dict(target=0.5, epochs=-1), r"epochs=-1; allowed: an integer >= 0"),
         (dict(target=0.5, importance_batches=0), r"importance_batches=0"),
     ],
@@ -37,7 +41,7 @@ def test_models_from_exported_artifacts_or_quantised_are_refused(tmp_path: Path)
     _check_prunable(model)  # a plain model is fine
     exported = tmp_path / "exported"
     exported.mkdir()
-    (exported / "lit_distill_export.json").write_text("{}")
+    (exported / EXPORT_MANIFEST).write_text("{}")
     model.config.source = str(exported)
     with pytest.raises(UserInputError, match=r"a directory written by `lit_distill export`"):
         _check_prunable(model)

@@ -1,4 +1,4 @@
-"""Parsing user length configurations and summarising timings."""
+"""Parsing user length configurations."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from lit_distill.compression.length_config import (
     parse_length_config,
     parse_length_configs,
 )
-from lit_distill.export.timing_stats import summarize_times
 
 
 def test_parse_ints_and_ratios() -> None:
@@ -39,12 +38,3 @@ def test_format_labels() -> None:
     assert format_length_config(None) == "full"
     assert format_length_config([384, 320]) == "384-320"
     assert format_length_config([1.0, 0.75]) == "1-0.75"
-
-
-def test_summarize_times() -> None:
-    s = summarize_times([3.0, 1.0, 2.0, 4.0])
-    assert s["median"] == 2.5 and s["min"] == 1.0 and s["max"] == 4.0
-    assert s["p25"] == 1.75 and s["p75"] == 3.25 and s["iqr"] == 1.5
-    assert summarize_times([2.0])["stdev"] == 0.0
-    with pytest.raises(ValueError, match="no timings"):
-        summarize_times([])

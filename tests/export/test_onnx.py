@@ -10,13 +10,17 @@ import numpy as np
 import onnx
 import pytest
 import torch
+import yaml
 from conftest import make_model
 from helpers import padded_batch
 
 from lit_distill.__main__ import main
 from lit_distill.export import export_model
+from lit_distill.export.api import eval_settings
 from lit_distill.export.artifact import load_artifact, onnx_forward, onnx_session
+from lit_distill.export.evaluate import evaluate, prepare_eval
 from lit_distill.export.onnx_export import export_onnx
+from lit_distill.modules.sources import load_qa_model
 
 # (heads per layer, layout, length configuration, feed-forward widths per layer)
 CASES = [
@@ -67,7 +71,28 @@ def int8_export(
     return result, lines
 
 
-def test_int8_artifact_runs_and_card_has_its_scores(int8_export: tuple[Any, list[str]]) -> None:
+def _front_matter_scores(card: str) -> dict[str, float]:
+    """The EM / F1 the model card's YAML front matter (the model-index) reports."""
+    front = yaml.safe_load(card.split("---", 2)[1])
+    metrics = [m for r in front["model-index"][0]["results"] for m in r["metrics"]]
+    return {m["name"]: float(m["value"]) for m in metrics if m.get("name") in ("EM", "F1")}
+
+
+def _pytorch_forward(model: Any, length_config: list[float]) -> Any:
+    """The checkpoint's own QAModel in PyTorch as an artifact's numpy forward."""
+
+    def run(ids: np.ndarray, mask: np.ndarray, types: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.no_grad():
+            out = model(torch.from_numpy(ids), torch.from_numpy(mask), token_type_ids=torch.from_numpy(types),
+                        length_config=length_config)  # fmt: skip
+        return out.start_logits.numpy(), out.end_logits.numpy()
+
+    return run
+
+
+def test_int8_artifact_runs_and_card_has_its_scores(
+    int8_export: tuple[Any, list[str]], pruned_ckpt: Path, eval_file: Path
+) -> None:
     result, lines = int8_export
     out = result.directory
     assert any(line.startswith("INT8 vs fp32: F1 ") for line in lines)
@@ -79,9 +104,17 @@ def test_int8_artifact_runs_and_card_has_its_scores(int8_export: tuple[Any, list
     metrics, fp32 = result.metrics, result.fp32_metrics
     assert metrics is not None and fp32 is not None and metrics["total"] == 12
     card = (out / "README.md").read_text()
-    assert f"| EM | {metrics['exact']:.2f} | {fp32['exact']:.2f} |" in card
-    assert f"| F1 | {metrics['f1']:.2f} | {fp32['f1']:.2f} |" in card
     assert "type: f1" in card and "int8" in card
+    # Scored again here, not read back from the numbers that wrote the card: the INT8 column is
+    # the exported directory's own graph on the file, the fp32 column the checkpoint in PyTorch
+    # under the same length configuration (the fp32 graph equals it to 1e-4, test above).
+    data = prepare_eval(eval_file, artifact.tokenizer, eval_settings(64))
+    own = evaluate(artifact.forward, data, latency_samples=1)
+    checkpoint = load_qa_model(str(pruned_ckpt), "model").model.eval()
+    pytorch = evaluate(_pytorch_forward(checkpoint, [0.9, 0.7, 0.5]), data, latency_samples=1)
+    assert f"| EM | {own['exact']:.2f} | {pytorch['exact']:.2f} |" in card
+    assert f"| F1 | {own['f1']:.2f} | {pytorch['f1']:.2f} |" in card
+    assert _front_matter_scores(card) == {"EM": round(own["exact"], 2), "F1": round(own["f1"], 2)}
 
 
 def test_bench_times_the_exported_graph(

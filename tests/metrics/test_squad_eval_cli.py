@@ -70,13 +70,33 @@ def test_bad_files_are_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "article 'T': no 'paragraphs' list" in capsys.readouterr().err
 
 
-def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["tiny-v2.json"], "the following arguments are required: pred.json"),
+        (
+            ["tiny-v2.json", "tiny-v2-pred.json", "-t", "x"],
+            "argument --na-prob-thresh/-t: invalid float value: 'x'",
+        ),
+        (
+            ["tiny-v2.json", "tiny-v2-pred.json", "--bogus", "x"],
+            "unrecognized arguments: --bogus x",
+        ),
+    ],
+)
+def test_bad_usage_exits_2_naming_the_argument(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The official script's usage errors: exit 2, the usage line, one error naming what is wrong, no output."""
+    out = tmp_path / "eval.json"
     with pytest.raises(SystemExit) as exc:
-        main([_f("tiny-v2.json")])
+        main([*(_f(a) if a.endswith(".json") else a for a in argv), "--out-file", str(out)])
     assert exc.value.code == 2
-    with pytest.raises(SystemExit) as exc:
-        main([_f("tiny-v2.json"), _f("tiny-v2-pred.json"), "-t", "x"])
-    assert exc.value.code == 2
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and message in errors[0], captured.err
+    assert captured.err.startswith("usage: ") and "Traceback" not in captured.err
+    assert captured.out == "" and not out.exists()
 
 
 # ---- issue 14: repeated ids, bad probabilities and unwritable outputs, through `python -m lit_distill squad-eval`

@@ -60,12 +60,48 @@ def test_pruned_ffn_equals_gated_model_and_survives_save_load(tmp_path: Path) ->
     assert select_layers(model, [2, 0]).config.intermediate_per_layer == [1, 33]
 
 
-def test_pruned_ffn_trains() -> None:
-    model = prune_ffn(tiny_model(num_layers=2).train(), {1: [3, 4]})
-    out = model(**make_batch())
-    (out.start_logits.sum() + out.end_logits.sum()).backward()
-    layer = model.encoder.layers[1]
-    assert layer.ffn_in.weight.grad is not None and layer.ffn_in.weight.grad.shape == (35, 32)
+def _loss_and_grads(model: QAModel, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+    model.zero_grad()
+    out = model(**batch)
+    (out.start_logits.logsumexp(-1).sum() - out.end_logits[:, 1].sum()).backward()
+    return {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
+
+
+def test_pruned_ffn_trains_like_the_gated_model_on_the_kept_neurons() -> None:
+    """The gradients of the pruned model are the gated model's, restricted to the kept neurons."""
+    torch.manual_seed(0)
+    original = tiny_model(num_layers=2).eval()  # no dropout: the two forward passes must agree
+    removed = [3, 4, 20]
+    kept = [j for j in range(37) if j not in removed]
+    batch = make_batch()
+
+    gated = QAModel(original.config)
+    gated.load_state_dict(original.state_dict())
+    gated.eval()
+    mask = torch.ones(37)
+    mask[removed] = 0.0
+    handle = gated.encoder.layers[1].ffn_out.register_forward_pre_hook(lambda _, args: (args[0] * mask,))
+    try:
+        expected = _loss_and_grads(gated, batch)
+    finally:
+        handle.remove()
+
+    pruned = prune_ffn(original, {1: removed})
+    grads = _loss_and_grads(pruned, batch)
+    assert set(grads) == {n for n, p in pruned.named_parameters() if p.requires_grad}  # every weight learns
+    layer = "encoder.layers.1"
+    for name, grad in grads.items():
+        want = expected[name]
+        if name.startswith(f"{layer}.ffn_in."):
+            want = want[kept]  # (kept, H) rows of the input projection, (kept,) of its bias
+        elif name == f"{layer}.ffn_out.weight":
+            want = want[:, kept]  # (H, kept) columns of the output projection
+        torch.testing.assert_close(grad, want, atol=1e-5, rtol=1e-4, msg=name)
+    # the pruned tensors are the module's parameters, not views of the old ones: a step moves them
+    before = pruned.encoder.layers[1].ffn_in.weight.detach().clone()
+    torch.optim.SGD(pruned.parameters(), lr=0.1).step()
+    assert not torch.equal(pruned.encoder.layers[1].ffn_in.weight, before)
+    assert pruned.encoder.layers[1].ffn_in.weight.shape == (34, 32)
 
 
 @pytest.mark.parametrize(

@@ -269,4 +269,6 @@ def test_length_evaluator_from_yaml_counts_limit_val_batches_and_speedup_column(
     }  # one batch of 16, as limit_val_batches=1 (the split has more)
     assert rows[0]["relative_flops"] == 1.0 and rows[2]["relative_flops"] < 1.0
     table = caplog.text.split("Drop-and-Restore evaluation", 1)[1]
-    assert "speed-up" in table and f"{rows[2]['speedup_vs_full']:.2f}x" in table
+    # one batch is one timed round: too few to report a speed-up, and the table says so
+    assert rows[2]["speedup_vs_full"] is None and "timed round" in rows[2]["speedup_vs_full_flag"]
+    assert "speed-up" in table and "noisy" in table and "speed-up not reported" in table

@@ -74,15 +74,14 @@ def test_killed_mid_epoch_and_resumed_matches_uninterrupted(
         assert torch.allclose(a[name], b[name], atol=1e-6), name
 
 
-def test_the_model_s_old_resumable_flag_warns_and_sets_the_step_seeding() -> None:
-    with pytest.warns(FutureWarning, match="data.init_args.resumable_train_loader"):
-        module = Teacher(model_config=CONFIG, resumable_train_loader=False)
-    assert module.step_seeded_random is False
-    assert Teacher(model_config=CONFIG).step_seeded_random is True
-    # the name now belongs to the data module: Lightning refuses to log two hyper-parameters of
-    # one name with different values, so the module must not save it (a fit with a logger failed)
+def test_resumable_train_loader_is_the_data_module_s_alone() -> None:
+    """The model's old alias is gone (nothing was released with it); the seeding is step_seeded_random."""
+    with pytest.raises(TypeError, match="resumable_train_loader"):
+        Teacher(model_config=CONFIG, resumable_train_loader=False)  # type: ignore[call-arg]
+    module = Teacher(model_config=CONFIG, step_seeded_random=False)
+    assert module.step_seeded_random is False and Teacher(model_config=CONFIG).step_seeded_random is True
+    # Lightning refuses to log two hyper-parameters of one name with different values
     assert "resumable_train_loader" not in module.hparams
-    assert "resumable_train_loader" not in Teacher(model_config=CONFIG).hparams
 
 
 def test_the_data_module_s_training_loader_is_stateful(datamodule: Callable[..., Any]) -> None:

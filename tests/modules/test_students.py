@@ -12,6 +12,7 @@ from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 
 from lit_distill.models.qa_model import QAModel
 from lit_distill.modules import DistilBertStudent, TinyBertStudent
+from lit_distill.user_errors import UserInputError
 from tests.modules.conftest import tiny_config, trainer
 
 
@@ -88,7 +89,7 @@ def test_cache_and_live_teacher_give_the_same_loss(
 def test_bad_distilbert_arguments_fail_at_construction(
     kwargs: dict[str, Any], match: str, teacher_dir: Path
 ) -> None:
-    with pytest.raises((ValueError, FileNotFoundError), match=match):
+    with pytest.raises((UserInputError, FileNotFoundError), match=match):
         DistilBertStudent(**{"teacher": str(teacher_dir), **kwargs})
 
 
@@ -107,7 +108,7 @@ def test_student_dropout_options_set_the_students_rates_only(
 
 def _fit_fails(module: Any, tmp_path: Path, dm: Any, match: str) -> None:
     t = trainer(tmp_path, max_steps=1)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(UserInputError, match=match):  # the user's configuration, not a bug: exit 2 on the CLI
         t.fit(module, datamodule=dm)
     assert t.global_step == 0
 
@@ -211,7 +212,7 @@ def test_tinybert_intermediate_then_prediction(
 def test_prediction_stage_needs_an_intermediate_checkpoint(
     tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path
 ) -> None:
-    with pytest.raises(ValueError, match="starts from the intermediate-distillation"):
+    with pytest.raises(UserInputError, match="starts from the intermediate-distillation"):
         TinyBertStudent(teacher=str(teacher_dir), stage="prediction")
     wrong = TinyBertStudent(teacher=str(teacher_dir), stage="prediction", student=str(teacher_dir))
     _fit_fails(
@@ -220,7 +221,9 @@ def test_prediction_stage_needs_an_intermediate_checkpoint(
         datamodule(),
         "needs student to be the checkpoint of an intermediate-distillation run",
     )
-    with pytest.raises(ValueError, match="stage must be one of 'intermediate', 'prediction', got 'final'"):
+    with pytest.raises(
+        UserInputError, match="stage must be one of 'intermediate', 'prediction', got 'final'"
+    ):
         TinyBertStudent(teacher=str(teacher_dir), stage="final")  # type: ignore[arg-type]
 
 

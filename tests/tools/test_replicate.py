@@ -58,7 +58,15 @@ def test_replicate_runs_every_stage_and_its_table_is_consistent(
         assert rows[stage]["heads"] == 4
         assert rows[stage]["parameters"] < rows["distilbert_kd"]["parameters"]
     assert rows["teacher"]["speedup_vs_teacher"] == pytest.approx(1.0)
-    assert all(r["speedup_vs_teacher"] > 0 for r in rows.values())
+    # every model is timed in the same rounds as the teacher; one round (--bench-repeats 1) is too
+    # few to trust a ratio, so each speed-up is flagged: null, measured beside it, "noisy" in the table
+    for stage, row in rows.items():
+        if stage != "teacher":
+            assert row["speedup_vs_teacher"] is None and "timed round" in row["speedup_vs_teacher_flag"], (
+                stage
+            )
+            assert row["speedup_vs_teacher_measured"] > 0, stage
+    assert "noisy" in printed
 
     # the Drop-and-Restore curve's full-length rows are the same models scored again in other runs
     curve = {r["config"]: r for r in summary["length_curve"]}
