@@ -49,7 +49,9 @@ class Teacher(QAModule):
         if model is not None:
             check_source_exists(model, "model")
         elif not isinstance(model_config, dict):
-            raise UserInputError(f"model_config must be a mapping of EncoderConfig fields, got {model_config!r}")
+            raise UserInputError(
+                f"model_config must be a mapping of EncoderConfig fields, got {model_config!r}"
+            )
         else:  # checked now, when the classes are built (exit 2), not when fit builds the model
             try:
                 EncoderConfig.from_dict({"vocab_size": 1, **model_config})
