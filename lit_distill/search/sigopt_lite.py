@@ -357,7 +357,13 @@ def lite_records(spec: SearchSpec) -> list[TrialRecord]:
         )
     records = []
     for t in trials:
-        assignment = decode(spec, typed_assignments(spec, t.assignments))
+        try:
+            assignment = decode(spec, typed_assignments(spec, t.assignments))
+        except (KeyError, TypeError, ValueError) as err:
+            raise SearchSpecError(
+                f"trial {t.number} ({t.directory}) does not fit {spec.path}: {_line(err)}; "
+                "did the spec change? use a new output_dir for a changed spec"
+            ) from None
         record = TrialRecord(
             number=t.number,
             state="RUNNING",
