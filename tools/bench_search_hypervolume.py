@@ -299,6 +299,61 @@ def spread(values: list[float]) -> str:
     return f"{mean:.3f} ({min(values):.3f}–{max(values):.3f})"
 
 
+def write_plot(
+    out: Path,
+    title: str,
+    args: argparse.Namespace,
+    default: str,
+    runs: dict[str, list[list[float]]],
+    requested: dict[str, list[int]],
+    target: float,
+) -> None:
+    """The curves as PNG: per series the mean over seeds and the min–max band."""
+
+    def relative(name: str, n: int) -> list[float]:
+        return [v / target for v in at_n(runs[name], requested[name], n)]
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 5.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    colours = {
+        "random": "0.5",
+        "default": "tab:red",
+        "tpe": "tab:orange",
+        "lite": "tab:green",
+        "lat": "tab:blue",
+        "lat_wide": "tab:cyan",
+    }
+    labels = {
+        "random": "random search",
+        "default": f"default sampler (Optuna {default.upper()})",
+        "tpe": "multi-objective TPE (Optuna)",
+        "lite": "SigOpt-Lite (SigOpt's optimiser)",
+        "lat": "LAT evolution (LAT's window)",
+        "lat_wide": "LAT evolution (window widened)",
+    }
+    for name in runs:
+        xs = [n for n in range(1, max(requested[name]) + 1) if relative(name, n)]
+        vals = [relative(name, n) for n in xs]
+        ax.plot(xs, [sum(v) / len(v) for v in vals], c=colours[name], label=labels[name])
+        ax.fill_between(xs, [min(v) for v in vals], [max(v) for v in vals], color=colours[name], alpha=0.15)
+    ax.axhline(0.95, ls="--", c="0.3", lw=0.8)
+    ax.axvline(args.trials, ls=":", c="0.3", lw=0.8)
+    ax.set_xlabel("trials (length configurations evaluated)")
+    ax.set_ylabel(f"hypervolume / random-{args.random_trials}")
+    ax.set_xscale("log")
+    low = min(min(relative(k, 1)) for k in runs)
+    ax.set_ylim(max(0.0, math.floor(low * 10) / 10), 1.05)
+    ax.set_title(f"{title}: {args.score} vs {args.cost} (mean and min–max of {args.seeds} seeds)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -325,6 +380,9 @@ def main() -> int:
         help="skip LAT's search with its cost window widened to the whole space",
     )
     parser.add_argument("--no-lite", action="store_true", help="skip SigOpt-Lite")
+    parser.add_argument(
+        "--replot", action="store_true", help="only redraw the PNG from the JSON of an earlier run (--out)"
+    )
     parser.add_argument("--out", default="docs/img/search_hypervolume.png")
     parser.add_argument(
         "--slow", action="store_true", help="evaluate through trainer.validate (as trials do)"
@@ -341,6 +399,14 @@ def main() -> int:
     warnings.filterwarnings("ignore")
 
     spec = load_spec(args.config)
+    if args.replot:
+        saved = json.loads(Path(args.out).with_suffix(".json").read_text())
+        default = resolve_sampler(spec)
+        write_plot(
+            Path(args.out), spec.name, args, default, saved["runs"], saved["requested"], saved["target"]
+        )
+        print(f"plot: {args.out}")
+        return 0
     evaluate_raw, price, _ = build_objective(spec, args.score, args.cost, args.set, not args.slow)
     evaluating = [0.0]
 
@@ -442,47 +508,7 @@ def main() -> int:
             indent=1,
         )
     )
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.6), dpi=110)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    colours = {
-        "random": "0.5",
-        "default": "tab:red",
-        "tpe": "tab:orange",
-        "lite": "tab:green",
-        "lat": "tab:blue",
-        "lat_wide": "tab:cyan",
-    }
-    labels = {
-        "random": "random search",
-        "default": f"default sampler (Optuna {default.upper()})",
-        "tpe": "multi-objective TPE (Optuna)",
-        "lite": "SigOpt-Lite (SigOpt's optimiser)",
-        "lat": "LAT evolutionary search (window: smallest LengthDrop sub-network to full)",
-        "lat_wide": "LAT evolutionary search, window widened to the whole space",
-    }
-    for name in runs:
-        xs = [n for n in range(1, max(requested[name]) + 1) if relative(name, n)]
-        vals = [relative(name, n) for n in xs]
-        ax.plot(xs, [sum(v) / len(v) for v in vals], c=colours[name], label=labels[name])
-        ax.fill_between(xs, [min(v) for v in vals], [max(v) for v in vals], color=colours[name], alpha=0.15)
-    ax.axhline(0.95, ls="--", c="0.3", lw=0.8)
-    ax.axvline(args.trials, ls=":", c="0.3", lw=0.8)
-    ax.set_xlabel("trials (length configurations evaluated)")
-    ax.set_ylabel(f"hypervolume / random-{args.random_trials}")
-    ax.set_xscale("log")
-    low = min(min(relative(k, 1)) for k in runs)
-    ax.set_ylim(max(0.0, math.floor(low * 10) / 10), 1.05)
-    ax.set_title(
-        f"{spec.name}: {args.score} vs {args.cost} (mean and min–max of {args.seeds} seeds)", fontsize=9
-    )
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out)
+    write_plot(out, spec.name, args, default, runs, requested, target)
     print(f"plot: {out}")
     return 0
 
