@@ -20,8 +20,8 @@ creates a fresh lite experiment and replays every finished trial into it as an o
 with assignments (its values, or ``failed``), then continues to the budget: finished
 trials never run again. A trial that was running when the search died (no
 ``outcome.json``) is marked ``interrupted`` (not counted) and, with ``on_interrupted:
-rerun``, run again first with the same assignments. A lock on
-``<output_dir>/sigopt_lite.lock`` keeps a second process out while one runs.
+rerun``, run again first with the same assignments. The output directory's run lock
+(:class:`~lit_distill.run_lock.FolderLock`) keeps a second process out while one runs.
 
 Seeds: lite draws from numpy's global generator. ``backend.seed`` (or ``--seed``) seeds
 it, mixed with the number of trials already on disk
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +40,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lit_distill.atomic_write import write_text
+from lit_distill.run_lock import FolderLock
 from lit_distill.search.config_keys import canonical_keys, spec_keys
 from lit_distill.search.records import TrialRecord
 from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial, trial_dir
@@ -53,11 +54,11 @@ from lit_distill.search.sigopt_experiment import (
 from lit_distill.search.sigopt_lite_compat import lite_connection
 from lit_distill.search.space import config_overrides, decode
 from lit_distill.search.spec import SearchSpec, SearchSpecError
+from lit_distill.user_errors import UserInputError
 
 log = logging.getLogger("lit_distill.search")
 
 SUGGESTION_FILE = "suggestion.json"
-LOCK_FILE = "sigopt_lite.lock"
 
 
 def refuse_lite_limits(spec: SearchSpec) -> None:
@@ -147,9 +148,7 @@ class LiteTrial:
     def save(self) -> None:
         """Write ``suggestion.json`` atomically."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        tmp = self.directory / f".{SUGGESTION_FILE}.tmp"
-        tmp.write_text(self.to_json())
-        os.replace(tmp, self.directory / SUGGESTION_FILE)
+        write_text(self.directory / SUGGESTION_FILE, self.to_json())
 
 
 def read_trials(spec: SearchSpec) -> list[LiteTrial]:
@@ -197,27 +196,21 @@ def _next_number(spec: SearchSpec) -> int:
 
 @contextmanager
 def exclusive(spec: SearchSpec) -> Iterator[None]:
-    """Hold ``<output_dir>/sigopt_lite.lock`` (released when the process ends, however it ends).
+    """Hold the output directory's run lock (:class:`~lit_distill.run_lock.FolderLock`; the
+    operating system releases it when the process ends, however it ends).
 
     Raises:
-        SearchSpecError: If another process holds it.
+        SearchSpecError: If another live process holds it (named with its PID and host).
     """
-    import fcntl
-
-    spec.output_dir.mkdir(parents=True, exist_ok=True)
-    path = spec.output_dir / LOCK_FILE
-    with path.open("a") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SearchSpecError(
-                f"search {spec.name!r} is already running in another process ({path} is locked); "
-                "a SigOpt-Lite search runs in one process"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    lock = FolderLock(spec.output_dir, what="SigOpt-Lite search")
+    try:
+        lock.acquire()
+    except UserInputError as err:
+        raise SearchSpecError(f"{err}; a SigOpt-Lite search runs in one process") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def close_interrupted(spec: SearchSpec, trials: list[LiteTrial]) -> list[LiteTrial]:

@@ -194,7 +194,13 @@ def test_a_resumed_search_replays_into_the_gaussian_process_and_agrees_on_the_fr
 
 def test_a_second_process_on_the_same_search_is_refused(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, _raw(tmp_path)))
-    with exclusive(spec), pytest.raises(SearchSpecError, match="is already running in another process"):
+    with (
+        exclusive(spec),
+        pytest.raises(
+            SearchSpecError,
+            match=r"is in use by another run: PID .* a SigOpt-Lite search runs in one process",
+        ),
+    ):
         SigOptLiteWorker(spec).run()
 
 
