@@ -1,4 +1,4 @@
-"""Hypervolume vs. trials on a length-configuration search: default sampler vs. TPE, random and LAT evolution.
+"""Hypervolume vs. trials on a length-configuration search: Optuna's samplers, SigOpt-Lite, random, LAT.
 
 Each "trial" evaluates one length configuration of a trained checkpoint, in-process,
 through the same pieces a search trial uses: the spec's base config built by
@@ -13,13 +13,26 @@ features' real lengths) by default, or the measured evaluation time
 (``--cost eval_time_s``, noisy on a shared machine).
 
     python tools/bench_search_hypervolume.py --config configs/search/quickstart_length.yaml \
-        --random-trials 300 --tpe-trials 60 --seeds 3 --out docs/img/search_hypervolume.png
+        --random-trials 300 --trials 60 --lat-trials 60 --seeds 3 --out docs/img/search_hypervolume.png
 
-The default sampler is the one a search with this spec uses (``backend.sampler``; ``auto``
-resolves to GP for a small sequential search); multi-objective TPE is run beside it when
-the default is something else. Prints, per sampler, the hypervolume after n trials
-relative to the 300-trial random search's final hypervolume, and writes the curve as PNG
-(+ the raw numbers as JSON).
+Series, each run with ``--seeds`` seeds (seed 0 of random search runs ``--random-trials``, the
+normaliser; seed 0 of LAT runs ``--lat-trials``; every other run ``--trials``):
+
+* ``default``: the sampler a search with this spec uses (``backend.sampler``; ``auto`` resolves
+  to GP for a small sequential search);
+* ``tpe``: multi-objective TPE (when the default is something else);
+* ``lite``: SigOpt-Lite, SigOpt's own optimiser (``backend: {type: sigopt, driver: lite}``),
+  through the real ``sigopt`` client, with ``observation_budget`` = its trials (SigOpt plans its
+  multimetric phases by the budget); needs SigOpt-Lite installed (README), else it is skipped
+  with a note (``--no-lite`` skips it on purpose);
+* ``random``: uniform random fractions decoded like the optimiser's;
+* ``lat`` and ``lat_wide``: LAT's evolutionary search (tools/lat_evolution.py), with LAT's cost
+  window and with the window widened to the whole space.
+
+Prints, per series, the hypervolume after n trials relative to the random search's
+``--random-trials`` final hypervolume (mean and min–max over seeds) and the optimiser's own
+seconds per suggestion (wall time minus evaluations, which are memoised across series), and
+writes the curves as PNG (mean and min–max band) + the raw numbers as JSON.
 """
 
 from __future__ import annotations
@@ -45,6 +58,7 @@ from lat_evolution import EvolutionConfig, evolutionary_search  # noqa: E402  (t
 
 from lit_distill.search.optuna_backend import make_sampler, resolve_sampler, suggest  # noqa: E402
 from lit_distill.search.pareto import hypervolume_2d  # noqa: E402
+from lit_distill.search.sigopt_experiment import experiment_body, typed_assignments  # noqa: E402
 from lit_distill.search.space import config_overrides, decode, optimizer_space  # noqa: E402
 from lit_distill.search.spec import SearchSpec, load_spec  # noqa: E402
 
@@ -189,6 +203,39 @@ def random_search(
     return optuna_search(spec, evaluate, trials, optuna.samplers.RandomSampler(seed=seed))
 
 
+def lite_search(
+    spec: SearchSpec, evaluate: Callable[[Chain], tuple[float, float]], trials: int, seed: int
+) -> list[tuple[float, float]]:
+    """SigOpt-Lite through the real ``sigopt`` client, on the experiment a lite search of the spec
+    creates (same space; the two objectives score and cost), budget = ``trials``.
+
+    Lite draws from numpy's global generator: ``seed`` seeds it (as ``backend.seed`` does).
+    """
+    import numpy
+
+    from lit_distill.search.sigopt_lite_compat import lite_connection
+
+    body = experiment_body(spec)
+    body["metrics"] = [
+        {"name": "score", "objective": "maximize", "strategy": "optimize"},
+        {"name": "cost", "objective": "minimize", "strategy": "optimize"},
+    ]
+    body["observation_budget"] = trials
+    body.pop("linear_constraints", None)
+    conn = lite_connection()
+    experiment = conn.experiments(conn.experiments().create(**body).id)
+    numpy.random.seed(seed)
+    out = []
+    for _ in range(trials):
+        suggestion = experiment.suggestions().create()
+        assignment = decode(spec, typed_assignments(spec, dict(suggestion.assignments)))
+        values = evaluate(tuple(config_overrides(spec, assignment)[spec.chains[0].key]))
+        told = [{"name": "score", "value": values[0]}, {"name": "cost", "value": values[1]}]
+        experiment.observations().create(suggestion=suggestion.id, values=told)
+        out.append(values)
+    return out
+
+
 def lat_search(
     spec: SearchSpec,
     evaluate: Callable[[Chain], tuple[float, float]],
@@ -232,6 +279,81 @@ def curve(values: list[tuple[float, float]], reference: tuple[float, float]) -> 
     ]
 
 
+def at_n(curves: list[list[float]], requested: list[int], n: int) -> list[float]:
+    """Each run's hypervolume after ``n`` trials; a run asked for fewer than ``n`` is left out,
+    a run that ended early (LAT, nothing new to breed) keeps its last value.
+
+    >>> at_n([[1.0, 2.0], [1.0, 3.0, 4.0]], [2, 3], 3)
+    [4.0]
+    >>> at_n([[1.0, 2.0], [1.0]], [2, 5], 2)
+    [2.0, 1.0]
+    """
+    return [c[min(n, len(c)) - 1] for c, asked in zip(curves, requested, strict=True) if asked >= n and c]
+
+
+def spread(values: list[float]) -> str:
+    """``mean (min–max)``, or the one value."""
+    mean = sum(values) / len(values)
+    if len(values) == 1:
+        return f"{mean:.3f}"
+    return f"{mean:.3f} ({min(values):.3f}–{max(values):.3f})"
+
+
+def write_plot(
+    out: Path,
+    title: str,
+    args: argparse.Namespace,
+    default: str,
+    runs: dict[str, list[list[float]]],
+    requested: dict[str, list[int]],
+    target: float,
+) -> None:
+    """The curves as PNG: per series the mean over seeds and the min–max band."""
+
+    def relative(name: str, n: int) -> list[float]:
+        return [v / target for v in at_n(runs[name], requested[name], n)]
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4, 5.2), dpi=110)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    colours = {
+        "random": "0.5",
+        "default": "tab:red",
+        "tpe": "tab:orange",
+        "lite": "tab:green",
+        "lat": "tab:blue",
+        "lat_wide": "tab:cyan",
+    }
+    labels = {
+        "random": "random search",
+        "default": f"default sampler (Optuna {default.upper()})",
+        "tpe": "multi-objective TPE (Optuna)",
+        "lite": "SigOpt-Lite (SigOpt's optimiser)",
+        "lat": "LAT evolution (LAT's window)",
+        "lat_wide": "LAT evolution (window widened)",
+    }
+    for name in runs:
+        xs = [n for n in range(1, max(requested[name]) + 1) if relative(name, n)]
+        vals = [relative(name, n) for n in xs]
+        ax.plot(xs, [sum(v) / len(v) for v in vals], c=colours[name], label=labels[name])
+        ax.fill_between(xs, [min(v) for v in vals], [max(v) for v in vals], color=colours[name], alpha=0.15)
+    ax.axhline(0.95, ls="--", c="0.3", lw=0.8)
+    ax.axvline(args.trials, ls=":", c="0.3", lw=0.8)
+    ax.set_xlabel("trials (length configurations evaluated)")
+    ax.set_ylabel(f"hypervolume / random-{args.random_trials}")
+    ax.set_xscale("log")
+    low = min(min(relative(k, 1)) for k in runs)
+    ax.set_ylim(max(0.0, math.floor(low * 10) / 10), 1.05)
+    ax.set_title(f"{title}: {args.score} vs {args.cost} (mean and min–max of {args.seeds} seeds)", fontsize=9)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -239,17 +361,27 @@ def main() -> int:
     parser.add_argument("--config", required=True, help="length-configuration search spec")
     parser.add_argument("--score", default="f1")
     parser.add_argument("--cost", default="flops", help="flops, or a metric such as eval_time_s")
-    parser.add_argument("--random-trials", type=int, default=300)
     parser.add_argument(
-        "--tpe-trials", type=int, default=60, help="trials of the default sampler (and of TPE)"
+        "--random-trials", type=int, default=300, help="trials of random search's seed 0 (the normaliser)"
     )
-    parser.add_argument("--lat-trials", type=int, default=300)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds of the default sampler")
-    parser.add_argument("--baseline-seeds", type=int, default=1, help="seeds of random and LAT search")
+    parser.add_argument(
+        "--trials",
+        "--tpe-trials",
+        dest="trials",
+        type=int,
+        default=60,
+        help="trials of every other run (default sampler, TPE, SigOpt-Lite, the other seeds)",
+    )
+    parser.add_argument("--lat-trials", type=int, default=300, help="trials of LAT's seed 0")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds of every series")
     parser.add_argument(
         "--no-lat-wide",
         action="store_true",
         help="skip LAT's search with its cost window widened to the whole space",
+    )
+    parser.add_argument("--no-lite", action="store_true", help="skip SigOpt-Lite")
+    parser.add_argument(
+        "--replot", action="store_true", help="only redraw the PNG from the JSON of an earlier run (--out)"
     )
     parser.add_argument("--out", default="docs/img/search_hypervolume.png")
     parser.add_argument(
@@ -267,7 +399,24 @@ def main() -> int:
     warnings.filterwarnings("ignore")
 
     spec = load_spec(args.config)
-    evaluate, price, _ = build_objective(spec, args.score, args.cost, args.set, not args.slow)
+    if args.replot:
+        saved = json.loads(Path(args.out).with_suffix(".json").read_text())
+        default = resolve_sampler(spec)
+        write_plot(
+            Path(args.out), spec.name, args, default, saved["runs"], saved["requested"], saved["target"]
+        )
+        print(f"plot: {args.out}")
+        return 0
+    evaluate_raw, price, _ = build_objective(spec, args.score, args.cost, args.set, not args.slow)
+    evaluating = [0.0]
+
+    def evaluate(lengths: Chain) -> tuple[float, float]:
+        start = time.perf_counter()
+        try:
+            return evaluate_raw(lengths)
+        finally:
+            evaluating[0] += time.perf_counter() - start
+
     chain = spec.chains[0]
     full = evaluate(tuple([int(chain.high)] * chain.length))
     print(f"full-length model: {args.score}={full[0]:.3f}, {args.cost}={full[1]:.4g}")
@@ -276,105 +425,90 @@ def main() -> int:
     print(f"default sampler: {default} (backend.sampler: {spec.backend.sampler})")
     series: list[tuple[str, Callable[..., list[tuple[float, float]]], int]] = [
         ("random", random_search, args.random_trials),
-        ("default", default_search, args.tpe_trials),
+        ("default", default_search, args.trials),
     ]
     if default != "tpe":
-        series.append(("tpe", tpe_search, args.tpe_trials))
+        series.append(("tpe", tpe_search, args.trials))
+    if not args.no_lite:
+        try:
+            from lit_distill.search.sigopt_lite_compat import lite_connection
+
+            lite_connection()
+            series.append(("lite", lite_search, args.trials))
+        except ValueError as err:  # SearchSpecError: not installed
+            print(f"SigOpt-Lite skipped: {err}")
     series.append(("lat", functools.partial(lat_search, price=price), args.lat_trials))
     if not args.no_lat_wide:
         bound = wide_bound(spec)
         print(f"LAT with a window over the whole space: length_drop_ratio_bound {bound:.3f}")
         series.append(("lat_wide", functools.partial(lat_search, price=price, bound=bound), args.lat_trials))
     histories: dict[str, list[list[tuple[float, float]]]] = {name: [] for name, _, _ in series}
+    requested: dict[str, list[int]] = {name: [] for name, _, _ in series}
     timings: dict[str, float] = {}
-    # LAT first: its curves are what changed; raw values are saved after every series
-    series.sort(key=lambda item: not item[0].startswith("lat"))
+    suggest_s: dict[str, float] = {}
     partial = Path(args.out).with_suffix(".partial.json")
     partial.parent.mkdir(parents=True, exist_ok=True)
-    for name, fn, n in series:
-        start = time.perf_counter()
-        for seed in range(args.seeds if name in ("default", "tpe") else args.baseline_seeds):
+    for name, fn, first in series:
+        start, evaluated_before = time.perf_counter(), evaluating[0]
+        for seed in range(args.seeds):
+            n = first if seed == 0 else args.trials
             histories[name].append(fn(spec, evaluate, n, seed))
+            requested[name].append(n)
             print(
                 f"{name} (seed {seed}): {n} trials done after {time.perf_counter() - start:.0f} s", flush=True
             )
         timings[name] = time.perf_counter() - start
-        partial.write_text(json.dumps({"full": full, "histories": histories, "timings": timings}))
+        own = timings[name] - (evaluating[0] - evaluated_before)
+        suggest_s[name] = own / sum(len(h) for h in histories[name])
+        partial.write_text(json.dumps({"full": full, "histories": histories, "requested": requested}))
     # reference point: the worst score seen by any sampler (the nadir), cost 5 % above the full model's
     nadir = min(v[0] for runs_ in histories.values() for h in runs_ for v in h)
     reference = (nadir, full[1] * 1.05)
     print(f"reference point ({args.score}, {args.cost}) = {reference}")
     runs = {k: [curve(h, reference) for h in v] for k, v in histories.items()}
+    target = runs["random"][0][args.random_trials - 1]
 
-    def mean_at(name: str, n: int) -> float:
-        return sum(c[min(n, len(c)) - 1] for c in runs[name]) / len(runs[name])
+    def relative(name: str, n: int) -> list[float]:
+        return [v / target for v in at_n(runs[name], requested[name], n)]
 
-    target = mean_at("random", args.random_trials)
     print(
-        f"\nhypervolume relative to {args.random_trials}-trial random search (mean over seeds: "
-        f"default sampler ({default}) and TPE {args.seeds}, random and LAT {args.baseline_seeds}; a LAT search ends early when it can breed nothing new):"
+        f"\nhypervolume relative to random search's (seed 0) after {args.random_trials} trials: "
+        f"mean (min–max) over the seeds that ran that many trials (a LAT search ends early when it "
+        f"can breed nothing new):"
     )
-    for n in (10, 20, 30, 40, 60, 100, 200, 300):
-        row = [f"{name}={mean_at(name, n) / target:6.3f}" for name in runs if n <= len(runs[name][0])]
-        print(f"  after {n:3d} trials: " + "  ".join(row))
-    for name in [n for n in ("default", "tpe") if n in runs]:
-        ratio = mean_at(name, args.tpe_trials) / target
-        first = next((n for n in range(1, args.tpe_trials + 1) if mean_at(name, n) >= 0.95 * target), None)
-        label = f"default sampler ({default})" if name == "default" else "TPE"
-        print(
-            f"{label} after {args.tpe_trials} trials: {ratio:.3f} of random-{args.random_trials} "
-            f"(≥ 0.95 first reached after {first} trials; per seed: "
-            + ", ".join(f"{c[args.tpe_trials - 1] / target:.3f}" for c in runs[name])
-            + ")"
+    checkpoints = sorted({10, 20, 30, 40, 60, 100, 300, args.trials})
+    for name in runs:
+        row = [f"{n}: {spread(relative(name, n))}" for n in checkpoints if relative(name, n)]
+        print(f"  {name:9s} " + "  ".join(row))
+    for name in [n for n in ("default", "tpe", "lite") if n in runs]:
+        first = next(
+            (n for n in range(1, args.trials + 1) if sum(relative(name, n)) / args.seeds >= 0.95), None
         )
+        print(f"{name}: the mean reaches 0.95 of random-{args.random_trials} first after {first} trials")
     print(
-        "wall time per sampler (all seeds, evaluations memoised across samplers): "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items())
+        "optimiser seconds per suggestion (wall time less evaluations, which are memoised across series): "
+        + ", ".join(f"{k} {v:.3f} s" for k, v in suggest_s.items())
     )
+    print("wall time per series (all seeds): " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
 
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(
-        json.dumps({"reference": reference, "runs": runs, "full": full}, indent=1)
+        json.dumps(
+            {
+                "reference": reference,
+                "full": full,
+                "target": target,
+                "runs": runs,
+                "requested": requested,
+                "histories": histories,
+                "seconds_per_suggestion": suggest_s,
+                "wall_s": timings,
+            },
+            indent=1,
+        )
     )
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.4), dpi=110)
-    FigureCanvasAgg(fig)
-    ax = fig.add_subplot(1, 1, 1)
-    colours = {
-        "random": "0.5",
-        "default": "tab:red",
-        "tpe": "tab:orange",
-        "lat": "tab:blue",
-        "lat_wide": "tab:cyan",
-    }
-    labels = {
-        "random": "random search",
-        "default": f"default sampler ({default.upper()})",
-        "tpe": "multi-objective TPE",
-        "lat": "LAT evolutionary search (window: smallest LengthDrop sub-network to full)",
-        "lat_wide": "LAT evolutionary search, window widened to the whole space",
-    }
-    for name, curves in runs.items():
-        n = min(len(c) for c in curves)
-        mean = [sum(c[i] for c in curves) / len(curves) / target for i in range(n)]
-        ax.plot(range(1, n + 1), mean, c=colours[name], label=labels[name])
-    ax.axhline(0.95, ls="--", c="0.3", lw=0.8)
-    ax.axvline(60, ls=":", c="0.3", lw=0.8)
-    ax.set_xlabel("trials (length configurations evaluated)")
-    ax.set_ylabel(f"hypervolume / random-{args.random_trials}")
-    ax.set_xscale("log")
-    ax.set_ylim(max(0.0, math.floor(min(mean_at(k, 1) / target for k in runs) * 10) / 10), 1.05)
-    ax.set_title(
-        f"{spec.name}: {args.score} vs {args.cost} ({default.upper()} and TPE: mean of {args.seeds} seeds)",
-        fontsize=9,
-    )
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(out)
+    write_plot(out, spec.name, args, default, runs, requested, target)
     print(f"plot: {out}")
     return 0
 

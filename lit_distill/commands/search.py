@@ -133,9 +133,10 @@ def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
     for line in _how_trials_run(spec):
         log.info(line)
     if spec.backend.type == "sigopt":
-        from lit_distill.search.sigopt_backend import SigOptWorker
+        from lit_distill.search.sigopt_backend import sigopt_worker
 
-        ran = SigOptWorker(spec, budget=args.budget).run(threads)
+        extra = args.subcommand == "worker"
+        ran = sigopt_worker(spec, budget=args.budget, seed=args.seed, extra_worker=extra).run(threads)
     else:
         from lit_distill.search.optuna_backend import OptunaWorker
         from lit_distill.search.storage import StorageLostError
@@ -244,9 +245,9 @@ def _check(spec: SearchSpec, build: bool = True) -> int:
 
     keys = canonical_keys(spec, spec_keys(spec))
     if spec.backend.type == "sigopt":
-        from lit_distill.search.sigopt_backend import connection_settings
+        from lit_distill.search.sigopt_backend import check_sigopt
 
-        connection_settings()
+        check_sigopt(spec)  # the server's environment, or what SigOpt-Lite refuses
     print(f"search {spec.name!r}: {spec.command} trials on {spec.base_label}")
     print("code the spec and its base config name (run or imported by trials, docs/safety.md#search):")
     for line in code_entries(spec, read_base(spec)):

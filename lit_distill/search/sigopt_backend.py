@@ -1,16 +1,17 @@
-"""The SigOpt backend (optional extra ``sigopt``), for users who run their own SigOpt server.
+"""The SigOpt backend (optional extra ``sigopt``): a SigOpt server, or SigOpt-Lite in-process.
 
-The hosted SigOpt service is shut down, so the server address must be given:
-``SIGOPT_API_URL`` and ``SIGOPT_API_TOKEN`` come from the environment only, are
-never written to a log, a config or a report, and are checked before any trial runs.
+``backend: {type: sigopt}`` (``driver: http``, the default) talks to the user's own SigOpt
+server (the hosted service is shut down): ``SIGOPT_API_URL`` and ``SIGOPT_API_TOKEN`` come
+from the environment only, are never written to a log, a config or a report, and are
+checked before any trial runs. ``driver: lite`` runs SigOpt's optimiser in this process
+(:mod:`lit_distill.search.sigopt_lite`); :func:`check_sigopt`, :func:`sigopt_worker` and
+:func:`records_from_experiment` pick the driver the spec names.
 
-The search space is the same as Optuna's (chains reparametrised as fractions);
-metrics keep SigOpt's own ``objective``/``strategy``/``threshold``; linear
-constraints, ``observation_budget`` and ``parallel_bandwidth`` go to the experiment.
-Unlike Optuna, SigOpt learns from failed observations, so an out-of-memory trial and
-a crash are both reported as ``failed`` (with ``metadata.outcome`` telling them apart).
+What both drivers send is :mod:`lit_distill.search.sigopt_experiment`. Unlike Optuna, SigOpt
+learns from failed observations, so an out-of-memory trial and a crash are both reported as
+``failed`` (on a server with ``metadata.outcome`` telling them apart).
 
-The Core API calls used (sigopt-python 8): ``experiments().create``,
+The Core API calls used with a server (sigopt-python 8): ``experiments().create``,
 ``experiments(id).fetch``, ``suggestions().create``, ``suggestions(id).update``,
 ``suggestions().fetch(state="open")``, ``suggestions(id).delete``,
 ``observations().create``, ``observations().fetch``.
@@ -30,7 +31,14 @@ from lit_distill.search.config_keys import canonical_keys, spec_keys
 from lit_distill.search.launch import pid_alive
 from lit_distill.search.records import TrialRecord
 from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial
-from lit_distill.search.space import config_overrides, decode, optimizer_space
+from lit_distill.search.sigopt_experiment import (
+    experiment_body,
+    feasible,
+    observation_values,
+    typed_assignments,
+)
+from lit_distill.search.sigopt_lite import SigOptLiteWorker, check_lite, lite_records
+from lit_distill.search.space import config_overrides, decode
 from lit_distill.search.spec import SearchSpec, SearchSpecError
 
 log = logging.getLogger("lit_distill.search")
@@ -74,60 +82,44 @@ def connect() -> Any:
     return conn
 
 
-def experiment_body(spec: SearchSpec) -> dict[str, Any]:
-    """The ``experiments().create`` arguments for a spec."""
-    parameters: list[dict[str, Any]] = []
-    for p in optimizer_space(spec):
-        if p.type == "categorical":
-            source = next((q for q in spec.parameters if q.name == p.name), None)
-            if source is not None and source.grid is not None:
-                kind = "int" if source.type == "int" else "double"
-                parameters.append({"name": p.name, "type": kind, "grid": list(p.choices or ())})
-            else:
-                values = [{"name": str(v)} for v in p.choices or ()]
-                parameters.append({"name": p.name, "type": "categorical", "categorical_values": values})
-            continue
-        entry: dict[str, Any] = {"name": p.name, "type": p.type, "bounds": {"min": p.low, "max": p.high}}
-        if p.type == "int":
-            entry["bounds"] = {"min": int(p.low or 0), "max": int(p.high or 0)}
-        if p.log:
-            entry["transformation"] = "log"
-        parameters.append(entry)
-    metrics = []
-    for m in spec.metrics:
-        metric: dict[str, Any] = {"name": m.name, "objective": m.objective, "strategy": m.strategy}
-        if m.threshold is not None:
-            metric["threshold"] = m.threshold
-        metrics.append(metric)
-    body: dict[str, Any] = {
-        "name": spec.name,
-        "parameters": parameters,
-        "metrics": metrics,
-        "observation_budget": spec.observation_budget,
-        "parallel_bandwidth": spec.parallel_bandwidth,
-    }
-    if spec.backend.project:
-        body["project"] = spec.backend.project
-    if spec.linear_constraints:
-        body["linear_constraints"] = [
-            {
-                "type": c.type,
-                "threshold": c.threshold,
-                "terms": [{"name": n, "weight": w} for n, w in c.terms],
-            }
-            for c in spec.linear_constraints
-        ]
-    return body
+def check_sigopt(spec: SearchSpec) -> None:
+    """``search check``'s test of a SigOpt backend: the server's environment, or what lite refuses.
+
+    Raises:
+        SearchSpecError: One line: a missing ``SIGOPT_API_URL``/``SIGOPT_API_TOKEN`` (server),
+            or what SigOpt-Lite cannot run (``parallel_bandwidth`` > 1, or anything its own
+            experiment validation refuses).
+    """
+    if spec.backend.lite:
+        check_lite(spec)
+    else:
+        connection_settings()
 
 
-def typed_assignments(spec: SearchSpec, assignments: dict[str, Any]) -> dict[str, Any]:
-    """SigOpt returns categorical values as strings; map them back to the spec's values."""
-    out = dict(assignments)
-    for p in spec.parameters:
-        if p.type == "categorical" and p.name in out:
-            by_text = {str(v): v for v in p.categories or ()}
-            out[p.name] = by_text.get(str(out[p.name]), out[p.name])
-    return out
+def sigopt_worker(
+    spec: SearchSpec, budget: int | None = None, seed: int | None = None, extra_worker: bool = False
+) -> SigOptWorker | SigOptLiteWorker:
+    """The worker of ``search run`` / ``search worker`` for the spec's driver.
+
+    Args:
+        spec: A spec with ``backend.type: sigopt``.
+        budget: Overrides ``observation_budget``.
+        seed: Overrides ``backend.seed`` (lite only; a server seeds itself).
+        extra_worker: ``search worker`` (joins a running search; a server experiment only).
+
+    Raises:
+        SearchSpecError: ``search worker`` with driver lite, whose experiment lives in the
+            memory of the one ``search run`` process.
+    """
+    if not spec.backend.lite:
+        return SigOptWorker(spec, budget=budget)
+    if extra_worker:
+        raise SearchSpecError(
+            "search worker: backend sigopt with driver lite keeps its experiment in the memory of "
+            "one `search run` process, so no other worker can join it; use `search run` (one trial at a "
+            "time), or driver http (a SigOpt server) or type optuna for several workers"
+        )
+    return SigOptLiteWorker(spec, budget=budget, seed=seed)
 
 
 def _pages(resource: Any) -> list[Any]:
@@ -139,9 +131,7 @@ def observation_payload(spec: SearchSpec, suggestion_id: str, outcome: TrialOutc
     metadata: dict[str, Any] = {"outcome": outcome.status, "wall_s": round(outcome.wall_s, 3)}
     if outcome.status != "complete":
         metadata["reason"] = outcome.reason[:400]
-        return {"suggestion": suggestion_id, "failed": True, "metadata": metadata}
-    values = [{"name": m.name, "value": outcome.metrics[m.name]} for m in spec.metrics]
-    return {"suggestion": suggestion_id, "values": values, "metadata": metadata}
+    return {"suggestion": suggestion_id, **observation_values(spec, outcome), "metadata": metadata}
 
 
 def experiment_id(spec: SearchSpec, conn: Any, create: bool = True) -> str:
@@ -254,7 +244,9 @@ class SigOptWorker:
 
 
 def records_from_experiment(spec: SearchSpec, connection: Any = None) -> list[TrialRecord]:
-    """The experiment's observations as report records."""
+    """The experiment's observations as report records (lite: its trials on disk)."""
+    if spec.backend.lite:
+        return lite_records(spec)
     conn = connection if connection is not None else connect()
     experiment = conn.experiments(experiment_id(spec, conn, create=False))
     records = []
@@ -263,9 +255,6 @@ def records_from_experiment(spec: SearchSpec, connection: Any = None) -> list[Tr
         metrics = {str(v.name): float(v.value) for v in (getattr(obs, "values", None) or [])}
         failed = bool(getattr(obs, "failed", False))
         outcome = str(metadata.get("outcome", "fail" if failed else "complete"))
-        feasible = not failed and all(
-            m.violation(metrics[m.name]) <= 0 for m in spec.thresholded if m.name in metrics
-        )
         suggestion = getattr(obs, "suggestion", None)
         raw = typed_assignments(spec, dict(obs.assignments))
         records.append(
@@ -273,7 +262,7 @@ def records_from_experiment(spec: SearchSpec, connection: Any = None) -> list[Tr
                 number=i,
                 state="FAIL" if failed and outcome == "fail" else "COMPLETE",
                 outcome=outcome,
-                feasible=feasible,
+                feasible=not failed and feasible(spec, metrics),
                 assignment=decode(spec, raw),
                 metrics=metrics,
                 reason=str(metadata.get("reason", "")),

@@ -264,9 +264,24 @@ class LinearConstraint:
 
 @dataclass(frozen=True)
 class BackendSpec:
-    """Which optimiser runs the search and where it keeps its state."""
+    """Which optimiser runs the search and where it keeps its state.
+
+    Attributes:
+        type: ``optuna`` (embedded, the default) or ``sigopt``.
+        driver: For ``type: sigopt``: ``http`` (a SigOpt server at ``SIGOPT_API_URL``, the
+            default) or ``lite`` (SigOpt's optimiser in this process, ``sigopt.Connection(driver="lite")``:
+            no server, no token, one trial at a time).
+        sampler: Optuna's sampler (``auto``, ``tpe``, ``gp``, ``random``).
+        storage: Optuna's storage URL or journal file.
+        study_name: Optuna's study name.
+        seed: Sampler seed (Optuna; for SigOpt-Lite, the seed of numpy's global generator it draws from).
+        n_startup_trials: Optuna's random start-up trials.
+        project: SigOpt server project.
+        experiment_id: An existing experiment on the SigOpt server.
+    """
 
     type: Literal["optuna", "sigopt"] = "optuna"
+    driver: Literal["http", "lite"] = "http"
     sampler: Literal["auto", "tpe", "gp", "random"] = "auto"
     storage: str | None = None
     study_name: str | None = None
@@ -275,10 +290,24 @@ class BackendSpec:
     project: str | None = None
     experiment_id: str | None = None
 
+    @property
+    def lite(self) -> bool:
+        """Whether SigOpt's optimiser runs in this process (``type: sigopt, driver: lite``)."""
+        return self.type == "sigopt" and self.driver == "lite"
+
     @classmethod
     def from_yaml(cls, r: SpecReader, raw: Any) -> BackendSpec:
         """The ``backend`` mapping (absent: Optuna's defaults)."""
-        allowed = {"type", "sampler", "storage", "study_name", "seed", "n_startup_trials", "project"}
+        allowed = {
+            "type",
+            "driver",
+            "sampler",
+            "storage",
+            "study_name",
+            "seed",
+            "n_startup_trials",
+            "project",
+        }
         entry = r.entry("backend", raw if raw is not None else {}, allowed | {"experiment_id"})
         seed = entry.get("seed")
         if seed is not None and not is_int(seed):
@@ -286,8 +315,23 @@ class BackendSpec:
         for k in ("storage", "study_name", "project", "experiment_id"):
             if entry.get(k) is not None and not isinstance(entry[k], (str, int)):
                 raise r.fail(f"backend.{k}", f"expected a string, got {entry[k]!r}")
+        btype = r.choice("backend.type", entry.get("type", "optuna"), ("optuna", "sigopt"))
+        driver = r.choice("backend.driver", entry.get("driver", "http"), ("http", "lite"))
+        if "driver" in entry and btype != "sigopt":
+            raise r.fail(
+                "backend.driver", "applies to type: sigopt only (http: your SigOpt server; lite: in-process)"
+            )
+        if driver == "lite":
+            for k in ("project", "experiment_id"):
+                if entry.get(k) is not None:
+                    raise r.fail(
+                        f"backend.{k}",
+                        "driver lite keeps its one experiment in this process (no server, no projects, "
+                        "no experiment ids); remove it",
+                    )
         return cls(
-            type=r.choice("backend.type", entry.get("type", "optuna"), ("optuna", "sigopt")),
+            type=btype,
+            driver=driver,
             sampler=r.choice(
                 "backend.sampler", entry.get("sampler", "auto"), ("auto", "tpe", "gp", "random")
             ),

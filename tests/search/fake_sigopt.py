@@ -1,10 +1,28 @@
-"""An in-memory stand-in for a SigOpt server's Core API, as sigopt-python's Connection exposes it."""
+"""An in-memory stand-in for a SigOpt server's Core API, as sigopt-python's Connection exposes it,
+and the marker of the tests that need the real SigOpt-Lite.
+
+SigOpt-Lite's tests run SigOpt's real optimiser (``sigopt.Connection(driver="lite")``). Without it
+installed they are skipped with the install line as the reason; with
+``LIT_DISTILL_REQUIRE_SIGOPT_LITE=1`` (set by ``.ci/run``, which installs it) a missing SigOpt-Lite
+is a failure instead.
+"""
 
 from __future__ import annotations
 
+import importlib.util
+import os
 import random
 from types import SimpleNamespace
 from typing import Any
+
+import pytest
+
+from lit_distill.search.sigopt_lite_compat import LITE_INSTALL
+
+LITE_INSTALLED = all(importlib.util.find_spec(m) is not None for m in ("sigopt", "sigoptlite", "libsigopt"))
+if not LITE_INSTALLED and os.environ.get("LIT_DISTILL_REQUIRE_SIGOPT_LITE") == "1":
+    raise RuntimeError(f"LIT_DISTILL_REQUIRE_SIGOPT_LITE=1 but SigOpt-Lite is not installed: {LITE_INSTALL}")
+needs_lite = pytest.mark.skipif(not LITE_INSTALLED, reason=f"SigOpt-Lite is not installed: {LITE_INSTALL}")
 
 
 class _Suggestions:

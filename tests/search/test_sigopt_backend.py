@@ -8,12 +8,8 @@ from pathlib import Path
 import pytest
 
 from lit_distill.commands.search import main
-from lit_distill.search.sigopt_backend import (
-    SigOptWorker,
-    connection_settings,
-    experiment_body,
-    records_from_experiment,
-)
+from lit_distill.search.sigopt_backend import SigOptWorker, connection_settings, records_from_experiment
+from lit_distill.search.sigopt_experiment import experiment_body
 from lit_distill.search.spec import SearchSpecError, load_spec
 
 from .fake_sigopt import FakeSigOpt
