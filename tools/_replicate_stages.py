@@ -14,10 +14,12 @@ from typing import Any
 
 __all__ = [
     "PROFILES",
+    "DeploySettings",
     "Profile",
     "RunSettings",
     "every_other_layer",
     "fit_config",
+    "head_seed_stages",
     "length_curve",
     "validate_config",
 ]
@@ -43,6 +45,11 @@ class Profile:
     prune_amount: float
     bench_batch_size: int
     bench_repeats: int
+    deploy_lengthdrop_epochs: int  # LengthDrop on the teacher (deploy chain; LAT: 5)
+    search_trials: int  # length-configuration search of the deploy chain
+    prune_steps: int  # gradual structured pruning: pruning steps (one per epoch)
+    prune_epochs: int  # structured pruning stages: training epochs (gradual and one-shot alike)
+    prune_lr: float
 
 
 PROFILES: dict[str, Profile] = {
@@ -65,6 +72,11 @@ PROFILES: dict[str, Profile] = {
         prune_amount=0.5,
         bench_batch_size=8,
         bench_repeats=10,
+        deploy_lengthdrop_epochs=3,
+        search_trials=40,
+        prune_steps=2,
+        prune_epochs=3,
+        prune_lr=1e-4,
     ),
     # The papers' schedules: teacher 3 epochs (BERT on SQuAD: 2-3), DistilBERT-style students
     # 3 epochs, TinyBERT task distillation ID 10 + PD 3 epochs, LAT's LengthDrop 5 epochs.
@@ -85,8 +97,61 @@ PROFILES: dict[str, Profile] = {
         prune_amount=0.5,
         bench_batch_size=8,
         bench_repeats=20,
+        deploy_lengthdrop_epochs=5,
+        search_trials=150,  # Dynamic-TinyBERT's search budget
+        prune_steps=4,
+        prune_epochs=6,
+        prune_lr=1e-4,
     ),
 }
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """The deployment chain's choices (``--chain deploy``; docs/replication.md).
+
+    Attributes:
+        subnetwork_weight: LengthDrop's weight of each sub-network's term (1: LAT).
+        layer_drop: LayerDrop probability of the sub-networks (LAT / Dynamic-TinyBERT: 0.2).
+        full_layer_drop: LayerDrop in the full model's pass too (LAT's reference does).
+        control: also train the same epochs without LengthDrop (the control).
+        search_file: SQuAD file the length configuration is searched on (not the held-out one).
+        search_trials: trials of the length search.
+        min_ratio: smallest share of its input tokens a layer may keep in the search.
+        keep_f1: the chosen configuration is the fastest front point keeping this share of the
+            full-length F1 on the search split.
+        int8_schemes: INT8 schemes exported at full length and at the chosen configuration.
+        fallback_scheme: the scheme exported once more with the sensitivity fallback.
+        int8_budget: the fallback's budget in F1 points.
+        calibration_windows: training windows static INT8 calibrates on.
+        seq_length: tokens per window when evaluating and timing the artifacts (batch 1).
+    """
+
+    subnetwork_weight: float = 1.0
+    layer_drop: float = 0.2
+    full_layer_drop: bool = False
+    control: bool = False
+    search_file: str = ""
+    search_trials: int = 40
+    min_ratio: float = 0.2
+    keep_f1: float = 0.97
+    int8_schemes: tuple[str, ...] = ("s8-per-channel", "static-minmax", "static-percentile", "static-entropy")
+    fallback_scheme: str = "static-percentile"
+    int8_budget: float = 1.0
+    calibration_windows: int = 128
+    seq_length: int = 384
+
+    @property
+    def tag(self) -> str:
+        """The chain's directory under OUT: ``deploy`` with LAT's settings, else named by what differs."""
+        parts = ["deploy"]
+        if self.subnetwork_weight != 1.0:
+            parts.append(f"w{self.subnetwork_weight:g}")
+        if self.layer_drop != 0.2:
+            parts.append(f"ld{self.layer_drop:g}")
+        if self.full_layer_drop:
+            parts.append("fullld")
+        return "_".join(parts)
 
 
 @dataclass(frozen=True)
@@ -103,6 +168,8 @@ class RunSettings:
     student_layers: list[int]
     limit_train_batches: int | None = None  # smoke runs: batches per epoch
     limit_eval_batches: int | None = None
+    teacher_layers: int = 6
+    deploy: DeploySettings = DeploySettings()
 
 
 def every_other_layer(num_layers: int) -> list[int]:
@@ -134,6 +201,21 @@ def _data(run: RunSettings) -> dict[str, Any]:
             "cache_dir": str(run.out / "cache" / "features"),
         },
     }
+
+
+def head_seed_stages(seed: int, run_seed: int) -> tuple[str, str]:
+    """The head-pruning stages of one seed: ``prune_importance`` / ``prune_random`` for the run's own
+    seed (the stages of the main chain), ``prune_importance_s43`` / ``prune_random_s43`` for another."""
+    suffix = "" if seed == run_seed else f"_s{seed}"
+    return f"prune_importance{suffix}", f"prune_random{suffix}"
+
+
+def _stage_seed(stage: str, run: RunSettings) -> int:
+    """The seed of a stage: ``_s43`` at the end of a head-pruning stage's name, else the run's."""
+    head, _, tail = stage.rpartition("_s")
+    if head in ("prune_importance", "prune_random") and tail.isdigit():
+        return int(tail)
+    return run.seed
 
 
 def _trainer(run: RunSettings, stage: str, epochs: int, callbacks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -223,22 +305,36 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
     elif stage in ("distilbert_kd", "distilbert_nokd"):
         model = _distilbert(run, 0.5 if stage == "distilbert_kd" else 0.0)
         lr, epochs = p.student_lr, p.student_epochs
-    elif stage in ("prune_importance", "prune_random"):
+    elif stage.startswith(("prune_importance", "prune_random")):
         model = _distilbert(run, 0.5)
         lr, epochs = p.student_lr, p.student_epochs
-        strategy = stage.split("_", 1)[1]
+        strategy = stage.split("_")[1]
         callbacks.append(
             {
                 "class_path": "lit_distill.callbacks.head_pruning.HeadPruning",
                 "init_args": {
                     "strategy": strategy,
                     "amount": p.prune_amount,
-                    "seed": run.seed,
+                    "seed": _stage_seed(stage, run),
                     "importance_batches": 32,
                     "when": "fit_start",
                 },
             }
         )
+    elif stage in ("prune_gradual", "prune_oneshot", "prune_control"):
+        model = _distilbert(run, 0.5)
+        model["init_args"]["student_layers"] = list(range(run.teacher_layers))  # a copy of the teacher
+        lr, epochs = p.prune_lr, p.prune_epochs
+        if stage != "prune_control":
+            callbacks.append(_structured_pruning(run, p.prune_steps if stage == "prune_gradual" else 0))
+    elif stage in (f"{run.deploy.tag}/lengthdrop", f"{run.deploy.tag}/control"):
+        model = {
+            "class_path": "lit_distill.modules.Teacher",
+            "init_args": {"model": str(run.out / "teacher" / "model")},
+        }
+        lr, epochs = p.lengthdrop_lr, p.deploy_lengthdrop_epochs
+        if stage.endswith("/lengthdrop"):
+            callbacks.append(_length_drop(run.deploy))
     elif stage == "tinybert_id":
         model = _tinybert(run, stage)
         lr, epochs = p.student_lr, p.id_epochs
@@ -263,7 +359,7 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
         raise ValueError(f"unknown stage {stage!r}")
     model["init_args"].update(_optim(lr, run, stage))
     config: dict[str, Any] = {
-        "seed_everything": run.seed,
+        "seed_everything": _stage_seed(stage, run),
         "trainer": _trainer(run, stage, epochs, callbacks),
         "model": model,
         "data": _data(run),
@@ -271,9 +367,41 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
     if stage == "tinybert_id":
         config["trainer"]["limit_val_batches"] = 0  # the QA head is not trained in ID
         config["model"]["init_args"].pop("export_dir")  # PD starts from the checkpoint
-    if stage == "lengthdrop":
-        config["trainer"]["gradient_clip_val"] = 1.0  # LAT's max_grad_norm
+    if stage == "lengthdrop" or stage.startswith(f"{run.deploy.tag}/"):
+        config["trainer"]["gradient_clip_val"] = 1.0  # LAT's max_grad_norm (the control: the same schedule)
     return config
+
+
+def _length_drop(deploy: DeploySettings) -> dict[str, Any]:
+    """LAT's LengthDrop on the teacher, with the ablation's sub-network weight and LayerDrop."""
+    return {
+        "class_path": "lit_distill.callbacks.length_drop.LengthDrop",
+        "init_args": {
+            "num_sandwich": 2,
+            "length_drop_ratio_bound": 0.2,
+            "layer_dropout_prob": deploy.layer_drop,
+            "full_layer_dropout": deploy.full_layer_drop,
+            "subnetwork_weight": deploy.subnetwork_weight,
+            "length_unit": "ratio",  # batches are padded to their longest feature
+        },
+    }
+
+
+def _structured_pruning(run: RunSettings, steps: int) -> dict[str, Any]:
+    """Half of the encoder FLOPs from heads and FFN neurons: gradually over ``steps`` epochs, or one-shot (0)."""
+    return {
+        "class_path": "lit_distill.callbacks.structured_pruning.StructuredPruning",
+        "init_args": {
+            "strategy": "importance",
+            "target": run.profile.prune_amount,
+            "target_metric": "flops",
+            "target_parts": "both",
+            "seq_length": run.profile.max_seq_length,
+            "epochs": steps,
+            "seed": run.seed,
+            "importance_batches": 16,
+        },
+    }
 
 
 def validate_config(

@@ -1,12 +1,18 @@
 """Replicate the whole lit_distill chain on real SQuAD with one command, resumably.
 
-teacher fine-tuning -> DistilBERT-style student with and without distillation (same student,
+``--chain distill`` (default): teacher fine-tuning -> DistilBERT-style student with and without distillation (same student,
 same schedule) -> TinyBERT-style ID + PD -> Drop-and-Restore curve before and after a
 LengthDrop epoch -> head pruning by importance and at random -> speed of every model -> the
 INT8 ONNX artifact. Each stage is an ordinary ``python -m lit_distill fit/validate/bench/export``
 run whose configuration is kept in ``OUT/<stage>/``; a finished stage (``result.json``) is
 skipped and an interrupted ``fit`` resumes from its ``last.ckpt``. Prints one table and writes
 ``OUT/results.json``, ``OUT/results.csv`` and ``OUT/length_curve.csv``.
+
+``--chain deploy``: the teacher -> LengthDrop on it -> a searched length configuration ->
+INT8 ONNX, and one deployment front (``OUT/deploy/front.csv``, ``front.json``, ``front.png``).
+``--chain pruning``: structured pruning of the teacher to half its encoder FLOPs with
+distillation, gradual against one-shot. ``--chain heads``: head pruning by importance against
+random over ``--head-seeds``. Each chain shares the run directory's teacher and data.
 
     python tools/replicate.py --profile cpu --encoder MODEL_DIR --output runs/replicate \\
         --split-from ../shared/squad/dev-v1.1-style-half.json \\
@@ -29,6 +35,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from tools._replicate_chains import (  # noqa: E402
+    CHAINS,
+    chain_stages,
+    deploy_summary,
+    heads_summary,
+    heads_table,
+    pruning_summary,
+    pruning_table,
+)
 from tools._replicate_commands import StageFailed, int8_stage, lit_distill, speed_stage, write_config  # noqa: E402
 from tools._replicate_data import (  # noqa: E402
     InputError,
@@ -37,6 +52,8 @@ from tools._replicate_data import (  # noqa: E402
     split_by_article,
     squad_version,
 )
+from tools._replicate_deploy import artifacts_stage, search_stage  # noqa: E402
+from tools._replicate_front import front_stage  # noqa: E402
 from tools._replicate_results import (  # noqa: E402
     fit_metrics,
     goals,
@@ -46,6 +63,7 @@ from tools._replicate_results import (  # noqa: E402
 )
 from tools._replicate_stages import (  # noqa: E402
     PROFILES,
+    DeploySettings,
     RunSettings,
     count_parameters,
     every_other_layer,
@@ -100,9 +118,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-repeats", type=int, default=None, help="override the profile's")
     p.add_argument("--epochs", type=int, default=None, help="smoke runs: this many epochs for every stage")
     p.add_argument(
-        "--stop-after", choices=ALL_STAGES, default=None, help="run the stages up to this one (e.g. teacher)"
+        "--stop-after", default=None, metavar="STAGE", help="run the stages up to this one (e.g. teacher)"
     )
     p.add_argument("--in-process", action="store_true", help="run the stages in this process (tests)")
+    p.add_argument("--chain", choices=CHAINS, default="distill", help="which chain to run (default distill)")
+    d = p.add_argument_group("--chain deploy")
+    d.add_argument(
+        "--subnetwork-weight", type=float, default=1.0, help="LengthDrop sub-network weight (1: LAT)"
+    )
+    d.add_argument(
+        "--layer-drop", type=float, default=0.2, help="LengthDrop's LayerDrop probability (0.2: LAT)"
+    )
+    d.add_argument(
+        "--full-layer-drop", action="store_true", help="LayerDrop in the full model's pass too (LAT)"
+    )
+    d.add_argument("--deploy-control", action="store_true", help="also the same epochs without LengthDrop")
+    d.add_argument(
+        "--search-articles", help="with --split-from: articles taken out of training for the search"
+    )
+    d.add_argument("--search-file", help="with --train/--eval: the SQuAD file the lengths are searched on")
+    d.add_argument("--search-trials", type=int, default=None, help="length-search trials (profile: 40 / 150)")
+    d.add_argument("--search-min-ratio", type=float, default=0.2, help="least share of tokens a layer keeps")
+    d.add_argument("--keep-f1", type=float, default=0.97, help="share of full F1 the chosen lengths keep")
+    d.add_argument(
+        "--int8-schemes",
+        default="s8-per-channel,static-minmax,static-percentile,static-entropy",
+        help="INT8 schemes exported at full length and at the chosen lengths (comma-separated)",
+    )
+    d.add_argument("--fallback-scheme", default="static-percentile", help="scheme exported with the fallback")
+    d.add_argument("--int8-budget", type=float, default=1.0, help="the fallback's budget in F1 points")
+    d.add_argument(
+        "--calibration-windows", type=int, default=128, help="training windows static INT8 calibrates on"
+    )
+    d.add_argument(
+        "--deploy-seq-length", type=int, default=384, help="tokens per window, evaluation and timing"
+    )
+    o = p.add_argument_group("--chain pruning / heads")
+    o.add_argument(
+        "--prune-control", action="store_true", help="pruning: also the unpruned copy, same epochs"
+    )
+    o.add_argument("--head-seeds", default=None, help="heads: comma-separated seeds (default SEED,43,44)")
     return p
 
 
@@ -111,10 +166,24 @@ def _positive(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    for name in ("batch_size", "bench_repeats", "threads", "epochs"):
+    for name in ("batch_size", "bench_repeats", "threads", "epochs", "search_trials", "calibration_windows"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
+    if args.deploy_seq_length < 8:
+        raise InputError(f"--deploy-seq-length must be >= 8, got {args.deploy_seq_length}")
+    for name, low, high in (
+        ("search_min_ratio", 0.0, 1.0),
+        ("keep_f1", 0.0, 1.0),
+        ("layer_drop", 0.0, 0.999),
+    ):
+        value = getattr(args, name)
+        if not low < value <= high and not (name == "layer_drop" and value == 0.0):
+            raise InputError(f"--{name.replace('_', '-')} must be in ({low}, {high}], got {value}")
+    for name in ("subnetwork_weight", "int8_budget"):
+        value = getattr(args, name)
+        if not value >= 0 or value == float("inf"):
+            raise InputError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
 
 
 def settings(args: argparse.Namespace) -> RunSettings:
@@ -129,13 +198,27 @@ def settings(args: argparse.Namespace) -> RunSettings:
             )
         if not args.heldout_articles:
             raise InputError("--split-from needs --heldout-articles (comma-separated article titles)")
-        heldout = [t.strip() for t in args.heldout_articles.split(",") if t.strip()]
-        train_path, eval_path = split_by_article(Path(args.split_from), heldout, out / "data")
+        heldout = _titles(args.heldout_articles)
+        if args.search_file:
+            raise InputError(
+                "--search-file goes with --train/--eval; with --split-from give --search-articles"
+            )
+        search = _titles(args.search_articles) if args.search_articles else None
+        train_path, eval_path, search_path = split_by_article(
+            Path(args.split_from), heldout, out / "data", search
+        )
     else:
         if not args.train or not args.eval:
             raise InputError("give --train and --eval (SQuAD files), or --split-from with --heldout-articles")
+        if args.search_articles:
+            raise InputError(
+                "--search-articles goes with --split-from; with --train/--eval give --search-file"
+            )
         train_path, eval_path = Path(args.train).resolve(), Path(args.eval).resolve()
+        search_path = Path(args.search_file).resolve() if args.search_file else None
     version = squad_version(check_squad_file(train_path, "--train"), check_squad_file(eval_path, "--eval"))
+    if search_path is not None:
+        check_squad_file(search_path, "--search-file")
     if args.student_layers:
         try:
             student_layers = [int(v) for v in args.student_layers.split(",")]
@@ -159,9 +242,35 @@ def settings(args: argparse.Namespace) -> RunSettings:
     if args.bench_repeats is not None:
         overrides["bench_repeats"] = args.bench_repeats
     if args.epochs is not None:
-        for name in ("teacher", "student", "id", "pd", "lengthdrop"):
+        for name in ("teacher", "student", "id", "pd", "lengthdrop", "deploy_lengthdrop", "prune"):
             overrides[f"{name}_epochs"] = args.epochs
+        overrides["prune_steps"] = max(1, args.epochs - 1)  # the gradual run trains at its final shape last
+    if args.search_trials is not None:
+        overrides["search_trials"] = args.search_trials
     profile = replace(profile, **overrides)
+    schemes = tuple(s.strip() for s in args.int8_schemes.split(",") if s.strip())
+    from lit_distill.export.quantize import INT8_SCHEMES
+
+    for scheme in (*schemes, args.fallback_scheme):
+        if scheme not in INT8_SCHEMES:
+            raise InputError(
+                f"--int8-schemes / --fallback-scheme: {scheme!r}; known: {', '.join(INT8_SCHEMES)}"
+            )
+    deploy = DeploySettings(
+        subnetwork_weight=args.subnetwork_weight,
+        layer_drop=args.layer_drop,
+        full_layer_drop=args.full_layer_drop,
+        control=args.deploy_control,
+        search_file=str(search_path or train_path),
+        search_trials=profile.search_trials,
+        min_ratio=args.search_min_ratio,
+        keep_f1=args.keep_f1,
+        int8_schemes=schemes,
+        fallback_scheme=args.fallback_scheme,
+        int8_budget=args.int8_budget,
+        calibration_windows=args.calibration_windows,
+        seq_length=args.deploy_seq_length,
+    )
     if profile.doc_stride >= profile.max_seq_length:
         raise InputError(
             f"--doc-stride {profile.doc_stride} must be < --max-seq-length {profile.max_seq_length}"
@@ -177,7 +286,27 @@ def settings(args: argparse.Namespace) -> RunSettings:
         student_layers=student_layers,
         limit_train_batches=args.limit_train_batches,
         limit_eval_batches=args.limit_eval_batches,
+        teacher_layers=layers,
+        deploy=deploy,
     )
+
+
+def _titles(value: str) -> list[str]:
+    return [t.strip() for t in value.split(",") if t.strip()]
+
+
+def head_seeds(args: argparse.Namespace) -> list[int]:
+    """The seeds of ``--chain heads`` (default: ``--seed``, 43, 44, or the next ones)."""
+    if args.head_seeds is None:
+        seeds = [args.seed, *(s for s in (43, 44, 45) if s != args.seed)][:3]
+        return seeds
+    try:
+        seeds = [int(v) for v in args.head_seeds.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"--head-seeds {args.head_seeds!r}: expected integers like 42,43,44") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise InputError(f"--head-seeds {args.head_seeds!r}: give distinct seeds")
+    return seeds
 
 
 def _validate(
@@ -221,7 +350,14 @@ def run_stage(
     run: RunSettings, stage: str, results: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
     """Run one stage and return its result (written to ``OUT/<stage>/result.json`` by the caller)."""
-    if stage in FIT_STAGES or stage in ("lengthdrop", "prune_importance", "prune_random"):
+    tag = run.deploy.tag
+    if stage == f"{tag}/search":
+        return search_stage(run, args.threads, args.in_process)
+    if stage == f"{tag}/artifacts":
+        return artifacts_stage(run, results, args.threads, args.in_process)
+    if stage == f"{tag}/front":
+        return front_stage(run, results, args.threads)
+    if stage not in ("lengths_before", "lengths_after", "speed", "int8"):
         return _fit(run, stage, args.in_process)
     if stage in ("lengths_before", "lengths_after"):
         return _curve(run, stage, args.in_process)
@@ -278,23 +414,69 @@ def _write(run: RunSettings, summary: dict[str, Any]) -> None:
     write_rows(summary["length_curve"], None, run.out / "length_curve.csv")
 
 
+def _finish(
+    run: RunSettings, args: argparse.Namespace, stages: tuple[str, ...], results: dict[str, Any]
+) -> None:
+    """Write and print the chain's summary."""
+    wall = {s: results[s].get("wall_time_s") for s in stages if s in results}
+    meta = {**asdict(run), "out": str(run.out), "profile_name": args.profile, "chain": args.chain}
+    print()
+    if args.chain == "distill":
+        summary = assemble(run, results)
+        summary.update(settings=meta, wall_time_s=wall)
+        _write(run, summary)
+        print(tables(summary["models"], summary["length_curve"], run.version))
+        print(f"\ngoals: {json.dumps(summary['goals'])}")
+        print(f"wrote {run.out / 'results.json'}, results.csv and length_curve.csv")
+        return
+    from lit_distill.callbacks.result_rows import write_rows
+
+    if args.chain == "deploy":
+        summary, text = deploy_summary(run, results)
+        where = run.out / run.deploy.tag
+    elif args.chain == "pruning":
+        summary = pruning_summary(run, results, stages)
+        text, where = pruning_table(summary), run.out / "pruning"
+    else:
+        summary = heads_summary(run, results, head_seeds(args))
+        text, where = heads_table(summary), run.out / "heads"
+    summary.update(settings=meta, wall_time_s=wall)
+    where.mkdir(parents=True, exist_ok=True)
+    (where / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    if "models" in summary:
+        write_rows(summary["models"], None, where / "results.csv")
+    print(text)
+    if summary.get("goals") and args.chain != "deploy":  # the deploy table prints its goals itself
+        print(f"\ngoals: {json.dumps(summary['goals'])}")
+    print(f"wrote {where / 'results.json'}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input, 1 for a failed stage)."""
     args = build_parser().parse_args(argv)
     try:
         run = settings(args)
+        stages = chain_stages(
+            args.chain, run, ALL_STAGES, {"prune_control": args.prune_control, "head_seeds": head_seeds(args)}
+        )
+        if args.stop_after is not None and args.stop_after not in stages:
+            raise InputError(
+                f"--stop-after {args.stop_after!r}: the {args.chain} chain's stages are {', '.join(stages)}"
+            )
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     run.out.mkdir(parents=True, exist_ok=True)
     print(
-        f"replicate: profile {args.profile}, SQuAD {run.version}, student layers {run.student_layers}, output {run.out}",
+        f"replicate: chain {args.chain}, profile {args.profile}, SQuAD {run.version}, "
+        f"student layers {run.student_layers}, output {run.out}",
         flush=True,
     )
     results: dict[str, Any] = {}
-    for i, stage in enumerate(ALL_STAGES, 1):
+    width = max(17, *(len(s) for s in stages))
+    for i, stage in enumerate(stages, 1):
         done = run.out / stage / "result.json"
-        prefix = f"[{i:>2}/{len(ALL_STAGES)}] {stage:<17}"
+        prefix = f"[{i:>2}/{len(stages)}] {stage:<{width}}"
         if done.is_file():
             results[stage] = json.loads(done.read_text())
             print(f"{prefix} finished before: skipped", flush=True)
@@ -310,20 +492,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2 if err.code == 2 else 1
         result["wall_time_s"] = round(time.perf_counter() - start, 1)
         done.parent.mkdir(parents=True, exist_ok=True)
-        done.write_text(json.dumps(result, indent=2) + "\n")
+        tmp = done.with_name(".result.json.tmp")
+        tmp.write_text(json.dumps(result, indent=2) + "\n")
+        tmp.replace(done)
         results[stage] = result
         score = f", EM {result['exact']:.2f} F1 {result['f1']:.2f}" if "f1" in result else ""
         print(f"{prefix} done in {result['wall_time_s']:.0f} s{score}", flush=True)
         if stage == args.stop_after:
             break
-    summary = assemble(run, results)
-    summary["settings"] = {**asdict(run), "out": str(run.out), "profile_name": args.profile}
-    summary["wall_time_s"] = {s: results[s].get("wall_time_s") for s in ALL_STAGES if s in results}
-    _write(run, summary)
-    print()
-    print(tables(summary["models"], summary["length_curve"], run.version))
-    print(f"\ngoals: {json.dumps(summary['goals'])}")
-    print(f"wrote {run.out / 'results.json'}, results.csv and length_curve.csv")
+    _finish(run, args, stages, results)
     return 0
 
 
