@@ -101,6 +101,13 @@ def test_a_bad_calibration_method_or_missing_windows_is_one_line(
     assert not (tmp_path / "o").exists()
 
 
+def test_a_search_trial_refuses_a_static_scheme() -> None:
+    from lit_distill.export import DeployedLatency
+
+    with pytest.raises(ValueError, match=r"'static-entropy' is calibrated .* choose a dynamic scheme: s8, "):
+        DeployedLatency(int8_scheme="static-entropy")
+
+
 def test_groups_are_each_layer_s_attention_and_ffn_products_and_the_head(fp32_graph: Path) -> None:
     groups = int8_groups(onnx.load(str(fp32_graph)))
     layers = [f"layer{i}.{part}" for i in range(3) for part in ("attention", "ffn")]
@@ -163,16 +170,18 @@ def test_fallback_measures_nothing_more_when_all_int8_is_within_budget() -> None
 
 
 def test_export_static_with_budget_writes_the_report_and_keeps_its_groups_fp32(
-    uniform_dir: Path, eval_file: Path, tmp_path: Path
+    uniform_dir: Path, eval_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lines: list[str] = []
-    result = export_model(
-        uniform_dir, "onnx", tmp_path / "out", int8=True, int8_scheme="static-minmax",
-        calibration_file=eval_file, calibration_windows=6, int8_budget=0.0, length_config=LENGTHS,
-        max_seq_length=64, doc_stride=16, threads=1, log=lines.append,
-    )  # fmt: skip
-    report = json.loads((result.directory / "int8_report.json").read_text())
-    assert report == result.extra["int8"]
+    # the command of docs/deploy.md, shrunk: the eval file doubles as calibration and sensitivity split
+    out = tmp_path / "out"
+    argv = ["export", str(uniform_dir), "--to", "onnx", "--int8", "--int8-scheme", "static-minmax",
+            "--calibration-file", str(eval_file), "--calibration-windows", "6", "--int8-budget", "0",
+            "--sensitivity-file", str(eval_file), "--length-config", json.dumps(LENGTHS),
+            "--eval-file", str(eval_file), "--max-seq-length", "64", "--doc-stride", "16", "--threads", "1",
+            "--output", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    assert "INT8 sensitivity: fp32 F1" in capsys.readouterr().out
+    report = json.loads((out / "int8_report.json").read_text())
     assert report["scheme"] == "static-minmax" and report["calibration"] == "minmax"
     assert report["calibration_windows"] == 6 and report["sensitivity_file"] == eval_file.name
     fallback = report["fallback"]
@@ -182,8 +191,14 @@ def test_export_static_with_budget_writes_the_report_and_keeps_its_groups_fp32(
     # every group the report keeps is fp32 in the artifact; every other weight product is INT8
     groups = int8_groups(onnx.load(str(export_onnx(make_model(), tmp_path / "ref.onnx", LENGTHS))))
     kept = {n for g in report["kept_fp32"] for n in groups[g]}
-    weights = set(groups["qa_head"]) | {n for g, nodes in groups.items() for n in nodes}
-    products = _int8_products(result.directory / "model.onnx")
-    assert {n for n in weights if not products[n]} == kept
-    assert result.manifest.int8_scheme == "static-minmax"
-    assert any(line.startswith("INT8 sensitivity: fp32 F1") for line in lines)
+    products = _int8_products(out / "model.onnx")
+    assert {n for nodes in groups.values() for n in nodes if not products[n]} == kept
+    assert json.loads((out / "lit_distill_export.json").read_text())["int8_scheme"] == "static-minmax"
+
+
+def test_the_python_api_returns_the_int8_report(uniform_dir: Path, tmp_path: Path) -> None:
+    result = export_model(uniform_dir, "onnx", tmp_path / "o", int8=True, log=lambda _: None)
+    assert result.extra["int8"] == json.loads((tmp_path / "o" / "int8_report.json").read_text())
+    assert result.extra["int8"]["scheme"] == "s8-per-channel" and result.extra["int8"]["calibration"] is None
+    with pytest.raises(ExportInputError, match=r"^--calibration-file: only with --int8$"):
+        export_model(uniform_dir, "onnx", tmp_path / "p", calibration_file="train.json")
