@@ -167,7 +167,7 @@ def goals_text(goals: dict[str, Any]) -> str:
     best = goals["int8"]["best"]
     lines.append(
         f"INT8 within 1.0 F1 of its own fp32: {'met' if goals['int8']['met'] else 'missed'}"
-        + ("" if best is None else f" (closest {best['name']}: {best['f1_vs_own_fp32']:+.2f} F1)")
+        + ("" if best is None else f" (best {best['name']}: {best['f1_vs_own_fp32']:+.2f} F1)")
     )
     best = goals["final"]["best"]
     lines.append(
@@ -209,6 +209,18 @@ def front_table(summary: dict[str, Any]) -> str:
     lines.append(
         "(* the chosen length configuration; dF1 own: INT8 vs fp32 at the same lengths; dF1 T: vs the teacher)"
     )
+    same = {
+        r["name"]: r["latency_ms"]
+        for r in summary["rows"]
+        if r["name"] in ("teacher-fp32", "lengthdrop-fp32")
+    }
+    if len(same) == 2:
+        lines.append(
+            f"noise check: the teacher and the LengthDrop model in fp32 have the same shape and timed "
+            f"{same['teacher-fp32']:.2f} / {same['lengthdrop-fp32']:.2f} ms (ratio "
+            f"{same['teacher-fp32'] / same['lengthdrop-fp32']:.2f}); load average at the start: "
+            + " ".join(f"{v:.1f}" for v in summary["load_average"])
+        )
     return "\n".join(lines)
 
 

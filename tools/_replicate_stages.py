@@ -292,7 +292,9 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
     """The ``fit`` configuration of a training stage.
 
     Stages: ``teacher``, ``distilbert_kd``, ``distilbert_nokd``, ``tinybert_id``, ``tinybert_pd``,
-    ``lengthdrop``, ``prune_importance``, ``prune_random``.
+    ``lengthdrop``, ``prune_importance``, ``prune_random`` (and ``prune_importance_s43`` ... for
+    other seeds), ``prune_oneshot``, ``prune_gradual``, ``prune_control`` (structured pruning),
+    ``<deploy tag>/lengthdrop`` and ``<deploy tag>/control`` (the deployment chain).
     """
     p = run.profile
     callbacks: list[dict[str, Any]] = []

@@ -100,7 +100,11 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
     assert set(summary["goals"]) == {"lengths", "int8", "final"}
     assert (where / "front.csv").read_text().count("\n") == len(rows) + 1
     assert (where / "front.png").is_file()
-    assert "Deployment front: held-out F1" in printed and "goals:" in printed
+    assert (
+        "Deployment front: held-out F1" in printed
+        and "noise check: the teacher and the LengthDrop" in printed
+    )
+    assert "INT8 within 1.0 F1 of its own fp32: " in printed
 
     # a second run finds everything finished and prints the same front
     assert main(_args(tiny_encoder, tiny_squad, out, *deploy)) == 0
