@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from tools._replicate_front import front_table, goals_text
-from tools._replicate_stages import RunSettings, head_seed_stages
+from tools._replicate_settings import RunSettings
+from tools._replicate_stages import head_seed_stages
 
 __all__ = [
     "CHAINS",

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from tools._replicate_results import model_card_metrics
-from tools._replicate_stages import RunSettings
+from tools._replicate_settings import RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 

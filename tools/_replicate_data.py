@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["InputError", "check_encoder", "check_squad_file", "split_by_article", "squad_version"]
+__all__ = [
+    "InputError",
+    "check_encoder",
+    "check_squad_file",
+    "split_articles",
+    "split_by_article",
+    "squad_version",
+]
 
 
 class InputError(Exception):
@@ -81,7 +88,13 @@ def check_encoder(directory: Path) -> int:
     return layers
 
 
-def split_by_article(
+def split_by_article(source: Path, heldout: list[str], out_dir: Path) -> tuple[Path, Path]:
+    """Write ``train.json`` and ``heldout.json`` (the ``heldout`` articles) of ``source``; see :func:`split_articles`."""
+    train, held, _ = split_articles(source, heldout, out_dir)
+    return train, held
+
+
+def split_articles(
     source: Path, heldout: list[str], out_dir: Path, search: list[str] | None = None
 ) -> tuple[Path, Path, Path | None]:
     """Write ``train.json``, ``heldout.json`` (``heldout`` articles) and ``search.json`` (``search`` ones) of ``source``.

@@ -27,7 +27,7 @@ from typing import Any
 
 from tools._replicate_commands import lit_distill, write_config
 from tools._replicate_results import model_card_metrics, model_shape
-from tools._replicate_stages import RunSettings
+from tools._replicate_settings import RunSettings
 
 __all__ = ["Artifact", "artifacts_stage", "choose_config", "eval_windows", "search_stage"]
 

@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tools._replicate_stages import RunSettings
+from tools._replicate_settings import RunSettings
 
 __all__ = ["deploy_goals", "front_stage", "front_table", "goals_text", "plot_front"]
 

@@ -1,4 +1,4 @@
-"""Profiles and the ``python -m lit_distill`` configurations of each stage of tools/replicate.py.
+"""The ``python -m lit_distill`` configurations of each stage of tools/replicate.py.
 
 Every training stage is an ordinary ``fit`` configuration (written to ``<stage>/config.yaml``
 so that it can be rerun by hand); the evaluation stages are ``validate`` runs of the same data
@@ -8,173 +8,18 @@ with :class:`~lit_distill.callbacks.length_eval.LengthConfigEvaluator`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools._replicate_settings import DeploySettings, RunSettings
+
 __all__ = [
-    "PROFILES",
-    "DeploySettings",
-    "Profile",
-    "RunSettings",
-    "every_other_layer",
+    "count_parameters",
     "fit_config",
     "head_seed_stages",
     "length_curve",
     "validate_config",
 ]
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Hyper-parameters of one profile (see docs/replication.md for where each comes from)."""
-
-    accelerator: str
-    max_seq_length: int
-    doc_stride: int
-    batch_size: int
-    eval_batch_size: int
-    teacher_lr: float
-    teacher_epochs: int
-    student_lr: float
-    student_epochs: int  # DistilBERT-style with and without distillation, and the pruned students
-    id_epochs: int
-    pd_epochs: int
-    lengthdrop_lr: float
-    lengthdrop_epochs: int
-    prune_amount: float
-    bench_batch_size: int
-    bench_repeats: int
-    deploy_lengthdrop_epochs: int  # LengthDrop on the teacher (deploy chain; LAT: 5)
-    search_trials: int  # length-configuration search of the deploy chain
-    prune_steps: int  # gradual structured pruning: pruning steps (one per epoch)
-    prune_epochs: int  # structured pruning stages: training epochs (gradual and one-shot alike)
-    prune_lr: float
-
-
-PROFILES: dict[str, Profile] = {
-    # ~2,000 questions on 2 CPU cores. The teacher recipe was measured on the real MiniLM
-    # (held-out EM 43.8 / F1 57.9); the later stages get one epoch each to fit the budget.
-    "cpu": Profile(
-        accelerator="cpu",
-        max_seq_length=256,
-        doc_stride=128,
-        batch_size=16,
-        eval_batch_size=64,
-        teacher_lr=1.5e-4,
-        teacher_epochs=2,
-        student_lr=1.5e-4,
-        student_epochs=1,
-        id_epochs=1,
-        pd_epochs=1,
-        lengthdrop_lr=5e-5,
-        lengthdrop_epochs=1,
-        prune_amount=0.5,
-        bench_batch_size=8,
-        bench_repeats=10,
-        deploy_lengthdrop_epochs=3,
-        search_trials=40,
-        prune_steps=2,
-        prune_epochs=3,
-        prune_lr=1e-4,
-    ),
-    # The papers' schedules: teacher 3 epochs (BERT on SQuAD: 2-3), DistilBERT-style students
-    # 3 epochs, TinyBERT task distillation ID 10 + PD 3 epochs, LAT's LengthDrop 5 epochs.
-    "gpu": Profile(
-        accelerator="auto",
-        max_seq_length=384,
-        doc_stride=128,
-        batch_size=32,
-        eval_batch_size=128,
-        teacher_lr=1e-4,
-        teacher_epochs=3,
-        student_lr=1e-4,
-        student_epochs=3,
-        id_epochs=10,
-        pd_epochs=3,
-        lengthdrop_lr=3e-5,
-        lengthdrop_epochs=5,
-        prune_amount=0.5,
-        bench_batch_size=8,
-        bench_repeats=20,
-        deploy_lengthdrop_epochs=5,
-        search_trials=150,  # Dynamic-TinyBERT's search budget
-        prune_steps=4,
-        prune_epochs=6,
-        prune_lr=1e-4,
-    ),
-}
-
-
-@dataclass(frozen=True)
-class DeploySettings:
-    """The deployment chain's choices (``--chain deploy``; docs/replication.md).
-
-    Attributes:
-        subnetwork_weight: LengthDrop's weight of each sub-network's term (1: LAT).
-        layer_drop: LayerDrop probability of the sub-networks (LAT / Dynamic-TinyBERT: 0.2).
-        full_layer_drop: LayerDrop in the full model's pass too (LAT's reference does).
-        control: also train the same epochs without LengthDrop (the control).
-        search_file: SQuAD file the length configuration is searched on (not the held-out one).
-        search_trials: trials of the length search.
-        min_ratio: smallest share of its input tokens a layer may keep in the search.
-        keep_f1: the chosen configuration is the fastest front point keeping this share of the
-            full-length F1 on the search split.
-        int8_schemes: INT8 schemes exported at full length and at the chosen configuration.
-        fallback_scheme: the scheme exported once more with the sensitivity fallback.
-        int8_budget: the fallback's budget in F1 points.
-        calibration_windows: training windows static INT8 calibrates on.
-        seq_length: tokens per window when evaluating and timing the artifacts (batch 1).
-    """
-
-    subnetwork_weight: float = 1.0
-    layer_drop: float = 0.2
-    full_layer_drop: bool = False
-    control: bool = False
-    search_file: str = ""
-    search_trials: int = 40
-    min_ratio: float = 0.2
-    keep_f1: float = 0.97
-    int8_schemes: tuple[str, ...] = ("s8-per-channel", "static-minmax", "static-percentile", "static-entropy")
-    fallback_scheme: str = "static-percentile"
-    int8_budget: float = 1.0
-    calibration_windows: int = 128
-    seq_length: int = 384
-
-    @property
-    def tag(self) -> str:
-        """The chain's directory under OUT: ``deploy`` with LAT's settings, else named by what differs."""
-        parts = ["deploy"]
-        if self.subnetwork_weight != 1.0:
-            parts.append(f"w{self.subnetwork_weight:g}")
-        if self.layer_drop != 0.2:
-            parts.append(f"ld{self.layer_drop:g}")
-        if self.full_layer_drop:
-            parts.append("fullld")
-        return "_".join(parts)
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What one replication run trains on and where it writes."""
-
-    profile: Profile
-    out: Path
-    train_file: str
-    eval_file: str
-    encoder: str
-    version: str  # "1.1" | "2.0"
-    seed: int
-    student_layers: list[int]
-    limit_train_batches: int | None = None  # smoke runs: batches per epoch
-    limit_eval_batches: int | None = None
-    teacher_layers: int = 6
-    deploy: DeploySettings = DeploySettings()
-
-
-def every_other_layer(num_layers: int) -> list[int]:
-    """Every other teacher layer, ending at the last one: 6 -> [1, 3, 5], 2 -> [1]."""
-    return list(range(num_layers - 1, -1, -2))[::-1]
 
 
 def length_curve(

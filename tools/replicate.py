@@ -28,7 +28,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -47,10 +47,6 @@ from tools._replicate_chains import (  # noqa: E402
 from tools._replicate_commands import StageFailed, int8_stage, lit_distill, speed_stage, write_config  # noqa: E402
 from tools._replicate_data import (  # noqa: E402
     InputError,
-    check_encoder,
-    check_squad_file,
-    split_by_article,
-    squad_version,
 )
 from tools._replicate_deploy import artifacts_stage, search_stage  # noqa: E402
 from tools._replicate_front import front_stage  # noqa: E402
@@ -61,16 +57,8 @@ from tools._replicate_results import (  # noqa: E402
     model_shape,
     tables,
 )
-from tools._replicate_stages import (  # noqa: E402
-    PROFILES,
-    DeploySettings,
-    RunSettings,
-    count_parameters,
-    every_other_layer,
-    fit_config,
-    length_curve,
-    validate_config,
-)
+from tools._replicate_settings import PROFILES, RunSettings, head_seeds, settings  # noqa: E402
+from tools._replicate_stages import count_parameters, fit_config, length_curve, validate_config  # noqa: E402
 
 FIT_STAGES = ("teacher", "distilbert_kd", "distilbert_nokd", "tinybert_id", "tinybert_pd")
 ALL_STAGES: tuple[str, ...] = (
@@ -159,154 +147,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     o.add_argument("--head-seeds", default=None, help="heads: comma-separated seeds (default SEED,43,44)")
     return p
-
-
-def _positive(args: argparse.Namespace) -> None:
-    for name in ("limit_train_batches", "limit_eval_batches", "max_seq_length", "doc_stride"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    for name in ("batch_size", "bench_repeats", "threads", "epochs", "search_trials", "calibration_windows"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    if args.deploy_seq_length < 8:
-        raise InputError(f"--deploy-seq-length must be >= 8, got {args.deploy_seq_length}")
-    for name, low, high in (
-        ("search_min_ratio", 0.0, 1.0),
-        ("keep_f1", 0.0, 1.0),
-        ("layer_drop", 0.0, 0.999),
-    ):
-        value = getattr(args, name)
-        if not low < value <= high and not (name == "layer_drop" and value == 0.0):
-            raise InputError(f"--{name.replace('_', '-')} must be in ({low}, {high}], got {value}")
-    for name in ("subnetwork_weight", "int8_budget"):
-        value = getattr(args, name)
-        if not value >= 0 or value == float("inf"):
-            raise InputError(f"--{name.replace('_', '-')} must be a finite number >= 0, got {value}")
-
-
-def settings(args: argparse.Namespace) -> RunSettings:
-    """Check the inputs and build the run's settings (raises :class:`InputError`)."""
-    _positive(args)
-    out = Path(args.output).resolve()
-    layers = check_encoder(Path(args.encoder))
-    if args.split_from:
-        if args.train or args.eval:
-            raise InputError(
-                "give either --split-from (with --heldout-articles) or --train and --eval, not both"
-            )
-        if not args.heldout_articles:
-            raise InputError("--split-from needs --heldout-articles (comma-separated article titles)")
-        heldout = _titles(args.heldout_articles)
-        if args.search_file:
-            raise InputError(
-                "--search-file goes with --train/--eval; with --split-from give --search-articles"
-            )
-        search = _titles(args.search_articles) if args.search_articles else None
-        train_path, eval_path, search_path = split_by_article(
-            Path(args.split_from), heldout, out / "data", search
-        )
-    else:
-        if not args.train or not args.eval:
-            raise InputError("give --train and --eval (SQuAD files), or --split-from with --heldout-articles")
-        if args.search_articles:
-            raise InputError(
-                "--search-articles goes with --split-from; with --train/--eval give --search-file"
-            )
-        train_path, eval_path = Path(args.train).resolve(), Path(args.eval).resolve()
-        search_path = Path(args.search_file).resolve() if args.search_file else None
-    version = squad_version(check_squad_file(train_path, "--train"), check_squad_file(eval_path, "--eval"))
-    if search_path is not None:
-        check_squad_file(search_path, "--search-file")
-    if args.student_layers:
-        try:
-            student_layers = [int(v) for v in args.student_layers.split(",")]
-        except ValueError:
-            raise InputError(
-                f"--student-layers {args.student_layers!r}: expected integers like 1,3,5"
-            ) from None
-        bad = [v for v in student_layers if not 0 <= v < layers]
-        if bad or not student_layers or len(student_layers) >= layers:
-            raise InputError(
-                f"--student-layers {args.student_layers}: need fewer than {layers} distinct layers in 0..{layers - 1}"
-            )
-    else:
-        student_layers = every_other_layer(layers)
-    profile = PROFILES[args.profile]
-    overrides = {
-        k: getattr(args, k)
-        for k in ("max_seq_length", "doc_stride", "batch_size")
-        if getattr(args, k) is not None
-    }
-    if args.bench_repeats is not None:
-        overrides["bench_repeats"] = args.bench_repeats
-    if args.epochs is not None:
-        for name in ("teacher", "student", "id", "pd", "lengthdrop", "deploy_lengthdrop", "prune"):
-            overrides[f"{name}_epochs"] = args.epochs
-        overrides["prune_steps"] = max(1, args.epochs - 1)  # the gradual run trains at its final shape last
-    if args.search_trials is not None:
-        overrides["search_trials"] = args.search_trials
-    profile = replace(profile, **overrides)
-    schemes = tuple(s.strip() for s in args.int8_schemes.split(",") if s.strip())
-    from lit_distill.export.quantize import INT8_SCHEMES
-
-    for scheme in (*schemes, args.fallback_scheme):
-        if scheme not in INT8_SCHEMES:
-            raise InputError(
-                f"--int8-schemes / --fallback-scheme: {scheme!r}; known: {', '.join(INT8_SCHEMES)}"
-            )
-    deploy = DeploySettings(
-        subnetwork_weight=args.subnetwork_weight,
-        layer_drop=args.layer_drop,
-        full_layer_drop=args.full_layer_drop,
-        control=args.deploy_control,
-        search_file=str(search_path or train_path),
-        search_trials=profile.search_trials,
-        min_ratio=args.search_min_ratio,
-        keep_f1=args.keep_f1,
-        int8_schemes=schemes,
-        fallback_scheme=args.fallback_scheme,
-        int8_budget=args.int8_budget,
-        calibration_windows=args.calibration_windows,
-        seq_length=args.deploy_seq_length,
-    )
-    if profile.doc_stride >= profile.max_seq_length:
-        raise InputError(
-            f"--doc-stride {profile.doc_stride} must be < --max-seq-length {profile.max_seq_length}"
-        )
-    return RunSettings(
-        profile=profile,
-        out=out,
-        train_file=str(train_path),
-        eval_file=str(eval_path),
-        encoder=str(Path(args.encoder).resolve()),
-        version=version,
-        seed=args.seed,
-        student_layers=student_layers,
-        limit_train_batches=args.limit_train_batches,
-        limit_eval_batches=args.limit_eval_batches,
-        teacher_layers=layers,
-        deploy=deploy,
-    )
-
-
-def _titles(value: str) -> list[str]:
-    return [t.strip() for t in value.split(",") if t.strip()]
-
-
-def head_seeds(args: argparse.Namespace) -> list[int]:
-    """The seeds of ``--chain heads`` (default: ``--seed``, 43, 44, or the next ones)."""
-    if args.head_seeds is None:
-        seeds = [args.seed, *(s for s in (43, 44, 45) if s != args.seed)][:3]
-        return seeds
-    try:
-        seeds = [int(v) for v in args.head_seeds.split(",") if v.strip()]
-    except ValueError:
-        raise InputError(f"--head-seeds {args.head_seeds!r}: expected integers like 42,43,44") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise InputError(f"--head-seeds {args.head_seeds!r}: give distinct seeds")
-    return seeds
 
 
 def _validate(

@@ -196,3 +196,18 @@ def test_choosing_the_configuration_and_reading_the_goals() -> None:
     assert goals["final"]["met"] and goals["final"]["best"]["name"] == "ld-int8-len"
     rows[3]["latency_ms"], rows[3]["speedup_vs_teacher"] = 50.0, 2.0  # 2x is not 2.5x
     assert not deploy_goals(rows, [0.7])["final"]["met"]
+
+
+def test_the_search_split_is_disjoint_and_a_run_directory_keeps_its_split(
+    tiny_squad: Path, tmp_path: Path
+) -> None:
+    from tools._replicate_data import InputError, split_articles
+
+    train, _, search = split_articles(tiny_squad, ["A6", "A7"], tmp_path / "data", ["A4"])
+    assert search is not None and [a["title"] for a in json.loads(search.read_text())["data"]] == ["A4"]
+    assert len(json.loads(train.read_text())["data"]) == 5  # A0..A3, A5
+    with pytest.raises(InputError, match=r"--search-articles: A6 also held out"):
+        split_articles(tiny_squad, ["A6", "A7"], tmp_path / "other", ["A6"])
+    with pytest.raises(InputError, match=r"--output: .* was made with another split"):
+        split_articles(tiny_squad, ["A6", "A7"], tmp_path / "data")  # no search split: another train.json
+    assert len(json.loads(train.read_text())["data"]) == 5  # nothing overwritten
