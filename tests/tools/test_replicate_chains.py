@@ -211,3 +211,33 @@ def test_the_search_split_is_disjoint_and_a_run_directory_keeps_its_split(
     with pytest.raises(InputError, match=r"--output: .* was made with another split"):
         split_articles(tiny_squad, ["A6", "A7"], tmp_path / "data")  # no search split: another train.json
     assert len(json.loads(train.read_text())["data"]) == 5  # nothing overwritten
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            ["--chain", "deploy", "--int8-schemes", "s8,int4"],
+            "--int8-schemes / --fallback-scheme: 'int4'; known: s8",
+        ),
+        (
+            ["--chain", "heads", "--stop-after", "lengthdrop"],
+            "--stop-after 'lengthdrop': the heads chain's stages are",
+        ),
+        (["--chain", "deploy", "--search-file", "x.json"], "--search-file goes with --train/--eval"),
+        (["--chain", "heads", "--head-seeds", "1,1"], "--head-seeds '1,1': give distinct seeds"),
+        (["--chain", "deploy", "--keep-f1", "1.5"], "--keep-f1 must be in (0.0, 1.0], got 1.5"),
+    ],
+)
+def test_bad_chain_options_exit_2_with_one_message(
+    tiny_encoder: Path,
+    tiny_squad: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    extra: list[str],
+    message: str,
+) -> None:
+    assert main(_args(tiny_encoder, tiny_squad, tmp_path / "run", *extra)) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "run" / "teacher").exists()
