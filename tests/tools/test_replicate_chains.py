@@ -56,7 +56,15 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
         "48",
     ]
     deploy += ["--int8-schemes", "s8-per-channel,static-minmax", "--fallback-scheme", "static-minmax"]
-    deploy += ["--calibration-windows", "4", "--subnetwork-weight", "0.5", "--int8-budget", "0"]
+    deploy += [
+        "--calibration-windows",
+        "4",
+        "--subnetwork-weight",
+        "0.5",
+        "--int8-budget",
+        "0",
+        "--deploy-control",
+    ]
     assert main(_args(tiny_encoder, tiny_squad, out, *deploy)) == 0
     printed = capsys.readouterr().out
     assert printed.count("finished before: skipped") == 1  # the teacher
@@ -64,6 +72,11 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
     config = (where / "lengthdrop" / "config.yaml").read_text()
     assert "subnetwork_weight: 0.5" in config and "layer_dropout_prob: 0.2" in config
     assert "Teacher" in config and str(out / "teacher" / "model") in config
+    control = yaml.safe_load(
+        (where / "control" / "config.yaml").read_text()
+    )  # the same epochs, no LengthDrop
+    assert [c["class_path"].rsplit(".", 1)[1] for c in control["trainer"]["callbacks"]] == ["LastCheckpoint"]
+    assert control["trainer"]["gradient_clip_val"] == 1.0
     # the search ran on A4, A5 (not the held-out articles) and its front was scored on A6, A7
     spec = (where / "search" / "spec.yaml").read_text()
     assert (
@@ -78,7 +91,7 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
     rows = {r["name"]: r for r in summary["front"]["rows"]}
     lengths = [n for n in rows if n.startswith("lengthdrop-fp32-len")]
     assert len(lengths) == len(front)
-    expected = {"teacher-fp32", "lengthdrop-fp32", *lengths}
+    expected = {"teacher-fp32", "control-fp32", "lengthdrop-fp32", *lengths}
     for suffix in ("", "-len"):
         expected |= {f"lengthdrop-s8-per-channel{suffix}", f"lengthdrop-static-minmax{suffix}"}
         expected.add(f"lengthdrop-static-minmax-fallback{suffix}")
@@ -108,7 +121,7 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
 
     # a second run finds everything finished and prints the same front
     assert main(_args(tiny_encoder, tiny_squad, out, *deploy)) == 0
-    assert capsys.readouterr().out.count("finished before: skipped") == 5
+    assert capsys.readouterr().out.count("finished before: skipped") == 6
     assert json.loads((where / "results.json").read_text())["front"] == summary["front"]
 
 
