@@ -141,5 +141,7 @@ def split_articles(
                 f"--output: {out_dir.parent} was made with another split ({path} differs): its finished stages "
                 "trained on that one; give the same articles, or another --output"
             )
-        path.write_text(text, encoding="utf-8")
+        tmp = path.with_name(f".{path.name}.tmp")  # replaced whole or not at all
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
     return out_dir / "train.json", out_dir / "heldout.json", (out_dir / "search.json") if search else None

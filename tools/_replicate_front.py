@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lit_distill.atomic_write import write_text
 from tools._replicate_settings import RunSettings
 
 __all__ = ["deploy_goals", "front_stage", "front_table", "goals_text", "plot_front"]
@@ -84,7 +85,7 @@ def front_stage(run: RunSettings, results: dict[str, Any], threads: int | None) 
     from lit_distill.callbacks.result_rows import write_rows
 
     write_rows([{k: v for k, v in r.items() if k != "directory"} for r in rows], None, out / "front.csv")
-    (out / "front.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_text(out / "front.json", json.dumps(summary, indent=2) + "\n")
     summary["plot"] = plot_front(rows, out / "front.png")
     return summary
 

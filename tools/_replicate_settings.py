@@ -181,7 +181,10 @@ def _positive(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    for name in ("batch_size", "bench_repeats", "threads", "epochs", "search_trials", "calibration_windows"):
+    for name in (
+        *("batch_size", "bench_repeats", "threads", "epochs", "teacher_epochs"),
+        *("search_trials", "calibration_windows"),
+    ):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -260,6 +263,8 @@ def settings(args: argparse.Namespace) -> RunSettings:
         for name in ("teacher", "student", "id", "pd", "lengthdrop", "deploy_lengthdrop", "prune"):
             overrides[f"{name}_epochs"] = args.epochs
         overrides["prune_steps"] = max(1, args.epochs - 1)  # the gradual run trains at its final shape last
+    if args.teacher_epochs is not None:
+        overrides["teacher_epochs"] = args.teacher_epochs
     if args.search_trials is not None:
         overrides["search_trials"] = args.search_trials
     profile = replace(profile, **overrides)

@@ -35,6 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lit_distill.atomic_write import write_text  # noqa: E402
 from tools._replicate_chains import (  # noqa: E402
     CHAINS,
     chain_stages,
@@ -105,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=None, help="override the profile's")
     p.add_argument("--bench-repeats", type=int, default=None, help="override the profile's")
     p.add_argument("--epochs", type=int, default=None, help="smoke runs: this many epochs for every stage")
+    p.add_argument(
+        "--teacher-epochs",
+        type=int,
+        default=None,
+        help="the teacher stage's epochs (after --epochs; the SQuAD 2.0 runs: 4, docs/replication.md)",
+    )
     p.add_argument(
         "--stop-after", default=None, metavar="STAGE", help="run the stages up to this one (e.g. teacher)"
     )
@@ -249,7 +256,7 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
 def _write(run: RunSettings, summary: dict[str, Any]) -> None:
     from lit_distill.callbacks.result_rows import write_rows
 
-    (run.out / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_text(run.out / "results.json", json.dumps(summary, indent=2, default=str) + "\n")
     write_rows(summary["models"], None, run.out / "results.csv")
     write_rows(summary["length_curve"], None, run.out / "length_curve.csv")
 
@@ -282,7 +289,7 @@ def _finish(
         text, where = heads_table(summary), run.out / "heads"
     summary.update(settings=meta, wall_time_s=wall)
     where.mkdir(parents=True, exist_ok=True)
-    (where / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_text(where / "results.json", json.dumps(summary, indent=2, default=str) + "\n")
     if "models" in summary:
         write_rows(summary["models"], None, where / "results.csv")
     print(text)
@@ -332,9 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2 if err.code == 2 else 1
         result["wall_time_s"] = round(time.perf_counter() - start, 1)
         done.parent.mkdir(parents=True, exist_ok=True)
-        tmp = done.with_name(".result.json.tmp")
-        tmp.write_text(json.dumps(result, indent=2) + "\n")
-        tmp.replace(done)
+        write_text(done, json.dumps(result, indent=2) + "\n")
         results[stage] = result
         score = f", EM {result['exact']:.2f} F1 {result['f1']:.2f}" if "f1" in result else ""
         print(f"{prefix} done in {result['wall_time_s']:.0f} s{score}", flush=True)

@@ -80,7 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--eval-file", default=None, metavar="SQUAD.json", help="evaluate the artifact on this file"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier export in --output (written beside it and swapped in at the end; never "
+        "the model's own directory, the working directory or a parent of them)",
+    )
     parser.add_argument(
         "--push-to-hub", default=None, metavar="REPO_ID", help="upload the directory to the Hub"
     )

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from lit_distill.checkpoint_files import load_checkpoint
 from lit_distill.export.errors import ExportInputError
 from lit_distill.models.loading import OWN_CONFIG, load_tokenizer
 from lit_distill.models.qa_model import QAModel
@@ -53,7 +52,7 @@ class ExportSource:
 
 def _checkpoint_tokenizer_name(path: Path) -> str | None:
     """The datamodule's ``tokenizer`` recorded in a Lightning checkpoint, if any."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    checkpoint = load_checkpoint(path, "MODEL")  # verified and read without unpickling code
     hparams = checkpoint.get("datamodule_hyper_parameters") or {}
     name = hparams.get("tokenizer") if isinstance(hparams, dict) else None
     return str(name) if name else None
