@@ -9,8 +9,8 @@ After the teacher and LengthDrop on it (ordinary ``fit`` stages, :mod:`tools._re
   (``DeployedLatency``); then ``search holdout`` scores the front on the held-out articles;
 * ``<tag>/artifacts``: ``python -m lit_distill export`` of every artifact of the deployment
   front, each scored by itself on the held-out articles: the teacher and the LengthDrop
-  model in fp32 at full length, the LengthDrop model with every front configuration (fp32),
-  and INT8 (each scheme asked for, and one scheme again with the sensitivity fallback) at
+  model in fp32 at full length, the LengthDrop model with every front configuration and with
+  a hand-picked curve (``fixed_steps``, for comparison; fp32), and INT8 (each scheme asked for, and one scheme again with the sensitivity fallback) at
   full length and at the chosen configuration: the fastest front point whose search-split
   F1 keeps ``keep_f1`` of the full-length model's search-split F1 (chosen without the
   held-out articles).
@@ -28,6 +28,7 @@ from typing import Any
 from tools._replicate_commands import lit_distill, write_config
 from tools._replicate_results import model_card_metrics, model_shape
 from tools._replicate_settings import RunSettings
+from tools._replicate_stages import length_curve
 
 __all__ = ["Artifact", "artifacts_stage", "choose_config", "eval_windows", "search_stage"]
 
@@ -250,6 +251,12 @@ def artifacts_stage(
         row.update(search_f1=point["search_f1"], search_holdout_f1=point["holdout_f1"], front_index=i)
         lengths.append(row)
     rows += lengths
+    layers = model_shape(_model_dir(run, "lengthdrop"))["layers"]
+    for k, config in enumerate(length_curve(layers, d.fixed_steps)):
+        row = _export(
+            run, Artifact(f"lengthdrop-fp32-fixed{k}", "lengthdrop", tuple(config)), threads, in_process
+        )
+        rows.append({**row, "label": row["label"] + " (fixed)"})
     chosen = choose_config(front, float(full_search["f1"]), d.keep_f1)
     configs: list[tuple[str, tuple[float, ...] | None]] = [("", None)]
     if chosen is not None:

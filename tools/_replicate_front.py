@@ -123,6 +123,7 @@ def deploy_goals(rows: list[dict[str, Any]], chosen: list[float] | None) -> dict
             "name": best["name"],
             "f1_share": best["f1"] / full["f1"] if full["f1"] else None,
             "speedup_vs_full": full["latency_ms"] / best["latency_ms"],
+            "searched": "-fixed" not in best["name"],
         },
     }
     int8 = [r for r in rows if r["scheme"] is not None and r["f1_vs_own_fp32"] is not None]

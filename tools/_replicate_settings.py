@@ -124,6 +124,8 @@ class DeploySettings:
         int8_budget: the fallback's budget in F1 points.
         calibration_windows: training windows static INT8 calibrates on.
         seq_length: tokens per window when evaluating and timing the artifacts (batch 1).
+        fixed_steps: the hand-picked curve exported beside the searched front (fp32): layer ``i``
+            keeps ``1 - step * (i + 1)``, as the main chain's Drop-and-Restore curve.
     """
 
     subnetwork_weight: float = 1.0
@@ -139,6 +141,7 @@ class DeploySettings:
     int8_budget: float = 1.0
     calibration_windows: int = 128
     seq_length: int = 384
+    fixed_steps: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.25)
 
     @property
     def tag(self) -> str:
@@ -290,6 +293,7 @@ def settings(args: argparse.Namespace) -> RunSettings:
         int8_budget=args.int8_budget,
         calibration_windows=args.calibration_windows,
         seq_length=args.deploy_seq_length,
+        fixed_steps=_steps(args.fixed_steps),
     )
     if profile.doc_stride >= profile.max_seq_length:
         raise InputError(
@@ -309,6 +313,16 @@ def settings(args: argparse.Namespace) -> RunSettings:
         teacher_layers=layers,
         deploy=deploy,
     )
+
+
+def _steps(value: str) -> tuple[float, ...]:
+    try:
+        steps = tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise InputError(f"--fixed-steps {value!r}: expected numbers like 0.05,0.1,0.2") from None
+    if any(not 0 < v < 1 for v in steps):
+        raise InputError(f"--fixed-steps {value!r}: each step must be in (0, 1)")
+    return steps
 
 
 def _titles(value: str) -> list[str]:

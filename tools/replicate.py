@@ -133,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--search-file", help="with --train/--eval: the SQuAD file the lengths are searched on")
     d.add_argument("--search-trials", type=int, default=None, help="length-search trials (profile: 40 / 150)")
+    d.add_argument(
+        "--fixed-steps",
+        default="0.05,0.1,0.15,0.2,0.25",
+        help="hand-picked length curve exported beside the searched front (empty: none)",
+    )
     d.add_argument("--search-min-ratio", type=float, default=0.2, help="least share of tokens a layer keeps")
     d.add_argument("--keep-f1", type=float, default=0.97, help="share of full F1 the chosen lengths keep")
     d.add_argument(

@@ -56,6 +56,7 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
         "48",
     ]
     deploy += ["--int8-schemes", "s8-per-channel,static-minmax", "--fallback-scheme", "static-minmax"]
+    deploy += ["--fixed-steps", "0.2"]  # one hand-picked configuration beside the searched ones
     deploy += [
         "--calibration-windows",
         "4",
@@ -91,7 +92,7 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
     rows = {r["name"]: r for r in summary["front"]["rows"]}
     lengths = [n for n in rows if n.startswith("lengthdrop-fp32-len")]
     assert len(lengths) == len(front)
-    expected = {"teacher-fp32", "control-fp32", "lengthdrop-fp32", *lengths}
+    expected = {"teacher-fp32", "control-fp32", "lengthdrop-fp32", "lengthdrop-fp32-fixed0", *lengths}
     for suffix in ("", "-len"):
         expected |= {f"lengthdrop-s8-per-channel{suffix}", f"lengthdrop-static-minmax{suffix}"}
         expected.add(f"lengthdrop-static-minmax-fallback{suffix}")
@@ -101,6 +102,7 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
         assert (Path(row["directory"]) / "model.onnx").is_file()
         # every artifact was scored by itself on the 12 held-out questions (its model card says so)
         assert "heldout.json" in (Path(row["directory"]) / "README.md").read_text()
+    assert rows["lengthdrop-fp32-fixed0"]["length_config"] == [0.8, 0.6, 0.4, 0.2]  # 1 - 0.2 (i + 1)
     chosen = summary["front"]["chosen"]
     assert rows["lengthdrop-static-minmax-len"]["length_config"] == chosen
     assert rows["lengthdrop-s8-per-channel"]["f1_vs_own_fp32"] == pytest.approx(
