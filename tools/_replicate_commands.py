@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from tools._replicate_results import model_card_metrics
-from tools._replicate_stages import RunSettings
+from tools._replicate_settings import RunSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +58,9 @@ def lit_distill(argv: list[str], stage: str, log: Path, in_process: bool) -> Non
 def write_config(config: dict[str, Any], where: Path, name: str) -> Path:
     where.mkdir(parents=True, exist_ok=True)
     path = where / name
-    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    from lit_distill.atomic_write import write_text
+
+    write_text(path, yaml.safe_dump(config, sort_keys=False))
     return path
 
 

@@ -6,7 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-__all__ = ["InputError", "check_encoder", "check_squad_file", "split_by_article", "squad_version"]
+__all__ = [
+    "InputError",
+    "check_encoder",
+    "check_squad_file",
+    "split_articles",
+    "split_by_article",
+    "squad_version",
+]
 
 
 class InputError(Exception):
@@ -82,25 +89,59 @@ def check_encoder(directory: Path) -> int:
 
 
 def split_by_article(source: Path, heldout: list[str], out_dir: Path) -> tuple[Path, Path]:
-    """Write ``train.json`` (every other article) and ``heldout.json`` (``heldout`` articles) of ``source``.
+    """Write ``train.json`` and ``heldout.json`` (the ``heldout`` articles) of ``source``; see :func:`split_articles`."""
+    train, held, _ = split_articles(source, heldout, out_dir)
+    return train, held
+
+
+def split_articles(
+    source: Path, heldout: list[str], out_dir: Path, search: list[str] | None = None
+) -> tuple[Path, Path, Path | None]:
+    """Write ``train.json``, ``heldout.json`` (``heldout`` articles) and ``search.json`` (``search`` ones) of ``source``.
+
+    Training gets every article in neither list. A file already in ``out_dir`` with other
+    content (the run directory was made with another split) is an error, not overwritten:
+    its finished stages were trained on it.
 
     Raises:
-        InputError: ``source`` is not a SQuAD file, or a held-out article is not in it.
+        InputError: ``source`` is not a SQuAD file, an article is not in it or in both lists,
+            nothing is left to train on, or ``out_dir`` holds another split.
     """
     data = check_squad_file(source, "--split-from")
     titles = [a.get("title") for a in data["data"]]
-    missing = [t for t in heldout if t not in titles]
-    if missing:
+    search = search or []
+    for option, chosen in (("--heldout-articles", heldout), ("--search-articles", search)):
+        missing = [t for t in chosen if t not in titles]
+        if missing:
+            raise InputError(
+                f"{option}: {', '.join(missing)} not in {source}; its articles: "
+                + ", ".join(str(t) for t in titles)
+            )
+    both = sorted(set(heldout) & set(search))
+    if both:
         raise InputError(
-            f"--heldout-articles: {', '.join(missing)} not in {source}; its articles: "
-            + ", ".join(str(t) for t in titles)
+            f"--search-articles: {', '.join(both)} also held out; the search split must be disjoint"
         )
-    if len(set(heldout)) == len(titles):
+    if len(set(heldout) | set(search)) == len(titles):
         raise InputError(f"--heldout-articles holds out every article of {source}: nothing left to train on")
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = (out_dir / "train.json", out_dir / "heldout.json")
-    for path, keep in zip(paths, (False, True), strict=True):
+    parts = {"train.json": None, "heldout.json": set(heldout)}
+    if search:
+        parts["search.json"] = set(search)
+    taken = set(heldout) | set(search)
+    for name, keep in parts.items():
         part = {k: v for k, v in data.items() if k != "data"}
-        part["data"] = [a for a in data["data"] if (a.get("title") in heldout) == keep]
-        path.write_text(json.dumps(part), encoding="utf-8")
-    return paths
+        part["data"] = [
+            a for a in data["data"] if (a.get("title") in keep if keep else a.get("title") not in taken)
+        ]
+        text = json.dumps(part)
+        path = out_dir / name
+        if path.is_file() and path.read_text(encoding="utf-8") != text:
+            raise InputError(
+                f"--output: {out_dir.parent} was made with another split ({path} differs): its finished stages "
+                "trained on that one; give the same articles, or another --output"
+            )
+        tmp = path.with_name(f".{path.name}.tmp")  # replaced whole or not at all
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    return out_dir / "train.json", out_dir / "heldout.json", (out_dir / "search.json") if search else None

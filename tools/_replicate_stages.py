@@ -1,4 +1,4 @@
-"""Profiles and the ``python -m lit_distill`` configurations of each stage of tools/replicate.py.
+"""The ``python -m lit_distill`` configurations of each stage of tools/replicate.py.
 
 Every training stage is an ordinary ``fit`` configuration (written to ``<stage>/config.yaml``
 so that it can be rerun by hand); the evaluation stages are ``validate`` runs of the same data
@@ -8,106 +8,18 @@ with :class:`~lit_distill.callbacks.length_eval.LengthConfigEvaluator`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tools._replicate_settings import DeploySettings, RunSettings
+
 __all__ = [
-    "PROFILES",
-    "Profile",
-    "RunSettings",
-    "every_other_layer",
+    "count_parameters",
     "fit_config",
+    "head_seed_stages",
     "length_curve",
     "validate_config",
 ]
-
-
-@dataclass(frozen=True)
-class Profile:
-    """Hyper-parameters of one profile (see docs/replication.md for where each comes from)."""
-
-    accelerator: str
-    max_seq_length: int
-    doc_stride: int
-    batch_size: int
-    eval_batch_size: int
-    teacher_lr: float
-    teacher_epochs: int
-    student_lr: float
-    student_epochs: int  # DistilBERT-style with and without distillation, and the pruned students
-    id_epochs: int
-    pd_epochs: int
-    lengthdrop_lr: float
-    lengthdrop_epochs: int
-    prune_amount: float
-    bench_batch_size: int
-    bench_repeats: int
-
-
-PROFILES: dict[str, Profile] = {
-    # ~2,000 questions on 2 CPU cores. The teacher recipe was measured on the real MiniLM
-    # (held-out EM 43.8 / F1 57.9); the later stages get one epoch each to fit the budget.
-    "cpu": Profile(
-        accelerator="cpu",
-        max_seq_length=256,
-        doc_stride=128,
-        batch_size=16,
-        eval_batch_size=64,
-        teacher_lr=1.5e-4,
-        teacher_epochs=2,
-        student_lr=1.5e-4,
-        student_epochs=1,
-        id_epochs=1,
-        pd_epochs=1,
-        lengthdrop_lr=5e-5,
-        lengthdrop_epochs=1,
-        prune_amount=0.5,
-        bench_batch_size=8,
-        bench_repeats=10,
-    ),
-    # The papers' schedules: teacher 3 epochs (BERT on SQuAD: 2-3), DistilBERT-style students
-    # 3 epochs, TinyBERT task distillation ID 10 + PD 3 epochs, LAT's LengthDrop 5 epochs.
-    "gpu": Profile(
-        accelerator="auto",
-        max_seq_length=384,
-        doc_stride=128,
-        batch_size=32,
-        eval_batch_size=128,
-        teacher_lr=1e-4,
-        teacher_epochs=3,
-        student_lr=1e-4,
-        student_epochs=3,
-        id_epochs=10,
-        pd_epochs=3,
-        lengthdrop_lr=3e-5,
-        lengthdrop_epochs=5,
-        prune_amount=0.5,
-        bench_batch_size=8,
-        bench_repeats=20,
-    ),
-}
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """What one replication run trains on and where it writes."""
-
-    profile: Profile
-    out: Path
-    train_file: str
-    eval_file: str
-    encoder: str
-    version: str  # "1.1" | "2.0"
-    seed: int
-    student_layers: list[int]
-    limit_train_batches: int | None = None  # smoke runs: batches per epoch
-    limit_eval_batches: int | None = None
-
-
-def every_other_layer(num_layers: int) -> list[int]:
-    """Every other teacher layer, ending at the last one: 6 -> [1, 3, 5], 2 -> [1]."""
-    return list(range(num_layers - 1, -1, -2))[::-1]
 
 
 def length_curve(
@@ -134,6 +46,21 @@ def _data(run: RunSettings) -> dict[str, Any]:
             "cache_dir": str(run.out / "cache" / "features"),
         },
     }
+
+
+def head_seed_stages(seed: int, run_seed: int) -> tuple[str, str]:
+    """The head-pruning stages of one seed: ``prune_importance`` / ``prune_random`` for the run's own
+    seed (the stages of the main chain), ``prune_importance_s43`` / ``prune_random_s43`` for another."""
+    suffix = "" if seed == run_seed else f"_s{seed}"
+    return f"prune_importance{suffix}", f"prune_random{suffix}"
+
+
+def _stage_seed(stage: str, run: RunSettings) -> int:
+    """The seed of a stage: ``_s43`` at the end of a head-pruning stage's name, else the run's."""
+    head, _, tail = stage.rpartition("_s")
+    if head in ("prune_importance", "prune_random") and tail.isdigit():
+        return int(tail)
+    return run.seed
 
 
 def _trainer(run: RunSettings, stage: str, epochs: int, callbacks: list[dict[str, Any]]) -> dict[str, Any]:
@@ -210,7 +137,9 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
     """The ``fit`` configuration of a training stage.
 
     Stages: ``teacher``, ``distilbert_kd``, ``distilbert_nokd``, ``tinybert_id``, ``tinybert_pd``,
-    ``lengthdrop``, ``prune_importance``, ``prune_random``.
+    ``lengthdrop``, ``prune_importance``, ``prune_random`` (and ``prune_importance_s43`` ... for
+    other seeds), ``prune_oneshot``, ``prune_gradual``, ``prune_control`` (structured pruning),
+    ``<deploy tag>/lengthdrop`` and ``<deploy tag>/control`` (the deployment chain).
     """
     p = run.profile
     callbacks: list[dict[str, Any]] = []
@@ -223,22 +152,36 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
     elif stage in ("distilbert_kd", "distilbert_nokd"):
         model = _distilbert(run, 0.5 if stage == "distilbert_kd" else 0.0)
         lr, epochs = p.student_lr, p.student_epochs
-    elif stage in ("prune_importance", "prune_random"):
+    elif stage.startswith(("prune_importance", "prune_random")):
         model = _distilbert(run, 0.5)
         lr, epochs = p.student_lr, p.student_epochs
-        strategy = stage.split("_", 1)[1]
+        strategy = stage.split("_")[1]
         callbacks.append(
             {
                 "class_path": "lit_distill.callbacks.head_pruning.HeadPruning",
                 "init_args": {
                     "strategy": strategy,
                     "amount": p.prune_amount,
-                    "seed": run.seed,
+                    "seed": _stage_seed(stage, run),
                     "importance_batches": 32,
                     "when": "fit_start",
                 },
             }
         )
+    elif stage in ("prune_gradual", "prune_oneshot", "prune_control"):
+        model = _distilbert(run, 0.5)
+        model["init_args"]["student_layers"] = list(range(run.teacher_layers))  # a copy of the teacher
+        lr, epochs = p.prune_lr, p.prune_epochs
+        if stage != "prune_control":
+            callbacks.append(_structured_pruning(run, p.prune_steps if stage == "prune_gradual" else 0))
+    elif stage in (f"{run.deploy.tag}/lengthdrop", f"{run.deploy.tag}/control"):
+        model = {
+            "class_path": "lit_distill.modules.Teacher",
+            "init_args": {"model": str(run.out / "teacher" / "model")},
+        }
+        lr, epochs = p.lengthdrop_lr, p.deploy_lengthdrop_epochs
+        if stage.endswith("/lengthdrop"):
+            callbacks.append(_length_drop(run.deploy))
     elif stage == "tinybert_id":
         model = _tinybert(run, stage)
         lr, epochs = p.student_lr, p.id_epochs
@@ -263,7 +206,7 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
         raise ValueError(f"unknown stage {stage!r}")
     model["init_args"].update(_optim(lr, run, stage))
     config: dict[str, Any] = {
-        "seed_everything": run.seed,
+        "seed_everything": _stage_seed(stage, run),
         "trainer": _trainer(run, stage, epochs, callbacks),
         "model": model,
         "data": _data(run),
@@ -271,9 +214,41 @@ def fit_config(run: RunSettings, stage: str) -> dict[str, Any]:
     if stage == "tinybert_id":
         config["trainer"]["limit_val_batches"] = 0  # the QA head is not trained in ID
         config["model"]["init_args"].pop("export_dir")  # PD starts from the checkpoint
-    if stage == "lengthdrop":
-        config["trainer"]["gradient_clip_val"] = 1.0  # LAT's max_grad_norm
+    if stage == "lengthdrop" or stage.startswith(f"{run.deploy.tag}/"):
+        config["trainer"]["gradient_clip_val"] = 1.0  # LAT's max_grad_norm (the control: the same schedule)
     return config
+
+
+def _length_drop(deploy: DeploySettings) -> dict[str, Any]:
+    """LAT's LengthDrop on the teacher, with the ablation's sub-network weight and LayerDrop."""
+    return {
+        "class_path": "lit_distill.callbacks.length_drop.LengthDrop",
+        "init_args": {
+            "num_sandwich": 2,
+            "length_drop_ratio_bound": 0.2,
+            "layer_dropout_prob": deploy.layer_drop,
+            "full_layer_dropout": deploy.full_layer_drop,
+            "subnetwork_weight": deploy.subnetwork_weight,
+            "length_unit": "ratio",  # batches are padded to their longest feature
+        },
+    }
+
+
+def _structured_pruning(run: RunSettings, steps: int) -> dict[str, Any]:
+    """Half of the encoder FLOPs from heads and FFN neurons: gradually over ``steps`` epochs, or one-shot (0)."""
+    return {
+        "class_path": "lit_distill.callbacks.structured_pruning.StructuredPruning",
+        "init_args": {
+            "strategy": "importance",
+            "target": run.profile.prune_amount,
+            "target_metric": "flops",
+            "target_parts": "both",
+            "seq_length": run.profile.max_seq_length,
+            "epochs": steps,
+            "seed": run.seed,
+            "importance_batches": 16,
+        },
+    }
 
 
 def validate_config(

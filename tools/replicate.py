@@ -1,12 +1,18 @@
 """Replicate the whole lit_distill chain on real SQuAD with one command, resumably.
 
-teacher fine-tuning -> DistilBERT-style student with and without distillation (same student,
+``--chain distill`` (default): teacher fine-tuning -> DistilBERT-style student with and without distillation (same student,
 same schedule) -> TinyBERT-style ID + PD -> Drop-and-Restore curve before and after a
 LengthDrop epoch -> head pruning by importance and at random -> speed of every model -> the
 INT8 ONNX artifact. Each stage is an ordinary ``python -m lit_distill fit/validate/bench/export``
 run whose configuration is kept in ``OUT/<stage>/``; a finished stage (``result.json``) is
 skipped and an interrupted ``fit`` resumes from its ``last.ckpt``. Prints one table and writes
 ``OUT/results.json``, ``OUT/results.csv`` and ``OUT/length_curve.csv``.
+
+``--chain deploy``: the teacher -> LengthDrop on it -> a searched length configuration ->
+INT8 ONNX, and one deployment front (``OUT/deploy/front.csv``, ``front.json``, ``front.png``).
+``--chain pruning``: structured pruning of the teacher to half its encoder FLOPs with
+distillation, gradual against one-shot. ``--chain heads``: head pruning by importance against
+random over ``--head-seeds``. Each chain shares the run directory's teacher and data.
 
     python tools/replicate.py --profile cpu --encoder MODEL_DIR --output runs/replicate \\
         --split-from ../shared/squad/dev-v1.1-style-half.json \\
@@ -22,21 +28,29 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lit_distill.atomic_write import write_text  # noqa: E402
+from tools._replicate_chains import (  # noqa: E402
+    CHAINS,
+    chain_stages,
+    deploy_summary,
+    heads_summary,
+    heads_table,
+    pruning_summary,
+    pruning_table,
+)
 from tools._replicate_commands import StageFailed, int8_stage, lit_distill, speed_stage, write_config  # noqa: E402
 from tools._replicate_data import (  # noqa: E402
     InputError,
-    check_encoder,
-    check_squad_file,
-    split_by_article,
-    squad_version,
 )
+from tools._replicate_deploy import artifacts_stage, search_stage  # noqa: E402
+from tools._replicate_front import front_stage  # noqa: E402
 from tools._replicate_results import (  # noqa: E402
     fit_metrics,
     goals,
@@ -44,15 +58,8 @@ from tools._replicate_results import (  # noqa: E402
     model_shape,
     tables,
 )
-from tools._replicate_stages import (  # noqa: E402
-    PROFILES,
-    RunSettings,
-    count_parameters,
-    every_other_layer,
-    fit_config,
-    length_curve,
-    validate_config,
-)
+from tools._replicate_settings import PROFILES, RunSettings, head_seeds, settings  # noqa: E402
+from tools._replicate_stages import count_parameters, fit_config, length_curve, validate_config  # noqa: E402
 
 FIT_STAGES = ("teacher", "distilbert_kd", "distilbert_nokd", "tinybert_id", "tinybert_pd")
 ALL_STAGES: tuple[str, ...] = (
@@ -106,86 +113,52 @@ def build_parser() -> argparse.ArgumentParser:
         help="the teacher stage's epochs (after --epochs; the SQuAD 2.0 runs: 4, docs/replication.md)",
     )
     p.add_argument(
-        "--stop-after", choices=ALL_STAGES, default=None, help="run the stages up to this one (e.g. teacher)"
+        "--stop-after", default=None, metavar="STAGE", help="run the stages up to this one (e.g. teacher)"
     )
     p.add_argument("--in-process", action="store_true", help="run the stages in this process (tests)")
-    return p
-
-
-def _positive(args: argparse.Namespace) -> None:
-    for name in ("limit_train_batches", "limit_eval_batches", "max_seq_length", "doc_stride"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    for name in ("batch_size", "bench_repeats", "threads", "epochs", "teacher_epochs"):
-        value = getattr(args, name)
-        if value is not None and value < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-
-
-def settings(args: argparse.Namespace) -> RunSettings:
-    """Check the inputs and build the run's settings (raises :class:`InputError`)."""
-    _positive(args)
-    out = Path(args.output).resolve()
-    layers = check_encoder(Path(args.encoder))
-    if args.split_from:
-        if args.train or args.eval:
-            raise InputError(
-                "give either --split-from (with --heldout-articles) or --train and --eval, not both"
-            )
-        if not args.heldout_articles:
-            raise InputError("--split-from needs --heldout-articles (comma-separated article titles)")
-        heldout = [t.strip() for t in args.heldout_articles.split(",") if t.strip()]
-        train_path, eval_path = split_by_article(Path(args.split_from), heldout, out / "data")
-    else:
-        if not args.train or not args.eval:
-            raise InputError("give --train and --eval (SQuAD files), or --split-from with --heldout-articles")
-        train_path, eval_path = Path(args.train).resolve(), Path(args.eval).resolve()
-    version = squad_version(check_squad_file(train_path, "--train"), check_squad_file(eval_path, "--eval"))
-    if args.student_layers:
-        try:
-            student_layers = [int(v) for v in args.student_layers.split(",")]
-        except ValueError:
-            raise InputError(
-                f"--student-layers {args.student_layers!r}: expected integers like 1,3,5"
-            ) from None
-        bad = [v for v in student_layers if not 0 <= v < layers]
-        if bad or not student_layers or len(student_layers) >= layers:
-            raise InputError(
-                f"--student-layers {args.student_layers}: need fewer than {layers} distinct layers in 0..{layers - 1}"
-            )
-    else:
-        student_layers = every_other_layer(layers)
-    profile = PROFILES[args.profile]
-    overrides = {
-        k: getattr(args, k)
-        for k in ("max_seq_length", "doc_stride", "batch_size")
-        if getattr(args, k) is not None
-    }
-    if args.bench_repeats is not None:
-        overrides["bench_repeats"] = args.bench_repeats
-    if args.epochs is not None:
-        for name in ("teacher", "student", "id", "pd", "lengthdrop"):
-            overrides[f"{name}_epochs"] = args.epochs
-    if args.teacher_epochs is not None:
-        overrides["teacher_epochs"] = args.teacher_epochs
-    profile = replace(profile, **overrides)
-    if profile.doc_stride >= profile.max_seq_length:
-        raise InputError(
-            f"--doc-stride {profile.doc_stride} must be < --max-seq-length {profile.max_seq_length}"
-        )
-    return RunSettings(
-        profile=profile,
-        out=out,
-        train_file=str(train_path),
-        eval_file=str(eval_path),
-        encoder=str(Path(args.encoder).resolve()),
-        version=version,
-        seed=args.seed,
-        student_layers=student_layers,
-        limit_train_batches=args.limit_train_batches,
-        limit_eval_batches=args.limit_eval_batches,
+    p.add_argument("--chain", choices=CHAINS, default="distill", help="which chain to run (default distill)")
+    d = p.add_argument_group("--chain deploy")
+    d.add_argument(
+        "--subnetwork-weight", type=float, default=1.0, help="LengthDrop sub-network weight (1: LAT)"
     )
+    d.add_argument(
+        "--layer-drop", type=float, default=0.2, help="LengthDrop's LayerDrop probability (0.2: LAT)"
+    )
+    d.add_argument(
+        "--full-layer-drop", action="store_true", help="LayerDrop in the full model's pass too (LAT)"
+    )
+    d.add_argument("--deploy-control", action="store_true", help="also the same epochs without LengthDrop")
+    d.add_argument(
+        "--search-articles", help="with --split-from: articles taken out of training for the search"
+    )
+    d.add_argument("--search-file", help="with --train/--eval: the SQuAD file the lengths are searched on")
+    d.add_argument("--search-trials", type=int, default=None, help="length-search trials (profile: 40 / 150)")
+    d.add_argument(
+        "--fixed-steps",
+        default="0.05,0.1,0.15,0.2,0.25",
+        help="hand-picked length curve exported beside the searched front (empty: none)",
+    )
+    d.add_argument("--search-min-ratio", type=float, default=0.2, help="least share of tokens a layer keeps")
+    d.add_argument("--keep-f1", type=float, default=0.97, help="share of full F1 the chosen lengths keep")
+    d.add_argument(
+        "--int8-schemes",
+        default="s8-per-channel,static-minmax,static-percentile,static-entropy",
+        help="INT8 schemes exported at full length and at the chosen lengths (comma-separated)",
+    )
+    d.add_argument("--fallback-scheme", default="static-percentile", help="scheme exported with the fallback")
+    d.add_argument("--int8-budget", type=float, default=1.0, help="the fallback's budget in F1 points")
+    d.add_argument(
+        "--calibration-windows", type=int, default=128, help="training windows static INT8 calibrates on"
+    )
+    d.add_argument(
+        "--deploy-seq-length", type=int, default=384, help="tokens per window, evaluation and timing"
+    )
+    o = p.add_argument_group("--chain pruning / heads")
+    o.add_argument(
+        "--prune-control", action="store_true", help="pruning: also the unpruned copy, same epochs"
+    )
+    o.add_argument("--head-seeds", default=None, help="heads: comma-separated seeds (default SEED,43,44)")
+    return p
 
 
 def _validate(
@@ -229,7 +202,14 @@ def run_stage(
     run: RunSettings, stage: str, results: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
     """Run one stage and return its result (written to ``OUT/<stage>/result.json`` by the caller)."""
-    if stage in FIT_STAGES or stage in ("lengthdrop", "prune_importance", "prune_random"):
+    tag = run.deploy.tag
+    if stage == f"{tag}/search":
+        return search_stage(run, args.threads, args.in_process)
+    if stage == f"{tag}/artifacts":
+        return artifacts_stage(run, results, args.threads, args.in_process)
+    if stage == f"{tag}/front":
+        return front_stage(run, results, args.threads)
+    if stage not in ("lengths_before", "lengths_after", "speed", "int8"):
         return _fit(run, stage, args.in_process)
     if stage in ("lengths_before", "lengths_after"):
         return _curve(run, stage, args.in_process)
@@ -282,9 +262,46 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
 def _write(run: RunSettings, summary: dict[str, Any]) -> None:
     from lit_distill.callbacks.result_rows import write_rows
 
-    (run.out / "results.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    write_text(run.out / "results.json", json.dumps(summary, indent=2, default=str) + "\n")
     write_rows(summary["models"], None, run.out / "results.csv")
     write_rows(summary["length_curve"], None, run.out / "length_curve.csv")
+
+
+def _finish(
+    run: RunSettings, args: argparse.Namespace, stages: tuple[str, ...], results: dict[str, Any]
+) -> None:
+    """Write and print the chain's summary."""
+    wall = {s: results[s].get("wall_time_s") for s in stages if s in results}
+    meta = {**asdict(run), "out": str(run.out), "profile_name": args.profile, "chain": args.chain}
+    print()
+    if args.chain == "distill":
+        summary = assemble(run, results)
+        summary.update(settings=meta, wall_time_s=wall)
+        _write(run, summary)
+        print(tables(summary["models"], summary["length_curve"], run.version))
+        print(f"\ngoals: {json.dumps(summary['goals'])}")
+        print(f"wrote {run.out / 'results.json'}, results.csv and length_curve.csv")
+        return
+    from lit_distill.callbacks.result_rows import write_rows
+
+    if args.chain == "deploy":
+        summary, text = deploy_summary(run, results)
+        where = run.out / run.deploy.tag
+    elif args.chain == "pruning":
+        summary = pruning_summary(run, results, stages)
+        text, where = pruning_table(summary), run.out / "pruning"
+    else:
+        summary = heads_summary(run, results, head_seeds(args))
+        text, where = heads_table(summary), run.out / "heads"
+    summary.update(settings=meta, wall_time_s=wall)
+    where.mkdir(parents=True, exist_ok=True)
+    write_text(where / "results.json", json.dumps(summary, indent=2, default=str) + "\n")
+    if "models" in summary:
+        write_rows(summary["models"], None, where / "results.csv")
+    print(text)
+    if summary.get("goals") and args.chain != "deploy":  # the deploy table prints its goals itself
+        print(f"\ngoals: {json.dumps(summary['goals'])}")
+    print(f"wrote {where / 'results.json'}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -292,18 +309,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         run = settings(args)
+        stages = chain_stages(
+            args.chain, run, ALL_STAGES, {"prune_control": args.prune_control, "head_seeds": head_seeds(args)}
+        )
+        if args.stop_after is not None and args.stop_after not in stages:
+            raise InputError(
+                f"--stop-after {args.stop_after!r}: the {args.chain} chain's stages are {', '.join(stages)}"
+            )
     except InputError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     run.out.mkdir(parents=True, exist_ok=True)
     print(
-        f"replicate: profile {args.profile}, SQuAD {run.version}, student layers {run.student_layers}, output {run.out}",
+        f"replicate: chain {args.chain}, profile {args.profile}, SQuAD {run.version}, "
+        f"student layers {run.student_layers}, output {run.out}",
         flush=True,
     )
     results: dict[str, Any] = {}
-    for i, stage in enumerate(ALL_STAGES, 1):
+    width = max(17, *(len(s) for s in stages))
+    for i, stage in enumerate(stages, 1):
         done = run.out / stage / "result.json"
-        prefix = f"[{i:>2}/{len(ALL_STAGES)}] {stage:<17}"
+        prefix = f"[{i:>2}/{len(stages)}] {stage:<{width}}"
         if done.is_file():
             results[stage] = json.loads(done.read_text())
             print(f"{prefix} finished before: skipped", flush=True)
@@ -319,20 +345,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2 if err.code == 2 else 1
         result["wall_time_s"] = round(time.perf_counter() - start, 1)
         done.parent.mkdir(parents=True, exist_ok=True)
-        done.write_text(json.dumps(result, indent=2) + "\n")
+        write_text(done, json.dumps(result, indent=2) + "\n")
         results[stage] = result
         score = f", EM {result['exact']:.2f} F1 {result['f1']:.2f}" if "f1" in result else ""
         print(f"{prefix} done in {result['wall_time_s']:.0f} s{score}", flush=True)
         if stage == args.stop_after:
             break
-    summary = assemble(run, results)
-    summary["settings"] = {**asdict(run), "out": str(run.out), "profile_name": args.profile}
-    summary["wall_time_s"] = {s: results[s].get("wall_time_s") for s in ALL_STAGES if s in results}
-    _write(run, summary)
-    print()
-    print(tables(summary["models"], summary["length_curve"], run.version))
-    print(f"\ngoals: {json.dumps(summary['goals'])}")
-    print(f"wrote {run.out / 'results.json'}, results.csv and length_curve.csv")
+    _finish(run, args, stages, results)
     return 0
 
 

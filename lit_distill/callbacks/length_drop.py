@@ -21,7 +21,7 @@ from lightning.pytorch.callbacks import Callback
 from torch import Tensor
 from typing_extensions import override
 
-from lit_distill.checks import fraction, non_negative_int, one_of, positive_int
+from lit_distill.checks import finite_number, fraction, non_negative_int, one_of, positive_int
 from lit_distill.compression.inplace_kd import span_kl_full_to_sub
 from lit_distill.compression.length_sampling import SubNetwork, sample_layer_skips, sample_sandwich
 from lit_distill.user_errors import UserInputError
@@ -49,8 +49,9 @@ class LengthDrop(Callback):
     gradient flowing through the target distribution; this callback implements
     the distillation direction KL(full ‖ sub) instead.
 
-    Loss weights follow LAT: the full model's task loss and every sub-network's KL
-    term have equal weight, and with ``loss_scale="lat"`` (default) the gradient of
+    Loss weights follow LAT by default: the full model's task loss and every sub-network's KL
+    term have equal weight (``subnetwork_weight=1``, LAT's only behaviour: its reference has
+    no such weight), and with ``loss_scale="lat"`` (default) the gradient of
     their sum is divided by ``num_sandwich + 2`` as LAT divides the summed loss, so
     LAT's learning rates and ``max_grad_norm`` (``gradient_clip_val``) carry over. The
     division is applied to the accumulated gradients just before the optimiser step
@@ -62,6 +63,16 @@ class LengthDrop(Callback):
     the training loss through the module's loss-contribution protocol and logged as
     ``train/extra_LengthDrop``; ``train/lengthdrop_kl_smallest`` and
     ``train/lengthdrop_kl_random`` (mean over the random sub-networks) are logged too.
+
+    ``subnetwork_weight`` multiplies every sub-network's KL term (the logged KL values stay
+    unweighted; ``train/extra_LengthDrop`` is the weighted sum that enters the loss). It is not
+    LAT's: it is there to measure what the sandwich costs the full model (each step follows
+    the full model's loss plus ``num_sandwich + 1`` equally weighted pulls toward the
+    sub-networks; a weight below 1 tilts the balance to the full model). The ``loss_scale``
+    division stays ``num_sandwich + 2`` whatever the weight, so the learning rate and clipping
+    threshold mean the same in every run of an ablation. With weight 0 no sub-network runs
+    (their gradient would be zero); LayerDrop of the full pass and the division still apply,
+    so a run without the callback is the control without LengthDrop.
 
     LayerDrop (``layer_dropout_prob``) applies to the sub-networks; with
     ``full_layer_dropout=True`` it also drops layers of the full model's pass, as LAT
@@ -97,6 +108,8 @@ class LengthDrop(Callback):
             or ``"sum"`` (the plain sum of the full and sub-network losses).
         full_layer_dropout: also apply LayerDrop (``layer_dropout_prob``) to the full
             model's pass, as LAT does.
+        subnetwork_weight: weight of each sub-network's in-place distillation term (1: LAT,
+            the default; a finite number >= 0).
         seed: seed of the sampler; None takes ``torch.initial_seed()`` at setup (set by
             ``seed_everything``). All DDP processes draw the same sub-networks.
 
@@ -120,6 +133,7 @@ class LengthDrop(Callback):
         seed: int | None = None,
         loss_scale: Literal["lat", "sum"] = "lat",
         full_layer_dropout: bool = False,
+        subnetwork_weight: float = 1.0,
     ) -> None:
         non_negative_int("LengthDrop: num_sandwich", num_sandwich)
         fraction("LengthDrop: length_drop_ratio_bound", length_drop_ratio_bound, high_open=True)
@@ -129,6 +143,7 @@ class LengthDrop(Callback):
         one_of("LengthDrop: length_unit", length_unit, _UNITS)
         one_of("LengthDrop: backward", backward, _BACKWARDS)
         one_of("LengthDrop: loss_scale", loss_scale, _SCALES)
+        finite_number("LengthDrop: subnetwork_weight", subnetwork_weight, low=0)
         if not isinstance(full_layer_dropout, bool):
             raise UserInputError(
                 f"LengthDrop: full_layer_dropout must be true or false, got {full_layer_dropout!r}"
@@ -148,6 +163,7 @@ class LengthDrop(Callback):
         self.seed = seed
         self.loss_scale = loss_scale
         self.full_layer_dropout = full_layer_dropout
+        self.subnetwork_weight = float(subnetwork_weight)
         self._full_skips: list[int] | None = None
         self._hook: Any = None
         self._rng = random.Random(seed)
@@ -237,6 +253,8 @@ class LengthDrop(Callback):
         if not pl_module.training:
             return None
         self._full_skips = None  # the full pass is over
+        if self.subnetwork_weight == 0.0:
+            return None  # nothing to learn from the sub-networks
         full_start = outputs.start_logits.detach()  # (B, L)
         full_end = outputs.end_logits.detach()  # (B, L)
         seq_length = int(batch["input_ids"].shape[1])
@@ -259,9 +277,10 @@ class LengthDrop(Callback):
         forward_model: Callable[..., Any] = pl_module.forward_model  # type: ignore[assignment]
         for subnet in subnets:
             out = forward_model(batch, **self._model_kwargs(subnet, seq_length))
-            loss = span_kl_full_to_sub(full_start, full_end, out.start_logits, out.end_logits)
+            kl = span_kl_full_to_sub(full_start, full_end, out.start_logits, out.end_logits)
             del out
-            values.append(loss.detach())
+            values.append(kl.detach())
+            loss = kl * self.subnetwork_weight
             if per_subnetwork:
                 grads = torch.autograd.grad(loss * grad_scale, params, allow_unused=True)
                 self._add_to_buffer(params, grads)
@@ -272,7 +291,7 @@ class LengthDrop(Callback):
         if len(values) > 1:
             pl_module.log("train/lengthdrop_kl_random", torch.stack(values[1:]).mean(), batch_size=batch_size)
         if per_subnetwork:
-            return torch.stack(values).sum()
+            return torch.stack(values).sum() * self.subnetwork_weight
         return joint
 
     @override

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,12 +22,14 @@ from lit_distill.export.artifact import (
     onnx_forward,
     onnx_session,
 )
+from lit_distill.export.calibration import DEFAULT_CALIBRATION_WINDOWS
 from lit_distill.export.card import build_card
 from lit_distill.export.errors import ExportInputError, require
 from lit_distill.export.evaluate import EvalData, evaluate, prepare_eval
 from lit_distill.export.hf_export import save_hf
+from lit_distill.export.int8_build import INT8_REPORT, Int8Inputs, Int8Options, build_int8, prepare_int8
 from lit_distill.export.onnx_export import export_onnx
-from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES, quantize_int8
+from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES
 from lit_distill.export.source import ExportSource, load_source
 
 __all__ = ["ExportResult", "eval_settings", "export_model", "upload_to_hub"]
@@ -44,6 +47,8 @@ class ExportResult:
         manifest: Its manifest.
         metrics: EM/F1/latency of the artifact on the evaluation file (None without one).
         fp32_metrics: The fp32 graph's metrics, for an INT8 export.
+        extra: ``"int8"``: for an INT8 export, what the quantiser did (``int8_report.json``:
+            scheme, calibration, the sensitivity fallback's measurements and the groups kept fp32).
     """
 
     directory: Path
@@ -138,7 +143,7 @@ def _write_artifact(
     source: ExportSource,
     to: Target,
     int8: bool,
-    scheme: str,
+    quantizer: tuple[Int8Options, Int8Inputs],
     length: list[int] | list[float] | None,
     work: Path,
     data: EvalData | None,
@@ -147,6 +152,7 @@ def _write_artifact(
 ) -> tuple[Manifest, dict[str, Any] | None]:
     """Write the model into ``work``; returns its manifest and, for INT8, the fp32 graph's metrics."""
     fp32_metrics = None
+    options, inputs = quantizer
     if to == "hf":
         custom = save_hf(source.model, source.tokenizer, work, length)
         return Manifest("hf", False, length, custom, source.path), None
@@ -159,9 +165,10 @@ def _write_artifact(
     if data is not None:
         fp32_metrics = evaluate(onnx_forward(onnx_session(fp32, threads)), data)
         log(f"fp32 ONNX: EM {fp32_metrics['exact']:.2f} F1 {fp32_metrics['f1']:.2f}")
-    quantize_int8(fp32, work / ONNX_FILE, scheme)
+    report = build_int8(fp32, work / ONNX_FILE, options, inputs, threads, log)
+    (work / INT8_REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     fp32.unlink()
-    return Manifest("onnx", True, length, False, source.path, scheme), fp32_metrics
+    return Manifest("onnx", True, length, False, source.path, options.scheme), fp32_metrics
 
 
 def export_model(
@@ -171,6 +178,10 @@ def export_model(
     *,
     int8: bool = False,
     int8_scheme: str = DEFAULT_INT8_SCHEME,
+    calibration_file: str | Path | None = None,
+    calibration_windows: int = DEFAULT_CALIBRATION_WINDOWS,
+    int8_budget: float | None = None,
+    sensitivity_file: str | Path | None = None,
     length_config: str | Sequence[int | float] | None = None,
     eval_file: str | Path | None = None,
     overwrite: bool = False,
@@ -192,7 +203,15 @@ def export_model(
         to: ``"hf"`` or ``"onnx"``.
         output: The directory to write.
         int8: Dynamic INT8 linear layers (ONNX only); prints the F1 change against fp32.
-        int8_scheme: How the weights are quantised (:data:`~lit_distill.export.quantize.INT8_SCHEMES`).
+        int8_scheme: How the weights are quantised (:data:`~lit_distill.export.quantize.INT8_SCHEMES`):
+            dynamic, or static (``static-minmax``, ``static-percentile``, ``static-entropy``).
+        calibration_file: SQuAD file (training text) whose windows calibrate a static scheme.
+        calibration_windows: How many of its windows.
+        int8_budget: Keep the most INT8-sensitive groups (each layer's attention / feed-forward
+            products, the QA head) in fp32 until INT8 loses at most this many F1 points against
+            the fp32 graph on ``sensitivity_file`` (:mod:`lit_distill.export.sensitivity`).
+        sensitivity_file: SQuAD file the budget is measured on (default ``calibration_file``);
+            not the evaluation file.
         length_config: Drop-and-Restore lengths (``"[315,251,...]"`` or a list) built into
             the artifact (ONNX: in the graph; hf: the default of the custom model).
         eval_file: SQuAD-format file the artifact itself is evaluated on (EM/F1 and latency
@@ -224,6 +243,11 @@ def export_model(
         )
     if int8_scheme not in INT8_SCHEMES:
         raise ExportInputError("--int8-scheme", f"{int8_scheme!r}; known schemes: {', '.join(INT8_SCHEMES)}")
+    options = Int8Options(int8_scheme, calibration_file, calibration_windows, int8_budget, sensitivity_file)
+    if not int8 and (calibration_file is not None or int8_budget is not None or sensitivity_file is not None):
+        raise ExportInputError(
+            "--calibration-file" if calibration_file is not None else "--int8-budget", "only with --int8"
+        )
     if to == "onnx":
         require("onnx")
         require("onnxruntime")
@@ -232,13 +256,14 @@ def export_model(
     length = _length_config(length_config, source)
     settings = eval_settings(source.model.config.max_position_embeddings, max_seq_length, doc_stride)
     data = prepare_eval(eval_file, source.tokenizer, settings) if eval_file is not None else None
+    inputs = prepare_int8(options, source.tokenizer, settings) if int8 else Int8Inputs(None, None)
     if threads is not None:
         torch.set_num_threads(threads)
     size = sum(p.numel() * p.element_size() for p in source.model.parameters())
     # written beside `out` and swapped in at the end: an error (a full disk) leaves an earlier export whole
     with replace_directory(out, size_hint=size) as work:
         manifest, fp32_metrics = _write_artifact(
-            source, to, int8, int8_scheme, length, work, data, threads, log
+            source, to, int8, (options, inputs), length, work, data, threads, log
         )
         manifest.write(work)
         metrics = None
@@ -279,7 +304,8 @@ def export_model(
     if push_to_hub:
         url = upload_to_hub(out, push_to_hub)
         log(f"pushed to {url}")
-    return ExportResult(out, manifest, metrics, fp32_metrics)
+    extra = {"int8": json.loads((out / INT8_REPORT).read_text())} if int8 else {}
+    return ExportResult(out, manifest, metrics, fp32_metrics, extra)
 
 
 def upload_to_hub(directory: str | Path, repo_id: str, private: bool = False) -> str:

@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from lit_distill.export.calibration import DEFAULT_CALIBRATION_WINDOWS
 from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES
 
 __all__ = ["build_parser", "main"]
@@ -41,6 +42,34 @@ def build_parser() -> argparse.ArgumentParser:
         help="how --int8 quantises the weights: "
         + "; ".join(f"{k}: {v.description}" for k, v in INT8_SCHEMES.items())
         + f" (default {DEFAULT_INT8_SCHEME}; docs/deploy.md compares them)",
+    )
+    parser.add_argument(
+        "--calibration-file",
+        default=None,
+        metavar="SQUAD.json",
+        help="training text whose windows calibrate a static --int8-scheme (static-minmax, static-percentile, "
+        "static-entropy); not the evaluation file",
+    )
+    parser.add_argument(
+        "--calibration-windows",
+        type=int,
+        default=DEFAULT_CALIBRATION_WINDOWS,
+        metavar="N",
+        help=f"windows of --calibration-file to calibrate on (default {DEFAULT_CALIBRATION_WINDOWS})",
+    )
+    parser.add_argument(
+        "--int8-budget",
+        type=float,
+        default=None,
+        metavar="F1",
+        help="keep the most INT8-sensitive groups (each layer's attention / feed-forward products, the QA head) "
+        "in fp32 until INT8 loses at most this many F1 points against fp32 on --sensitivity-file",
+    )
+    parser.add_argument(
+        "--sensitivity-file",
+        default=None,
+        metavar="SQUAD.json",
+        help="the split --int8-budget is measured on (default --calibration-file); not the evaluation file",
     )
     parser.add_argument(
         "--length-config",
@@ -74,9 +103,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    if args.int8_scheme is not None and not args.int8:
-        print("error: --int8-scheme: only with --int8", file=sys.stderr)
-        return 2
+    for given, option in (
+        (args.int8_scheme is not None, "--int8-scheme"),
+        (args.calibration_file is not None, "--calibration-file"),
+        (args.int8_budget is not None, "--int8-budget"),
+        (args.sensitivity_file is not None, "--sensitivity-file"),
+    ):
+        if given and not args.int8:
+            print(f"error: {option}: only with --int8", file=sys.stderr)
+            return 2
     if args.threads is not None and args.threads < 1:
         print(f"error: --threads must be >= 1, got {args.threads}", file=sys.stderr)
         return 2
@@ -90,6 +125,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.output,
             int8=args.int8,
             int8_scheme=args.int8_scheme or DEFAULT_INT8_SCHEME,
+            calibration_file=args.calibration_file,
+            calibration_windows=args.calibration_windows,
+            int8_budget=args.int8_budget,
+            sensitivity_file=args.sensitivity_file,
             length_config=args.length_config,
             eval_file=args.eval_file,
             overwrite=args.overwrite,

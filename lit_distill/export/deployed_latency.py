@@ -86,6 +86,12 @@ class DeployedLatency(Callback):
             raise UserInputError(
                 f"DeployedLatency: int8_scheme {self.int8_scheme!r}; known schemes: {', '.join(INT8_SCHEMES)}"
             )
+        if int8 and INT8_SCHEMES[self.int8_scheme].static:
+            dynamic = [k for k, v in INT8_SCHEMES.items() if not v.static]
+            raise ValueError(
+                f"DeployedLatency: int8_scheme {self.int8_scheme!r} is calibrated (static), which a search trial "
+                f"has no calibration windows for; choose a dynamic scheme: {', '.join(dynamic)}"
+            )
         self.int8 = int8
         self.batch_size = batch_size
         self.seq_length = seq_length
