@@ -1,0 +1,93 @@
+"""``predict`` / ``answer`` / ``QuestionAnswerer`` on the HF, ONNX and INT8 exports of a trained tiny model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lit_distill.__main__ import main as dispatch
+from lit_distill.commands.squad_eval import main as squad_eval
+from lit_distill.inference import QuestionAnswerer
+
+ROOT = Path(__file__).resolve().parents[2]
+KINDS = ["hf", "onnx", "int8"]
+
+
+def manifest(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / "lit_distill_export.json").read_text())
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_predict_scores_what_export_reported(
+    kind: str, exports: dict[str, Path], trained: dict[str, Path], tmp_path: Path
+) -> None:
+    directory = exports[kind]
+    preds, probs = tmp_path / "predictions.json", tmp_path / "null_odds.json"
+    argv = ["predict", str(directory), "--data", str(trained["dev"]), "--output", str(preds)]
+    assert dispatch([*argv, "--na-prob-file", str(probs), "--threads", "1"]) == 0
+    answers = json.loads(preds.read_text())
+    assert len(answers) == 12 and set(json.loads(probs.read_text())) == set(answers)
+    assert 3 <= sum(1 for a in answers.values() if a) <= 9  # spans and "no answer" both decoded
+    scores = tmp_path / "eval.json"
+    assert squad_eval([str(trained["dev"]), str(preds), "-n", str(probs), "-o", str(scores)]) == 0
+    got = json.loads(scores.read_text())
+    card = (directory / "README.md").read_text()
+    for key, label in (("exact", "EM"), ("f1", "F1"), ("HasAns_f1", "HasAns F1"), ("NoAns_f1", "NoAns F1")):
+        assert f"| {label} | {got[key]:.2f} |" in card, (key, got[key])
+
+
+def test_export_records_the_decoding_and_the_tuned_threshold(
+    exports: dict[str, Path], trained: dict[str, Path]
+) -> None:
+    import torch
+
+    tuned = torch.load(trained["ckpt"], weights_only=False)["lit_distill"]["tuned_null_score_diff_threshold"]
+    m = manifest(exports["tuned"])
+    assert m["null_score_diff_threshold"] == tuned["null_score_diff_threshold"]
+    assert "validation" in m["threshold_source"]
+    for kind in KINDS:
+        m = manifest(exports[kind])
+        assert m["squad_version"] == "2.0" and m["manifest_version"] == 2
+        assert m["threshold_source"] == "--null-score-diff-threshold"
+        assert (m["max_seq_length"], m["doc_stride"]) == (64, 16)
+        assert "README.md" not in m["files"] and all((exports[kind] / f).is_file() for f in m["files"])
+
+
+def test_answerer_matches_predict_and_explains_its_answer(
+    exports: dict[str, Path], trained: dict[str, Path]
+) -> None:
+    from lit_distill.inference.questions import read_questions
+
+    qa = QuestionAnswerer.from_artifact(exports["onnx"], threads=1)
+    examples = read_questions(trained["dev"])[:4]
+    by_file = qa.predict_examples(examples)
+    answers = qa.answer_many([{"question": e.question, "context": e.context} for e in examples])
+    for example, answer in zip(examples, answers, strict=True):
+        assert answer.text == by_file.answers[example.id]  # one pair alone decodes as in a batch
+        assert answer.no_answer == (answer.null_score_diff > qa.decoding.null_score_diff_threshold)
+        if not answer.no_answer:
+            assert example.context[answer.start : answer.end] == answer.text
+
+
+def test_answer_command_prints_one_answer(
+    exports: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [
+        "answer",
+        str(exports["hf"]),
+        "--question",
+        "who plays the lute ?",
+        "--context",
+        "nobody plays here .",
+    ]
+    assert dispatch([*args, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"text", "score", "no_answer", "null_score_diff", "no_answer_probability"}
+    huge = ["--null-score-diff-threshold", "1e9"]  # nothing is ever "no answer" above this
+    assert dispatch([*args, *huge]) == 0
+    assert not capsys.readouterr().out.startswith("no answer")
+    assert dispatch([*args, "--null-score-diff-threshold=-1e9"]) == 0
+    assert capsys.readouterr().out.startswith("no answer")
