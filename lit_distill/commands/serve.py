@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until SIGTERM / Ctrl+C; returns 0 (bad options raise ``UserInputError``: one line, exit 2)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    from lit_distill.inference.serving import ServeOptions, build_server, run_server
+    from lit_distill.inference.serving import ServeOptions, build_server, check_address, run_server
 
+    check_address(args.host, args.port)
     limits = ServeLimits(
         max_body_bytes=args.max_body_bytes,
         max_context_chars=args.max_context_chars,

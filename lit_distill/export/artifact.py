@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from lit_distill import __version__
-from lit_distill.data.datamodule import collate_features
+from lit_distill.data.batches import collate_features
 from lit_distill.data.features import FeatureArrays, FeatureSettings
 from lit_distill.export.errors import require
 from lit_distill.user_errors import MissingPathError, UserInputError

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lit_distill.data.datamodule import collate_features
+from lit_distill.data.batches import collate_features
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.data.features import FeatureArrays, FeatureSettings, build_features
 from lit_distill.data.squad import SquadExample, load_squad_json

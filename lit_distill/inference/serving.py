@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import sys
@@ -161,6 +162,10 @@ class RequestGate:
         except ConnectionError:
             return
         replayed = False
+        # the body is JSON whatever it was declared as (`curl -d` sends form-urlencoded)
+        scope = dict(scope)
+        scope["headers"] = [(k, v) for k, v in scope.get("headers") or [] if k != b"content-type"]
+        scope["headers"].append((b"content-type", b"application/json"))
 
         async def replay() -> Message:
             nonlocal replayed
@@ -202,8 +207,11 @@ class QuestionAnsweringAPI(_LitAPIBase):  # type: ignore[misc,valid-type]
             null_score_diff_threshold=self.options.null_score_diff_threshold,
         )
 
-    def decode_request(self, request: Any) -> QARequest:
-        """The checked pairs of one request (RequestGate has checked them already)."""
+    def decode_request(self, request):  # type: ignore[no-untyped-def]  # LitServe reads the annotation
+        """The checked pairs of one request (RequestGate has checked them already).
+
+        ``request`` stays unannotated: LitServe takes its annotation as the request type.
+        """
         return parse_payload(request, self.limits)
 
     def batch(self, inputs: list[QARequest]) -> list[QARequest]:
@@ -233,8 +241,8 @@ class QuestionAnsweringAPI(_LitAPIBase):  # type: ignore[misc,valid-type]
         results = [(item.single, answers) for item, answers in zip(items, out, strict=True)]
         return results if isinstance(x, list) else results[0]
 
-    def encode_response(self, output: Any) -> Any:
-        """One answer object for a single pair, ``{"answers": [...]}`` for ``pairs``."""
+    def encode_response(self, output):  # type: ignore[no-untyped-def]  # LitServe reads the annotation
+        """One answer object for a single pair, ``{"answers": [...]}`` for ``pairs`` (unannotated, as above)."""
         single, answers = output
         if isinstance(answers, Exception):
             from fastapi.responses import JSONResponse
@@ -296,6 +304,20 @@ def build_server(options: ServeOptions, limits: ServeLimits) -> Any:
     )
 
 
+def check_address(host: str, port: int) -> None:
+    """``--host`` and ``--port`` as LitServe accepts them.
+
+    Raises:
+        UserInputError: naming the option and what is allowed.
+    """
+    if host not in ("127.0.0.1", "0.0.0.0", "::"):
+        raise UserInputError(
+            f"--host {host!r}; allowed: 127.0.0.1 (this machine), 0.0.0.0 or :: (all interfaces)"
+        )
+    if port != 0 and not 1024 <= port <= 65535:
+        raise UserInputError(f"--port {port}; allowed: 1024-65535, or 0 for a free port")
+
+
 def free_port(host: str) -> int:
     """A TCP port the OS reports free on ``host`` (for ``--port 0``)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -303,8 +325,14 @@ def free_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+_MAIN_PID: list[int] = []
+
+
 def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt  # LitServe's graceful shutdown path (as Ctrl+C)
+    """SIGTERM in the main process: LitServe's graceful shutdown path (as Ctrl+C); in a child, a quiet exit."""
+    if _MAIN_PID and os.getpid() != _MAIN_PID[0]:
+        raise SystemExit(0)  # a forked HTTP worker re-raising the signal after its own graceful shutdown
+    raise KeyboardInterrupt
 
 
 def run_server(
@@ -327,6 +355,7 @@ def run_server(
         port = free_port(host)
     elif not 1024 <= port <= 65535:
         raise UserInputError(f"--port {port}; allowed: 1024-65535, or 0 for a free port")
+    _MAIN_PID[:] = [os.getpid()]
     signal.signal(signal.SIGTERM, _interrupt)
     shown = f"[{host}]" if ":" in host else host
     announce(

@@ -95,9 +95,11 @@ def threshold_from_probability(probability: float) -> float:
     the threshold :func:`postprocess_predictions` and transformers' ``utils_qa`` compare
     ``null - best`` with: answering ``""`` when the probability exceeds ``p`` is answering
     ``""`` when ``null - best`` exceeds ``logit(p)``. ``0`` maps to ``-inf`` (never answer),
-    ``1`` to ``inf`` (always answer). Probabilities above about ``1 - 1e-9`` carry too few
-    digits to recover a logit beyond about 20 exactly; prefer :func:`best_null_score_diff_threshold`,
-    which works in logit units from the start.
+    ``1`` to ``inf`` (always answer). Logits are float32, so the result is the float32 nearest
+    to ``logit(p)``: a ``p`` read from ``null_odds.json`` gives back the question's margin
+    exactly, and that question stays answered, as in the official sweep. Probabilities above
+    about ``1 - 1e-9`` carry too few digits to recover a margin beyond about 20 exactly;
+    prefer :func:`best_null_score_diff_threshold`, which works in logit units from the start.
 
     Raises:
         ValueError: ``probability`` outside [0, 1].
@@ -108,7 +110,7 @@ def threshold_from_probability(probability: float) -> float:
         return -math.inf
     if probability == 1.0:
         return math.inf
-    return math.log(probability) - math.log1p(-probability)
+    return float(np.float32(math.log(probability) - math.log1p(-probability)))
 
 
 def best_null_score_diff_threshold(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -76,3 +75,70 @@ def exports(trained: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
         "int8": _export(trained, root / "int8", to="onnx", int8=True, null_score_diff_threshold=margin),
     }
 
+
+WORDS = [
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "lives",
+    "in",
+    "paris",
+    "london",
+    "rome",
+    "oslo",
+    "lisbon",
+    "vienna",
+    "prague",
+    "dublin",
+    "and",
+    "works",
+    "at",
+    "the",
+    "bank",
+    "school",
+    "this",
+    "is",
+    "request",
+    "where",
+    "does",
+    "who",
+    "what",
+    ".",
+    "?",
+    ",",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A random 2-layer model with a word-level vocabulary, exported as a plain Hugging Face directory."""
+    from transformers import AutoTokenizer
+
+    from lit_distill.models.config import EncoderConfig
+    from lit_distill.models.loading import wordpiece_tokenizer
+    from lit_distill.models.qa_model import QAModel
+
+    root = tmp_path_factory.mktemp("tiny")
+    (root / "vocab.txt").write_text("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *WORDS]) + "\n")
+    wordpiece_tokenizer(root / "vocab.txt").save_pretrained(str(root / "tok"))
+    tokenizer = AutoTokenizer.from_pretrained(str(root / "tok"))
+    torch.manual_seed(0)
+    config = EncoderConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=37,
+        max_position_embeddings=64,
+    )
+    model = QAModel(config).eval()
+    with torch.no_grad():  # a visible QA head: random logits of a realistic spread
+        model.qa_outputs.weight.normal_(0.0, 1.0)
+    model.save(root / "model", tokenizer=tokenizer)
+    export_model(root / "model", "hf", root / "hf", log=lambda _: None)
+    return root / "hf"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +93,76 @@ def test_answer_command_prints_one_answer(
     assert not capsys.readouterr().out.startswith("no answer")
     assert dispatch([*args, "--null-score-diff-threshold=-1e9"]) == 0
     assert capsys.readouterr().out.startswith("no answer")
+
+
+def test_bad_input_is_one_line_and_exit_2(
+    exports: dict[str, Path], trained: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hf = str(exports["hf"])
+    latin1 = tmp_path / "context.txt"
+    latin1.write_bytes("caf\xe9 in paris".encode("latin-1"))
+    cases = [
+        (["answer", hf, "--question", "  ", "--context", "paris ."], "question is empty"),
+        (["answer", hf, "--question", "where ?", "--context", ""], "context is empty"),
+        (["answer", hf, "--question", "where ?", "--context-file", str(latin1)], "not UTF-8"),
+        (["answer", str(tmp_path / "nowhere"), "--question", "q", "--context", "c"], "does not exist"),
+        (["answer", str(tmp_path), "--question", "q", "--context", "c"], "has no lit_distill_export.json"),
+        (
+            ["predict", hf, "--data", str(trained["dev"]), "--output", str(trained["dev"])],
+            "is one of the command's inputs",
+        ),
+        (
+            ["predict", hf, "--data", str(tmp_path / "none.json"), "--output", str(tmp_path / "p.json")],
+            "no such file",
+        ),
+        (["predict", hf, "--data", str(latin1), "--output", str(tmp_path / "p.json")], "not"),
+    ]
+    for argv, message in cases:
+        assert dispatch(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "p.json").exists()
+
+
+def test_predict_answers_a_file_without_gold_answers(exports: dict[str, Path], tmp_path: Path) -> None:
+    data = {
+        "data": [
+            {
+                "title": "t",
+                "paragraphs": [
+                    {"context": "alice lives in paris .", "qas": [{"id": "a", "question": "where ?"}]}
+                ],
+            }
+        ]
+    }
+    (tmp_path / "questions.json").write_text(json.dumps(data))
+    out = tmp_path / "predictions.json"
+    assert (
+        dispatch(
+            [
+                "predict",
+                str(exports["int8"]),
+                "--data",
+                str(tmp_path / "questions.json"),
+                "--output",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert set(json.loads(out.read_text())) == {"a"}
+
+
+def test_lightning_predict_is_still_reachable() -> None:
+    from lit_distill.commands import is_artifact_predict
+
+    assert not is_artifact_predict("predict", ["--config", "c.yaml", "--ckpt_path", "x.ckpt"])
+    assert is_artifact_predict("predict", ["deploy/int8", "--data", "d.json"])
+    res = subprocess.run(
+        [sys.executable, "-m", "lit_distill", "predict", "--help"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert res.returncode == 0 and "ARTIFACT" in res.stdout and "--config CONFIG.yaml" in res.stdout
