@@ -302,6 +302,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--max-batch-size", type=int, default=16, help="serve --max-batch-size")
     parser.add_argument("--batch-timeout", type=float, default=0.005, help="serve --batch-timeout")
+    parser.add_argument("--windows-per-forward", type=int, default=4, help="serve --windows-per-forward")
     args = parser.parse_args(argv)
     if not 1 <= args.requests <= MAX_REQUESTS:
         parser.error(f"--requests must be in 1..{MAX_REQUESTS}")
@@ -315,7 +316,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     pairs = pairs_from_file(args.data, args.requests) if args.data else make_pairs(args.requests)
     qa = QuestionAnswerer.from_artifact(args.artifact, threads=args.threads)
     options = ["--threads", str(args.threads), "--max-batch-size", str(args.max_batch_size)]
-    options += ["--batch-timeout", str(args.batch_timeout)]
+    options += [
+        "--batch-timeout",
+        str(args.batch_timeout),
+        "--windows-per-forward",
+        str(args.windows_per_forward),
+    ]
     print(
         f"load: {platform_line()}; artifact {args.artifact}; {args.requests} requests per level", flush=True
     )

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.005,
         help="seconds to wait for a batch to fill (default 0.005)",
     )
+    parser.add_argument(
+        "--windows-per-forward",
+        type=int,
+        default=4,
+        help="windows (sorted by length) per forward call inside a batch (default 4)",
+    )
     parser.add_argument("--workers", type=int, default=1, help="model worker processes (default 1)")
     parser.add_argument(
         "--max-body-bytes",
@@ -110,6 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         null_score_diff_threshold=args.null_score_diff_threshold,
         max_batch_size=args.max_batch_size,
         batch_timeout=args.batch_timeout,
+        windows_per_forward=args.windows_per_forward,
         workers=args.workers,
     )
     server = build_server(options, limits)

@@ -98,7 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="window in tokens, at evaluation and in every use of the artifact (default 384)",
     )
     parser.add_argument(
-        "--doc-stride", type=int, default=128, help="overlap of consecutive windows, likewise (default 128)"
+        "--doc-stride",
+        type=int,
+        default=128,
+        help="overlap of consecutive windows, likewise, at most a quarter of the window (default 128)",
     )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for evaluation and latency")
     return parser

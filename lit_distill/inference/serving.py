@@ -78,7 +78,9 @@ class ServeOptions:
         null_score_diff_threshold: Replace the artifact's no-answer threshold (None: keep it).
         max_batch_size: Requests LitServe gathers into one model call (1: no dynamic batching).
         batch_timeout: Seconds LitServe waits to fill a batch.
-        windows_per_forward: Windows per forward call inside a batch.
+        windows_per_forward: Windows per forward call inside a batch (windows are sorted by length
+            first; small forward batches waste little on padding: 4 measured best for MiniLM-L6
+            INT8 on real SQuAD contexts, docs/serve.md).
         workers: Model worker processes.
     """
 
@@ -87,7 +89,7 @@ class ServeOptions:
     null_score_diff_threshold: float | None = None
     max_batch_size: int = 16
     batch_timeout: float = 0.005
-    windows_per_forward: int = 32
+    windows_per_forward: int = 4
     workers: int = 1
 
 
