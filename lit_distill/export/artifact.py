@@ -283,14 +283,24 @@ class Artifact:
     model: Any
 
 
-def onnx_session(path: Path, threads: int | None = None) -> Any:
-    """An ONNX Runtime CPU session with all graph optimisations."""
+def onnx_session(path: Path, threads: int | None = None, spinning: bool = True) -> Any:
+    """An ONNX Runtime CPU session with all graph optimisations.
+
+    Args:
+        path: The ONNX graph.
+        threads: Intra-op threads (None: ONNX Runtime's choice).
+        spinning: Let idle intra-op threads spin-wait for the next operator (ONNX Runtime's
+            default: lowest latency for back-to-back calls; ``False`` leaves the cores to other
+            processes between calls, as a server's HTTP workers need).
+    """
     ort = require("onnxruntime")
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     if threads is not None:
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
 
 
@@ -335,6 +345,7 @@ def load_artifact(
     runtime: Runtime | None = None,
     threads: int | None = None,
     onnx_file: str = ONNX_FILE,
+    spinning: bool = True,
 ) -> Artifact:
     """Load an exported directory for inference.
 
@@ -344,6 +355,7 @@ def load_artifact(
             default: the one that fits the directory.
         threads: ONNX Runtime intra-op threads (torch's are set with ``torch.set_num_threads``).
         onnx_file: The graph to load from an ONNX directory.
+        spinning: ONNX Runtime's idle threads spin-wait (see :func:`onnx_session`).
 
     Raises:
         MissingPathError: not an exported directory, or one missing a file (a ``FileNotFoundError``).
@@ -365,7 +377,7 @@ def load_artifact(
         str(path), use_fast=True, trust_remote_code=manifest.custom_code
     )
     if chosen == "onnxruntime":
-        session = onnx_session(path / onnx_file, threads)
+        session = onnx_session(path / onnx_file, threads, spinning)
         return Artifact(onnx_forward(session), tokenizer, manifest, chosen, session)
     from transformers import AutoModelForQuestionAnswering
 

@@ -122,17 +122,20 @@ class QuestionAnswerer:
         batch_size: int = 16,
         null_score_diff_threshold: float | None = None,
         runtime: Runtime | None = None,
+        spinning: bool = True,
     ) -> QuestionAnswerer:
         """Load a directory written by ``python -m lit_distill export`` (Hugging Face or ONNX, fp32 or INT8).
 
         Args:
             directory: The exported directory.
-            threads: CPU threads (ONNX Runtime's intra-op threads; PyTorch's are set with
-                ``torch.set_num_threads``).
+            threads: CPU threads: ONNX Runtime's intra-op threads, or for a Hugging Face
+                (PyTorch) directory ``torch.set_num_threads`` (process-wide).
             batch_size: Windows per forward call.
             null_score_diff_threshold: Replace the artifact's no-answer threshold (logit-difference
                 units) for this answerer.
             runtime: ``"torch"`` or ``"onnxruntime"``; default: the one that fits the directory.
+            spinning: ONNX Runtime's idle threads spin-wait between calls (its default; ``serve``
+                turns it off so that its HTTP process gets the cores between batches).
 
         Raises:
             MissingPathError: not an exported directory, or one missing a file its manifest lists.
@@ -145,11 +148,15 @@ class QuestionAnswerer:
                 f"null_score_diff_threshold must be a finite number, got {null_score_diff_threshold!r}"
             )
         try:
-            artifact = load_artifact(directory, runtime=runtime, threads=threads)
+            artifact = load_artifact(directory, runtime=runtime, threads=threads, spinning=spinning)
         except ValueError as err:
             if isinstance(err, UserInputError):
                 raise
             raise UserInputError(str(err)) from err
+        if threads is not None and artifact.runtime == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
         decoding = artifact.manifest.decoding()
         if null_score_diff_threshold is not None:
             decoding = dataclasses.replace(

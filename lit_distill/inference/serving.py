@@ -82,6 +82,8 @@ class ServeOptions:
             first; small forward batches waste little on padding: 4 measured best for MiniLM-L6
             INT8 on real SQuAD contexts, docs/serve.md).
         workers: Model worker processes.
+        spinning: ONNX Runtime's idle threads spin-wait between calls (default off: the HTTP
+            process and LitServe's queue need the cores between batches).
     """
 
     artifact: str
@@ -91,6 +93,7 @@ class ServeOptions:
     batch_timeout: float = 0.005
     windows_per_forward: int = 4
     workers: int = 1
+    spinning: bool = False
 
 
 async def _send_json(send: Send, status: int, content: dict[str, Any]) -> None:
@@ -207,6 +210,7 @@ class QuestionAnsweringAPI(_LitAPIBase):  # type: ignore[misc,valid-type]
             threads=self.options.threads,
             batch_size=self.options.windows_per_forward,
             null_score_diff_threshold=self.options.null_score_diff_threshold,
+            spinning=self.options.spinning,
         )
 
     def decode_request(self, request):  # type: ignore[no-untyped-def]  # LitServe reads the annotation

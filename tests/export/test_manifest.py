@@ -92,3 +92,25 @@ def test_not_an_export(tmp_path: Path) -> None:
     (tmp_path / MANIFEST).write_text("{not json")
     with pytest.raises(UserInputError, match="not valid JSON"):
         read_manifest(tmp_path)
+
+
+def test_eval_limit_and_help(
+    uniform_dir: Path, eval_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lit_distill.export.cli import main
+
+    result = export_model(
+        uniform_dir, "hf", tmp_path / "hf", eval_file=eval_file, eval_limit=5, log=lambda _: None
+    )
+    assert result.metrics is not None and result.metrics["total"] == 5
+    assert "(its first 5 questions)" in (tmp_path / "hf" / "README.md").read_text()
+    assert main([str(uniform_dir), "--to", "hf", "--output", str(tmp_path / "x"), "--eval-limit", "3"]) == 2
+    assert "--eval-limit: only with --eval-file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = capsys.readouterr().out
+    assert (
+        "pipeline" not in help_text
+        and "--eval-limit" in help_text
+        and "--null-score-diff-threshold" in help_text
+    )

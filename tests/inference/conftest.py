@@ -37,7 +37,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ckpt = root / "tiny.ckpt"
     t.save_checkpoint(ckpt)
     data = dm.source.directory  # type: ignore[attr-defined]
-    return {"ckpt": ckpt, "dev": data / "dev.json", "tokenizer": data / "tokenizer"}
+    return {"ckpt": ckpt, "dev": data / "dev.json", "tokenizer": data / "tokenizer", "cache": root / "data"}
 
 
 def _export(trained: dict[str, Path], out: Path, **kwargs: Any) -> Path:
@@ -116,7 +116,7 @@ WORDS = [
 
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A random 2-layer model with a word-level vocabulary, exported as a plain Hugging Face directory."""
+    """A random 2-layer model with a word-level vocabulary, exported as an ONNX graph (fp32)."""
     from transformers import AutoTokenizer
 
     from lit_distill.models.config import EncoderConfig
@@ -140,5 +140,5 @@ def tiny_export(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with torch.no_grad():  # a visible QA head: random logits of a realistic spread
         model.qa_outputs.weight.normal_(0.0, 1.0)
     model.save(root / "model", tokenizer=tokenizer)
-    export_model(root / "model", "hf", root / "hf", log=lambda _: None)
-    return root / "hf"
+    export_model(root / "model", "onnx", root / "onnx", log=lambda _: None)
+    return root / "onnx"

@@ -166,3 +166,26 @@ def test_lightning_predict_is_still_reachable() -> None:
         timeout=120,
     )
     assert res.returncode == 0 and "ARTIFACT" in res.stdout and "--config CONFIG.yaml" in res.stdout
+
+
+def test_module_threshold_decides_validation_answers(trained: dict[str, Path], tmp_path: Path) -> None:
+    """QAModule's null_score_diff_threshold (a run-time argument) reaches the metric; validation retunes."""
+    from lit_distill.modules import Teacher
+    from tests.inference.conftest import SMALL
+    from tests.modules.conftest import make_datamodule, trainer
+
+    scores = {}
+    for threshold in (-1e9, 1e9):  # every answer "" / never ""
+        module = Teacher(model_config=SMALL, null_score_diff_threshold=threshold)
+        t = trainer(tmp_path)
+        (result,) = t.validate(
+            module, datamodule=make_datamodule(trained["cache"]), ckpt_path=str(trained["ckpt"])
+        )
+        scores[threshold] = result
+        assert module.tuned_threshold is not None and module.tuned_threshold["in_use"] == threshold
+    assert scores[-1e9]["val/NoAns_f1"] == 100.0 and scores[-1e9]["val/HasAns_f1"] == 0.0
+    assert scores[1e9]["val/NoAns_f1"] == 0.0
+    assert (
+        scores[-1e9]["val/best_null_score_diff_threshold"]
+        == scores[1e9]["val/best_null_score_diff_threshold"]
+    )

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 pytest.importorskip("litserve", reason='the serve extra (pip install -e ".[serve]")')
+pytest.importorskip("onnxruntime", reason='the export extra (pip install -e ".[export]")')
 
 from lit_distill.inference import QuestionAnswerer
 from tools.bench_serve_load import LoadResult, make_pairs, run_load, start_server
