@@ -105,7 +105,7 @@ def _usage(manifest: Manifest, directory: str, segment_ids: bool) -> str:
         f"With lit_distill (`pip install {extra}`), which cuts the context into the windows below, "
         "decodes the n-best spans over all windows and applies the no-answer threshold, all read from "
         "`lit_distill_export.json`:\n\n"
-        "```python\nfrom lit_distill import QuestionAnswerer\n\n"
+        "```python\nfrom lit_distill.inference import QuestionAnswerer\n\n"
         f"{where}\n"
         "qa = QuestionAnswerer.from_artifact(DIR)\n"
         f"answer = qa.answer(question={q}, context={c})\n"

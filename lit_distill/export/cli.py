@@ -24,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Export a model to a Hugging Face directory (AutoModelForQuestionAnswering) or an ONNX "
         "graph (ONNX Runtime, optionally INT8), evaluate the artifact itself and write its model card. The "
         "directory records how to turn its logits into answers (windows, SQuAD version, no-answer threshold) "
-        "for `answer`, `predict`, `serve` and lit_distill.QuestionAnswerer.",
+        "for `answer`, `predict`, `serve` and lit_distill.inference.QuestionAnswerer.",
     )
     parser.add_argument(
         "model", metavar="MODEL", help="a .ckpt written by a lit_distill module or a QAModel.save directory"

@@ -9,7 +9,7 @@ version, longest answer and no-answer threshold).
 
 Example::
 
-    from lit_distill import QuestionAnswerer
+    from lit_distill.inference import QuestionAnswerer
 
     qa = QuestionAnswerer.from_artifact("deploy/student-int8")
     answer = qa.answer(question="Where is the Eiffel Tower?", context="The Eiffel Tower is in Paris.")
