@@ -69,11 +69,7 @@ def _run_command(command: str, args: list[str]) -> int:
         os.environ[DEBUG_ENV] = "1"
     try:
         if command in LIGHTNING_COMMANDS and not is_artifact_predict(command, rest):
-            from lit_distill.cli import LitDistillCLI
-
-            sys.argv = ["python -m lit_distill", command, *rest]  # LightningCLI reads sys.argv
-            LitDistillCLI()
-            return 0
+            return _run_lightning(command, rest)
         module_name, _ = PROJECT_COMMANDS[command]
         module = importlib.import_module(module_name)
         return int(module.main(rest) or 0)
@@ -82,6 +78,23 @@ def _run_command(command: str, args: list[str]) -> int:
         if error is None or debug:
             raise
         return report_user_error(error, command)
+
+
+def _run_lightning(command: str, args: list[str]) -> int:
+    """Run a LightningCLI subcommand; a run stopped by SIGTERM says so in one line and exits with 143."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    from lit_distill.cli import LitDistillCLI
+
+    sys.argv = ["python -m lit_distill", command, *args]  # LightningCLI reads sys.argv
+    try:
+        LitDistillCLI()
+    except SIGTERMException as exc:  # a SystemExit with code 0: a preempted job must not look finished
+        from lit_distill.callbacks.preemption import EXIT_SIGTERM, sigterm_message
+
+        print(sigterm_message(exc, command, args), file=sys.stderr)
+        return EXIT_SIGTERM
+    return 0
 
 
 if __name__ == "__main__":

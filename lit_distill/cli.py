@@ -44,38 +44,54 @@ class LitDistillCLI(LightningCLI):
             config.trainer.precision = default_precision(config.trainer.get("accelerator"))
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """Build the trainer; Lightning's default model summary becomes :class:`QAModelSummary`."""
+        """Build the trainer.
+
+        Checkpoints are written atomically (:class:`~lit_distill.checkpoint_io.AtomicCheckpointIO`,
+        unless ``trainer.plugins`` names another ``CheckpointIO``); Lightning's default model
+        summary becomes :class:`QAModelSummary`; ``fit`` stops on SIGTERM with a resumable
+        checkpoint (:class:`~lit_distill.callbacks.preemption.SigtermCheckpoint`).
+        """
         from lightning.pytorch.callbacks import ModelSummary, RichModelSummary
 
         from lit_distill.callbacks.model_summary import QAModelSummary
+        from lit_distill.callbacks.preemption import SigtermCheckpoint
+        from lit_distill.checkpoint_io import with_atomic_checkpoint_io
 
+        config = self.config_init[self.subcommand] if self.subcommand else self.config_init
+        given = kwargs["plugins"] if "plugins" in kwargs else (config.get("trainer") or {}).get("plugins")
+        kwargs["plugins"] = with_atomic_checkpoint_io(given)
         trainer = super().instantiate_trainer(**kwargs)
         callbacks: list[Any] = trainer.callbacks  # type: ignore[attr-defined]
         for i, callback in enumerate(callbacks):
             if type(callback) in (ModelSummary, RichModelSummary):  # Lightning's own (default or named)
+                # no public accessor of the depth (Lightning 2.6); tests/safety/test_lightning_internals.py
                 callbacks[i] = QAModelSummary(max_depth=callback._max_depth)
+        if self.subcommand == "fit":
+            callbacks.append(SigtermCheckpoint())  # a Checkpoint: Lightning keeps it after the others
         return trainer
 
     # ------------------------------------------------- safety checks (docs/safety.md)
-    def _parse_ckpt_path(self) -> None:
-        """Verify a ``--ckpt_path`` file before Lightning reads its hyper-parameters from it."""
+    def parse_arguments(self, parser: LightningArgumentParser, args: Any) -> None:
+        """Parse; then verify a ``--ckpt_path`` file before Lightning reads its hyper-parameters from it."""
         from lit_distill.checkpoint_files import allow_checkpoint_types
         from lit_distill.preflight import check_resume_checkpoint
 
+        super().parse_arguments(parser, args)
         allow_checkpoint_types()
         subcommand = self.config.get("subcommand")
         if subcommand:
             check_resume_checkpoint(None, self.config[subcommand].get("ckpt_path"))
-        super()._parse_ckpt_path()
 
     def instantiate_classes(self) -> None:
         """Build the classes; a constructor's complaint about its arguments is a user error (exit 2).
 
         Then, before the first step: every output location must be writable, a ``--ckpt_path last``
         must be intact, and Lightning loads checkpoints with ``weights_only=True`` unless the user
-        passes ``--weights_only false``.
+        passes ``--weights_only false``. A ``fit`` locks its run folders
+        (:class:`~lit_distill.callbacks.run_folder.RunFolderLock`): a second run into them fails.
         """
-        from lit_distill.preflight import check_resume_checkpoint, check_run_outputs
+        from lit_distill.callbacks.run_folder import RunFolderLock
+        from lit_distill.preflight import check_resume_checkpoint, check_run_outputs, run_folders
         from lit_distill.user_errors import UserInputError, root_cause
 
         try:
@@ -98,8 +114,13 @@ class LitDistillCLI(LightningCLI):
                 stacklevel=2,
             )
         check_run_outputs(self.trainer, self.model, self.datamodule, subcommand)
-        if config.get("ckpt_path") == "last":  # a file was checked in _parse_ckpt_path
+        if config.get("ckpt_path") == "last":  # a file was checked in parse_arguments
             check_resume_checkpoint(self.trainer, "last")
+        if subcommand == "fit" and self.trainer.is_global_zero:
+            # before Lightning's loggers start (a CSVLogger removes an existing metrics.csv)
+            lock = RunFolderLock(run_folders(self.trainer, self.model))
+            lock.acquire()
+            self.trainer.callbacks.append(lock)  # type: ignore[attr-defined]
 
 
 def default_precision(accelerator: Any) -> str:

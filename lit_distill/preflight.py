@@ -10,6 +10,7 @@ naming the parameter.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,7 +19,13 @@ from typing import Any
 from lit_distill.checkpoint_files import check_checkpoint_file
 from lit_distill.user_errors import UserInputError
 
-__all__ = ["check_resume_checkpoint", "check_run_outputs", "check_writable_dir", "output_locations"]
+__all__ = [
+    "check_resume_checkpoint",
+    "check_run_outputs",
+    "check_writable_dir",
+    "output_locations",
+    "run_folders",
+]
 
 
 def check_writable_dir(path: str | Path, parameter: str) -> None:
@@ -45,11 +52,13 @@ def check_writable_dir(path: str | Path, parameter: str) -> None:
         with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
+        # named by the setting and the directory given, not by the probe file (no exception chained:
+        # the probe's FileNotFoundError would be reported in place of this message)
         where = "" if existing == target else f" (its nearest existing parent {str(existing)!r})"
+        reason = exc.strerror or type(exc).__name__
         raise UserInputError(
-            f"{parameter}={str(path)!r} is not writable{where}: {exc.strerror or exc}; "
-            "give a directory this run can write to"
-        ) from exc
+            f"{parameter}={str(path)!r} is not writable{where}: {reason}; give a directory this run can write to"
+        ) from None
 
 
 def output_locations(trainer: Any, model: Any, datamodule: Any, subcommand: str) -> Iterator[tuple[str, str]]:
@@ -77,6 +86,35 @@ def output_locations(trainer: Any, model: Any, datamodule: Any, subcommand: str)
     cache_dir = getattr(datamodule, "cache_dir", None)
     if isinstance(cache_dir, (str, Path)) and str(cache_dir):
         yield "data.init_args.cache_dir", str(cache_dir)
+
+
+def run_folders(trainer: Any, model: Any) -> list[Path]:
+    """The folders a ``fit`` writes its own files into, outermost only: what a run-folder lock covers.
+
+    The logger's directory (``trainer.log_dir``: ``metrics.csv``, ``config.yaml``), each
+    checkpoint callback's ``dirpath`` and the folder holding ``model.init_args.export_dir``
+    (the export is swapped in beside it); a folder inside another of them is left out. Caches
+    (``data.init_args.cache_dir``, ``logit_cache_dir``) are shared between runs and are not
+    run folders.
+    """
+    candidates: list[Path] = []
+    log_dir = getattr(trainer, "log_dir", None)
+    if log_dir:
+        candidates.append(Path(log_dir))
+    for callback in getattr(trainer, "checkpoint_callbacks", []) or []:
+        dirpath = getattr(callback, "dirpath", None)
+        if dirpath:
+            candidates.append(Path(dirpath))
+    export_dir = getattr(model, "export_dir", None)
+    if isinstance(export_dir, (str, Path)) and str(export_dir):
+        candidates.append(Path(export_dir).expanduser().absolute().parent)
+    folders: list[Path] = []
+    for folder in sorted(
+        {Path(os.path.abspath(c.expanduser())) for c in candidates}, key=lambda p: len(p.parts)
+    ):
+        if not any(folder == kept or kept in folder.parents for kept in folders):
+            folders.append(folder)
+    return folders
 
 
 def check_run_outputs(trainer: Any, model: Any, datamodule: Any, subcommand: str) -> None:

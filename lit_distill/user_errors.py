@@ -59,18 +59,15 @@ def root_cause(exc: BaseException) -> BaseException:
     return _chain(exc)[-1]
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from lit_distill.data.squad import SquadFormatError
-
-    # FileNotFoundError: a data file, a model directory or a checkpoint the user named is missing
-    return (UserInputError, SquadFormatError, FileNotFoundError)
+# FileNotFoundError: a data file, a model directory or a checkpoint the user named is missing.
+# (A malformed SQuAD file, ``lit_distill.data.squad.SquadFormatError``, is a UserInputError.)
+_USER_ERROR_TYPES: tuple[type[BaseException], ...] = (UserInputError, FileNotFoundError)
 
 
 def find_user_error(exc: BaseException) -> BaseException | None:
     """The innermost user error in ``exc``'s chain, or ``None`` when it is not the user's input."""
-    types = _user_error_types()
     for link in reversed(_chain(exc)):
-        if isinstance(link, types):
+        if isinstance(link, _USER_ERROR_TYPES):
             return link
     return None
 

@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bench-repeats", type=int, default=None, help="override the profile's")
     p.add_argument("--epochs", type=int, default=None, help="smoke runs: this many epochs for every stage")
     p.add_argument(
+        "--teacher-epochs",
+        type=int,
+        default=None,
+        help="the teacher stage's epochs (after --epochs; the SQuAD 2.0 runs: 4, docs/replication.md)",
+    )
+    p.add_argument(
         "--stop-after", choices=ALL_STAGES, default=None, help="run the stages up to this one (e.g. teacher)"
     )
     p.add_argument("--in-process", action="store_true", help="run the stages in this process (tests)")
@@ -111,7 +117,7 @@ def _positive(args: argparse.Namespace) -> None:
         value = getattr(args, name)
         if value is not None and value < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
-    for name in ("batch_size", "bench_repeats", "threads", "epochs"):
+    for name in ("batch_size", "bench_repeats", "threads", "epochs", "teacher_epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {value}")
@@ -161,6 +167,8 @@ def settings(args: argparse.Namespace) -> RunSettings:
     if args.epochs is not None:
         for name in ("teacher", "student", "id", "pd", "lengthdrop"):
             overrides[f"{name}_epochs"] = args.epochs
+    if args.teacher_epochs is not None:
+        overrides["teacher_epochs"] = args.teacher_epochs
     profile = replace(profile, **overrides)
     if profile.doc_stride >= profile.max_seq_length:
         raise InputError(

@@ -24,6 +24,7 @@ from lit_distill.analysis.compare import compare_topics, disagreements
 from lit_distill.analysis.inputs import Dataset
 from lit_distill.analysis.model import ModelAnalysis
 from lit_distill.analysis.tables import CUTS
+from lit_distill.atomic_write import replace_file, write_text
 
 __all__ = ["file_label", "write_csv", "write_outputs"]
 
@@ -46,7 +47,7 @@ def write_csv(rows: Sequence[dict[str, Any]], path: Path) -> None:
     header: list[str] = []
     for row in rows:
         header += [k for k in row if k not in header]
-    with path.open("w", newline="", encoding="utf-8") as f:
+    with replace_file(path) as tmp, tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         for row in rows:
@@ -97,9 +98,7 @@ def write_outputs(
             stem = f"disagreements_{file_label(first.label)}_vs_{file_label(other.label)}"
             files[stem] = out_dir / f"{stem}.csv"
             write_csv(rows, files[stem])
-            (out_dir / f"{stem}.json").write_text(
-                json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8"
-            )
+            write_text(out_dir / f"{stem}.json", json.dumps(rows, indent=2, ensure_ascii=False))
             comparisons.append(
                 {
                     "first": first.label,
@@ -138,5 +137,5 @@ def write_outputs(
         "comparisons": comparisons,
     }
     files["summary"] = out_dir / "summary.json"
-    files["summary"].write_text(json.dumps(summary, indent=2, ensure_ascii=False), encoding="utf-8")
+    write_text(files["summary"], json.dumps(summary, indent=2, ensure_ascii=False))
     return files

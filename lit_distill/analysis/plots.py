@@ -19,6 +19,7 @@ from lit_distill.analysis.categories import categories_for
 from lit_distill.analysis.inputs import Dataset
 from lit_distill.analysis.model import ModelAnalysis
 from lit_distill.analysis.outputs import file_label
+from lit_distill.atomic_write import replace_file
 
 __all__ = ["PLOTS_NOTICE", "draw_all", "plots_available"]
 
@@ -37,6 +38,14 @@ NAMES = {
     "label_has_answer": 'label has answer (model: "no answer")',
     "label_has_no_answer": "label has no answer (model answered)",
 }
+
+
+def _save(fig: Any, path: Path) -> None:
+    """``fig.savefig(path)``, replacing ``path`` atomically (the format from its suffix)."""
+    with replace_file(path) as tmp:
+        fig.savefig(tmp, format=path.suffix.lstrip(".") or "png")
+
+
 MODEL_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
@@ -87,7 +96,7 @@ def plot_topics(model: ModelAnalysis, view: str, categories: Sequence[str], path
     ax.margins(y=0.01)
     ax.set_title(f"{model.label}: answers by category per topic ({view})")
     fig.legend(loc="outside lower center", ncol=3, fontsize=8)
-    fig.savefig(path)
+    _save(fig, path)
 
 
 def plot_compare_topics(
@@ -114,7 +123,7 @@ def plot_compare_topics(
     axes[0].margins(y=0.01)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=len(models), fontsize=9)
     fig.suptitle(f"{' vs '.join(m.label for m in models)}: categories per topic ({view})")
-    fig.savefig(path)
+    _save(fig, path)
 
 
 def plot_compare_overall(
@@ -140,7 +149,7 @@ def plot_compare_overall(
     ax.set_xlabel("% of answered questions")
     ax.set_title(f"Answers by category ({view})")
     fig.legend(loc="outside lower center", ncol=3, fontsize=8)
-    fig.savefig(path)
+    _save(fig, path)
 
 
 def plot_cuts(models: Sequence[ModelAnalysis], view: str, path: Path) -> None:
@@ -184,7 +193,7 @@ def plot_cuts(models: Sequence[ModelAnalysis], view: str, path: Path) -> None:
     axes[0].set_ylabel("exact match % (bar), F1 % (hatched outline)")
     axes[-1].legend(fontsize=8)
     fig.suptitle(f"Scores by question word, answer length and context length ({view}; n in brackets)")
-    fig.savefig(path)
+    _save(fig, path)
 
 
 def draw_all(dataset: Dataset, models: Sequence[ModelAnalysis], view: str, out_dir: Path) -> dict[str, Path]:

@@ -17,13 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from lit_distill.atomic_write import write_text
 from lit_distill.commands.answer import add_artifact_options
 from lit_distill.user_errors import UserInputError
 
@@ -80,20 +78,6 @@ def _check_output(path: str, option: str, inputs: list[Path]) -> Path:
     return target
 
 
-def write_json_atomic(path: Path, content: Mapping[str, Any]) -> None:
-    """Write ``content`` as JSON to a temporary file next to ``path``, then rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(content, handle, indent=2, ensure_ascii=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Write the predictions; returns 0 (bad input raises ``UserInputError``: one line, exit 2)."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
@@ -120,9 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     examples = read_questions(data_path, args.limit)
     preds = qa.predict_examples(examples, str(args.data))
-    write_json_atomic(output, preds.answers)
+    write_text(output, json.dumps(preds.answers, indent=2, ensure_ascii=False))  # atomic
     if na_file is not None:
-        write_json_atomic(na_file, preds.na_probs)
+        write_text(na_file, json.dumps(preds.na_probs, indent=2))
     empty = sum(1 for a in preds.answers.values() if not a)
     print(
         f"wrote {len(preds.answers)} predictions ({empty} no-answer) to {output}"

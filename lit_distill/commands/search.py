@@ -4,7 +4,7 @@ python -m lit_distill search --config SPEC.yaml              # same as `search r
 python -m lit_distill search run --config SPEC.yaml          # trials, then the report
 python -m lit_distill search worker --config SPEC.yaml --storage postgresql://…   # one more worker
 python -m lit_distill search report --config SPEC.yaml       # Pareto JSON/CSV + PNG figures
-python -m lit_distill search check --config SPEC.yaml        # validate; show space and a trial command
+python -m lit_distill search check --config SPEC.yaml        # validate, build one trial; show space and command
 python -m lit_distill search holdout --config SPEC.yaml      # re-evaluate the front on the holdout split
 python -m lit_distill search dashboard --config SPEC.yaml    # optuna-dashboard on the study, live
 """
@@ -68,7 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="report directory (default: <output_dir>/report)")
     p.add_argument("--no-plots", action="store_true", help="JSON and CSV only")
     p.add_argument("--analysis-data", type=Path, help="SQuAD file: error analysis of the front's predictions")
-    p = add("check", "validate the spec and the config keys, print the space and an example trial command")
+    p = add(
+        "check",
+        "validate the spec and the config keys, list the code it names, print the space and an example "
+        "trial's command, and build that trial in this process (no step runs; the launcher never starts)",
+    )
+    p.add_argument(
+        "--static",
+        action="store_true",
+        help="do not build the example trial (no class of the configs is constructed)",
+    )
     add("holdout", "re-evaluate the Pareto front on the holdout split (spec `holdout:`), then report")
     p = add(
         "dashboard", "serve optuna-dashboard on the study's storage (journal or database) to watch it live"
@@ -100,7 +109,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         spec = load_spec(args.config)
         if args.subcommand == "check":
-            return _check(spec)
+            return _check(spec, build=not args.static)
         if args.subcommand == "report":
             out = Path(args.out) if args.out else None
             return _report(spec, args.storage, out, not args.no_plots, args.analysis_data)
@@ -145,9 +154,10 @@ def _run(spec: SearchSpec, args: argparse.Namespace) -> int:
             return 1
     log.info("this process ran %d trial(s)", ran)
     code = 0
+    completed = any(r.outcome == "complete" for r in load_records(spec, args.storage))
     if args.subcommand == "run" and not args.no_report:
-        code = _report(spec, args.storage, None, True)
-    if not any(r.outcome == "complete" for r in load_records(spec, args.storage)):
+        code = _report(spec, args.storage, None, plots=completed)  # no empty figures
+    if not completed:
         print(
             f"error: no trial of search {spec.name!r} completed; each failed trial's reason is logged "
             f"above and its full log is {spec.output_dir / 'trials'}/<number>/trial.log",
@@ -166,7 +176,7 @@ def load_records(spec: SearchSpec, storage: str | None) -> list:  # type: ignore
     from lit_distill.search.optuna_backend import load_study
     from lit_distill.search.records import records_from_study
 
-    return records_from_study(load_study(spec, storage, create=False))
+    return records_from_study(load_study(spec, storage, create=False), spec)
 
 
 def write_search_report(
@@ -201,7 +211,7 @@ def _report(
 ) -> int:
     from lit_distill.search.holdout import attach_holdout
 
-    records = attach_holdout(load_records(spec, storage))
+    records = attach_holdout(spec, load_records(spec, storage))
     files = write_search_report(spec, records, out or spec.output_dir / "report", plots, analysis_data)
     front = [r for r in records if r.on_front]
     names = [m.name for m in spec.objectives]
@@ -225,8 +235,10 @@ def _how_trials_run(spec: SearchSpec) -> list[str]:
     return lines
 
 
-def _check(spec: SearchSpec) -> int:
-    from lit_distill.search.config_keys import canonical_keys, spec_keys
+def _check(spec: SearchSpec, build: bool = True) -> int:
+    """``search check``: everything a trial would refuse, found in this process, before any trial runs."""
+    from lit_distill.search.code_entries import code_entries
+    from lit_distill.search.config_keys import canonical_keys, read_base, spec_keys
     from lit_distill.search.runner import build_command
     from lit_distill.search.space import config_overrides, decode, optimizer_space
 
@@ -235,7 +247,10 @@ def _check(spec: SearchSpec) -> int:
         from lit_distill.search.sigopt_backend import connection_settings
 
         connection_settings()
-    print(f"search {spec.name!r}: {spec.command} trials on {spec.base_config}")
+    print(f"search {spec.name!r}: {spec.command} trials on {spec.base_label}")
+    print("code the spec and its base config name (run or imported by trials, docs/safety.md#search):")
+    for line in code_entries(spec, read_base(spec)):
+        print(f"  {line}")
     for line in _how_trials_run(spec):
         print(line)
     print(f"objectives: {[(m.name, m.objective) for m in spec.objectives]}")
@@ -263,6 +278,19 @@ def _check(spec: SearchSpec) -> int:
     print(f"example trial (mid-point of the space): {assignment}")
     print(f"  {shlex.join(argv)}")
     print(f"  overrides: {example / 'overrides.yaml'}")
+    if build:
+        from lit_distill.search.trial_parser import build_trial
+
+        try:
+            built = build_trial(argv[len(spec.launcher) :])
+        except SearchSpecError as err:
+            raise SearchSpecError(
+                f"the example trial (mid-point of the space) cannot start (a trial exits with code 2 "
+                f"on this): {err}"
+            ) from None
+        print("example trial built in this process (its module's setup ran; no step, no launcher):")
+        for line in built:
+            print(f"  {line}")
     print("spec OK")
     return 0
 

@@ -4,7 +4,8 @@ The key hashes the examples (ids, questions, contexts, answers), the tokenizer's
 full serialised form and the feature settings, so any change to one of them
 builds the features again, and nothing else does.
 
-An entry is written to a temporary directory and renamed into place, and its
+An entry is written to a temporary directory beside it and renamed into place
+(:func:`lit_distill.atomic_write.replace_directory`), and its
 metadata records the size and SHA-256 of every file. An entry whose files do not
 match (truncated, overwritten, missing) is removed with a warning naming it, and
 the features are built again.
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from lit_distill.atomic_write import replace_directory
 from lit_distill.data.features import FeatureArrays, FeatureSettings
 from lit_distill.data.squad import SquadExample
 
@@ -83,26 +85,24 @@ def save_features(features: FeatureArrays, path: str | Path) -> None:
     }
     columns.update({name: pa.array(getattr(features, name)) for name in _FLAT})
     table = pa.table(columns)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    if path.exists():  # another process finished first; keep theirs
+        return
     from datasets.utils import logging as ds_logging
 
     bars_were_on = ds_logging.is_progress_bar_enabled()
     ds_logging.disable_progress_bar()
     try:
-        datasets.Dataset(table).save_to_disk(str(tmp))
+        with replace_directory(path, size_hint=table.nbytes) as tmp:
+            datasets.Dataset(table).save_to_disk(str(tmp))
+            meta = {
+                "schema": _SCHEMA,
+                "n_truncated_questions": features.n_truncated_questions,
+                "files": _file_digests(tmp),
+            }
+            (tmp / _META).write_text(json.dumps(meta))
     finally:
         if bars_were_on:
             ds_logging.enable_progress_bar()
-    meta = {
-        "schema": _SCHEMA,
-        "n_truncated_questions": features.n_truncated_questions,
-        "files": _file_digests(tmp),
-    }
-    (tmp / _META).write_text(json.dumps(meta))
-    if path.exists():  # another process finished first; keep theirs
-        shutil.rmtree(tmp, ignore_errors=True)
-        return
-    tmp.rename(path)
 
 
 def _file_digests(directory: Path) -> dict[str, list[Any]]:

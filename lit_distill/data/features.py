@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from lit_distill.data.squad import SquadExample
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["FeatureArrays", "FeatureSettings", "build_features", "truncate_questions"]
 
@@ -150,7 +151,7 @@ def _check_windows(
     worst = int(np.argmax(lengths))
     window = settings.max_seq_length - n_special - lengths[worst]
     if window <= settings.doc_stride:
-        raise ValueError(
+        raise UserInputError(
             f"max_seq_length {settings.max_seq_length} leaves a context window of {window} tokens for question "
             f"{examples[worst].id!r} ({lengths[worst]} question tokens, {n_special} special tokens); "
             f"doc_stride ({settings.doc_stride}) must be smaller: lower doc_stride or max_query_length, "

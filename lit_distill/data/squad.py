@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lit_distill.checks import is_int, one_of
+from lit_distill.user_errors import UserInputError
 
 __all__ = [
     "LoadReport",
@@ -46,8 +47,8 @@ _VERSIONS = ("1.1", "2.0")
 _ON_MISALIGNED = ("skip", "fail")
 
 
-class SquadFormatError(ValueError):
-    """A SQuAD file or dataset is malformed; the message says where and what."""
+class SquadFormatError(UserInputError):
+    """A SQuAD file or dataset is malformed; the message says where and what (a user error: exit code 2)."""
 
 
 class SquadDataWarning(UserWarning):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import shutil
-import tempfile
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +12,11 @@ from typing import Any, Literal
 
 import torch
 
+from lit_distill.atomic_write import replace_directory
 from lit_distill.compression.length_config import check_length_config, parse_length_config
 from lit_distill.data.features import FeatureSettings
 from lit_distill.export.artifact import (
+    MANIFEST,
     ONNX_FILE,
     SQUAD_VERSIONS,
     Decoding,
@@ -56,13 +57,47 @@ class ExportResult:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _check_output(output: Path, overwrite: bool) -> None:
-    if output.exists() and not output.is_dir():
-        raise ExportInputError("--output", f"{str(output)!r} is a file; give a directory")
-    if output.is_dir() and any(output.iterdir()) and not overwrite:
+def _check_output(output: str | Path, overwrite: bool, model: str | Path) -> Path:
+    """The absolute ``--output`` directory, once it is safe to write (and, with ``overwrite``, to replace).
+
+    An export replaces the whole directory, so it may not be the working directory, the
+    model being exported, or a parent of either; ``--overwrite`` replaces only an earlier
+    export (a directory holding the export manifest).
+
+    Raises:
+        ExportInputError: naming ``--output`` and why.
+    """
+    given = str(output)
+    out = Path(os.path.abspath(Path(output).expanduser()))
+    resolved = out.resolve()
+    cwd = Path.cwd().resolve()
+    source = Path(model).expanduser().resolve()
+    if resolved == cwd or resolved in cwd.parents:
         raise ExportInputError(
-            "--output", f"{str(output)!r} exists and is not empty; pass --overwrite to replace it"
+            "--output",
+            f"{given!r} is the working directory or one of its parents; an export writes a directory of "
+            "its own: give a new one, e.g. --output deploy/model",
         )
+    if resolved == source or resolved in source.parents:
+        raise ExportInputError(
+            "--output",
+            f"{given!r} is the model being exported ({str(model)!r}) or a folder holding it; "
+            "give another directory",
+        )
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ExportInputError("--output", f"{given!r} is a file or a link; give a directory")
+    if out.is_dir() and any(out.iterdir()):
+        if not overwrite:
+            raise ExportInputError(
+                "--output", f"{given!r} exists and is not empty; pass --overwrite to replace it"
+            )
+        if not (out / MANIFEST).is_file():
+            raise ExportInputError(
+                "--output",
+                f"{given!r} is not an earlier export (no {MANIFEST}); --overwrite replaces only a directory "
+                "written by `export`: give a new directory or empty this one yourself",
+            )
+    return out
 
 
 def eval_settings(positions: int, max_seq_length: int = 384, doc_stride: int = 128) -> FeatureSettings:
@@ -194,8 +229,9 @@ def export_model(
 ) -> ExportResult:
     """Export a lit_distill model to a Hugging Face directory or an ONNX graph, evaluate it, write its card.
 
-    The directory is written under a temporary name next to ``output`` and renamed at
-    the end, so an error leaves nothing behind.
+    The directory is written under a temporary name next to ``output`` and swapped in at
+    the end (:func:`lit_distill.atomic_write.replace_directory`), so an error, a full disk
+    included, leaves nothing behind and an earlier export whole.
 
     Args:
         model: A ``.ckpt`` written by a lit_distill module or a ``QAModel.save`` directory.
@@ -207,7 +243,8 @@ def export_model(
             the artifact (ONNX: in the graph; hf: the default of the custom model).
         eval_file: SQuAD-format file the artifact itself is evaluated on (EM/F1 and latency
             go into the model card).
-        overwrite: Replace a non-empty ``output``.
+        overwrite: Replace an earlier export in ``output`` (never the working directory, the
+            model's own file or directory, or a parent of them).
         push_to_hub: Upload the directory to this Hugging Face Hub repository.
         tokenizer: Tokenizer name or directory, when the model does not record one.
         threads: CPU threads for evaluation and latency (default: the runtime's choice).
@@ -225,6 +262,7 @@ def export_model(
 
     Raises:
         ExportInputError: bad input, naming the argument.
+        lit_distill.atomic_write.DiskFullError: no room for the export (one line, exit code 2).
         ImportError: the ``export`` extra is missing (the message names it).
 
     Example::
@@ -249,8 +287,7 @@ def export_model(
         raise ExportInputError("--eval-limit", f"{eval_limit!r}; give a whole number >= 1")
     if eval_limit is not None and eval_file is None:
         raise ExportInputError("--eval-limit", "only with --eval-file")
-    out = Path(output).expanduser()
-    _check_output(out, overwrite)
+    out = _check_output(output, overwrite, model)
     source = load_source(model, tokenizer)
     length = _length_config(length_config, source)
     decoding, threshold_source, version_source = _decoding(source, squad_version, null_score_diff_threshold)
@@ -271,9 +308,9 @@ def export_model(
     )
     if threads is not None:
         torch.set_num_threads(threads)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    try:
+    size = sum(p.numel() * p.element_size() for p in source.model.parameters())
+    # written beside `out` and swapped in at the end: an error (a full disk) leaves an earlier export whole
+    with replace_directory(out, size_hint=size) as work:
         manifest, fp32_metrics = _write_artifact(
             source, to, int8, int8_scheme, length, work, data, threads, log, decoding
         )
@@ -328,10 +365,6 @@ def export_model(
             segment_ids=source.model.config.type_vocab_size > 0,
         )
         card.save(str(work / "README.md"))
-        _replace(work, out)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
     log(f"wrote {out}")
     if push_to_hub:
         url = upload_to_hub(out, push_to_hub)
@@ -348,17 +381,6 @@ def _base_encoder(source: ExportSource) -> str:
         if isinstance(value, str) and value:
             return value
     return "(not recorded)"
-
-
-def _replace(work: Path, out: Path) -> None:
-    """Rename ``work`` to ``out``; an existing ``out`` (``--overwrite``) is removed only after that succeeds."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{work.name.rsplit('-', 1)[-1]}")
-        out.rename(old)
-    work.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 def upload_to_hub(directory: str | Path, repo_id: str, private: bool = False) -> str:

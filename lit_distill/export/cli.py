@@ -84,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="the model card's title (default: built from the model's shape and base)",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an earlier export in --output (written beside it and swapped in at the end; never "
+        "the model's own directory, the working directory or a parent of them)",
+    )
     parser.add_argument(
         "--push-to-hub", default=None, metavar="REPO_ID", help="upload the directory to the Hub"
     )

@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
+from lit_distill.checkpoint_files import load_checkpoint
 from lit_distill.export.errors import ExportInputError
 from lit_distill.models.loading import OWN_CONFIG, load_tokenizer
 from lit_distill.models.qa_model import QAModel
@@ -61,7 +60,7 @@ class ExportSource:
 
 def _checkpoint_data_hparams(path: Path) -> dict[str, Any]:
     """The data module's hyper-parameters recorded in a Lightning checkpoint (empty if none)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    checkpoint = load_checkpoint(path, "MODEL")  # verified and read without unpickling code
     hparams = checkpoint.get("datamodule_hyper_parameters") or {}
     return dict(hparams) if isinstance(hparams, dict) else {}
 

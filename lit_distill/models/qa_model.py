@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from lit_distill.atomic_write import update_directory
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.convert import ConversionReport, encoder_config_from_hf, state_dict_from_hf
 from lit_distill.models.encoder import Encoder, sinusoidal_positions
@@ -223,15 +224,22 @@ class QAModel(nn.Module):
         """Write ``model.safetensors`` and ``lit_distill_config.json`` (and the tokenizer, if given).
 
         The directory can be loaded back with :meth:`from_pretrained` and
-        :func:`lit_distill.models.load_tokenizer`.
+        :func:`lit_distill.models.load_tokenizer`. The files are written beside it first
+        (:func:`lit_distill.atomic_write.update_directory`): a new directory appears whole
+        or not at all; in an existing one each file is replaced atomically and other files
+        stay. Permissions are a plain ``open``'s (readable by others under the usual umask).
+
+        Raises:
+            lit_distill.atomic_write.DiskFullError: no room for the files (nothing is left half written).
         """
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
-        save_file(state, str(path / OWN_WEIGHTS), metadata={"format": "pt"})
-        self.config.to_json_file(path / OWN_CONFIG)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(str(path))
+        size = sum(t.numel() * t.element_size() for t in state.values())
+        with update_directory(path, size_hint=size) as tmp:
+            save_file(state, str(tmp / OWN_WEIGHTS), metadata={"format": "pt"})
+            self.config.to_json_file(tmp / OWN_CONFIG)
+            if tokenizer is not None:
+                tokenizer.save_pretrained(str(tmp))
         return path
 
 

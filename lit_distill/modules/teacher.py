@@ -12,6 +12,7 @@ from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.qa_module import NOT_HYPERPARAMETERS, QAModule
 from lit_distill.modules.sources import check_source_exists, load_qa_model
 from lit_distill.modules.tokenizer_info import check_same_tokenizer
+from lit_distill.user_errors import UserInputError
 
 __all__ = ["Teacher"]
 
@@ -49,6 +50,11 @@ class Teacher(QAModule):
             check_source_exists(model, "model")
         elif not isinstance(model_config, dict):
             raise ValueError(f"model_config must be a mapping of EncoderConfig fields, got {model_config!r}")
+        else:  # checked now, when the classes are built (exit 2), not when fit builds the model
+            try:
+                EncoderConfig.from_dict({"vocab_size": 1, **model_config})
+            except (TypeError, ValueError) as err:
+                raise UserInputError(f"model_config: {err}") from err
         self.source = model
         self.model_config = None if model_config is None else dict(model_config)
         self.save_hyperparameters(ignore=list(NOT_HYPERPARAMETERS))

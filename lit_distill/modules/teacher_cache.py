@@ -19,6 +19,7 @@ overwritten file is reported by name (a warning) and computed again.
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import pickle
 import warnings
@@ -30,6 +31,8 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
+
+from lit_distill.atomic_write import write_bytes
 
 __all__ = [
     "TeacherLogits",
@@ -111,12 +114,11 @@ class TeacherLogits:
         return h.hexdigest()
 
     def save(self, path: Path, meta: dict[str, str]) -> None:
-        """Write atomically (a temporary file renamed into place), with the tensors' SHA-256."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        """Write atomically (:func:`lit_distill.atomic_write.write_bytes`), with the tensors' SHA-256."""
         data = {"start": self.start, "end": self.end, "filled": self.filled}
-        torch.save({**data, "meta": {**meta, "sha256": self.digest()}}, tmp)
-        os.replace(tmp, path)
+        buffer = io.BytesIO()
+        torch.save({**data, "meta": {**meta, "sha256": self.digest()}}, buffer)
+        write_bytes(path, buffer.getbuffer())
 
     @classmethod
     def load(cls, path: Path) -> TeacherLogits:

@@ -3,9 +3,11 @@
 A key is dotted (``model.init_args.learning_rate``). Like LightningCLI on the
 command line, ``init_args`` may be left out (``model.learning_rate``), and a
 list element is addressed by its index (``trainer.callbacks.1.init_args.amount``).
-A key is looked up in the base YAML first; if it is not written there, in the
-full config that ``python -m lit_distill COMMAND --config BASE --print_config``
-prints (defaults included).
+A key is looked up in the base YAML first (several base files merged in order, as
+``--config A --config B`` merges them); if it is not written there, in the full
+config with every default, which the trial's own parser computes in this process
+(:func:`lit_distill.search.trial_parser.full_config`; the spec's ``launcher`` is never
+started for it).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ from __future__ import annotations
 import copy
 import difflib
 import os
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -79,26 +80,41 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def print_full_config(spec: SearchSpec, command: str | None = None, timeout: float = 300) -> dict[str, Any]:
-    """The full config (defaults included) as the trial's launcher prints it.
+def merge_configs(first: Mapping[str, Any], second: Mapping[str, Any]) -> dict[str, Any]:
+    """``second`` over ``first``, as a later ``--config`` file overrides an earlier one.
+
+    Mappings merge key by key; anything else (a list, such as ``trainer.callbacks``, or a
+    value) is replaced whole; a mapping that names another ``class_path`` replaces the
+    earlier one whole (its ``init_args`` belong to the other class).
+    """
+    out = dict(first)
+    for key, value in second.items():
+        old = out.get(key)
+        same_class = not (
+            isinstance(value, Mapping) and "class_path" in value and _class_path(old) != value["class_path"]
+        )
+        if isinstance(value, Mapping) and isinstance(old, Mapping) and same_class:
+            out[key] = merge_configs(old, value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _class_path(node: Any) -> Any:
+    """The ``class_path`` of a config node, or None."""
+    return node.get("class_path") if isinstance(node, Mapping) else None
+
+
+def read_base(spec: SearchSpec) -> dict[str, Any]:
+    """The spec's base config files merged in order (:func:`merge_configs`).
 
     Raises:
-        SearchSpecError: If ``--print_config`` fails (the base config itself is broken).
+        SearchSpecError: If a file is not a YAML mapping.
     """
-    argv = [
-        *launcher_argv(spec),
-        command or spec.command,
-        "--config",
-        str(spec.base_config),
-        "--print_config",
-    ]
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=trial_env())
-    if res.returncode != 0:
-        raise SearchSpecError(
-            f"base config {spec.base_config} does not parse with `{' '.join(argv[-4:-1])}`:\n{res.stderr[-2000:]}"
-        )
-    data = yaml.safe_load(res.stdout)
-    return data if isinstance(data, dict) else {}
+    merged: dict[str, Any] = {}
+    for path in spec.base_configs:
+        merged = merge_configs(merged, read_yaml(path))
+    return merged
 
 
 def launcher_argv(spec: SearchSpec) -> list[str]:
@@ -130,7 +146,7 @@ def canonical_keys(
     Raises:
         SearchSpecError: Naming the first missing key, its spec entry and close matches.
     """
-    base = read_yaml(spec.base_config)
+    base = read_base(spec)
     result: dict[str, str] = {}
     missing: list[tuple[str, str]] = []
     for where, key in keys:
@@ -140,7 +156,9 @@ def canonical_keys(
         else:
             result[key] = found
     if missing:
-        full = print_full_config(spec, command)
+        from lit_distill.search.trial_parser import full_config
+
+        full = full_config(command or spec.command, [str(p) for p in spec.base_configs])
         for where, key in missing:
             found = resolve_key(full, key)
             if found is None:
@@ -150,7 +168,7 @@ def canonical_keys(
                 hint = f"; close matches: {close}" if close else ""
                 raise SearchSpecError(
                     f"search spec {spec.path}: {where}: config key {key!r} does not exist in base config "
-                    f"{spec.base_config} (nor among the defaults of `{command or spec.command}`){hint}"
+                    f"{spec.base_label} (nor among the defaults of `{command or spec.command}`){hint}"
                 )
             result[key] = found
     return result

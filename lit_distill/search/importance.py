@@ -9,6 +9,12 @@ is reported, clipped at 0. Unlike the raw between-group share (η²), ω² corre
 the spread that ``k`` groups explain by chance, so a parameter that does nothing
 scores about 0 even with few trials. It is a first-order (main-effect) analysis like
 the first-order terms of fANOVA; interactions are not attributed.
+
+With few trials even ω² is mostly noise: four trials in two bins of two can give any
+parameter a large share by chance. :func:`noise_p_values` says, per parameter, how often
+the same binning explains as much of a *shuffled* metric (a permutation test); the
+figure greys out parameters that chance explains as well (p > :data:`NOISE_P`) and
+says so when there are fewer than :data:`MIN_TRIALS` complete trials.
 """
 
 from __future__ import annotations
@@ -17,7 +23,14 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from lit_distill.checks import is_number
+
+NOISE_P = 0.05
+"""A parameter's ω² counts as signal when shuffled metrics reach it in at most this share of permutations."""
+MIN_TRIALS = 10
+"""Below this many complete trials the importance figure warns that its bars are noise-level."""
 
 
 def _groups(values: Sequence[Any], numeric: bool, log: bool, bins: int) -> list[int]:
@@ -75,6 +88,14 @@ def main_effect_importance(
     Raises:
         ValueError: If fewer than 3 trials are given or lengths differ.
     """
+    out = {name: omega_squared(g, y) for name, g in _all_groups(params, y, log_params, bins).items()}
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _all_groups(
+    params: Mapping[str, Sequence[Any]], y: Sequence[float], log_params: frozenset[str], bins: int | None
+) -> dict[str, list[int]]:
+    """Each parameter's grouping of the trials (see :func:`main_effect_importance`)."""
     n = len(y)
     if n < 3:
         raise ValueError(f"need at least 3 trials, got {n}")
@@ -84,5 +105,55 @@ def main_effect_importance(
         if len(values) != n:
             raise ValueError(f"parameter {name!r} has {len(values)} values for {n} trials")
         numeric = all(is_number(v) for v in values)
-        out[name] = omega_squared(_groups(values, numeric, name in log_params, k), y)
-    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+        out[name] = _groups(values, numeric, name in log_params, k)
+    return out
+
+
+def _omega_squared_rows(onehot: np.ndarray, ys: np.ndarray) -> np.ndarray:
+    """ω² of every row of ``ys`` (P, n) for one grouping ``onehot`` (n, k); vectorised :func:`omega_squared`."""
+    n, k = onehot.shape
+    if n <= k or k < 2:
+        return np.zeros(len(ys))
+    mean = ys.mean(axis=1, keepdims=True)  # (P, 1)
+    ss_total = ((ys - mean) ** 2).sum(axis=1)  # (P,)
+    sizes = onehot.sum(axis=0)  # (k,)
+    group_means = (ys @ onehot) / sizes  # (P, k)
+    ss_between = (sizes * (group_means - mean) ** 2).sum(axis=1)  # (P,)
+    ms_within = (ss_total - ss_between) / (n - k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        omega = (ss_between - (k - 1) * ms_within) / (ss_total + ms_within)
+    return np.where(ss_total > 0, np.clip(omega, 0.0, None), 0.0)
+
+
+def noise_p_values(
+    params: Mapping[str, Sequence[Any]],
+    y: Sequence[float],
+    log_params: frozenset[str] = frozenset(),
+    bins: int | None = None,
+    permutations: int = 999,
+    seed: int = 0,
+) -> dict[str, float]:
+    """Per parameter, the share of shuffled metrics whose ω² reaches the real one (a permutation test).
+
+    Shuffling ``y`` keeps each parameter's binning and breaks any link between the two, so
+    the p-value is how often chance alone explains as much; the shuffles are seeded, so the
+    result is reproducible. A parameter with ω² = 0 gets p = 1.
+
+    Raises:
+        ValueError: As :func:`main_effect_importance`.
+    """
+    groups = _all_groups(params, y, log_params, bins)
+    rng = np.random.default_rng(seed)
+    values = np.asarray(y, dtype=float)  # (n,)
+    shuffled = np.stack([rng.permutation(values) for _ in range(permutations)])  # (P, n)
+    out = {}
+    for name, g in groups.items():
+        labels = sorted(set(g))
+        onehot = np.array([[1.0 if gi == label else 0.0 for label in labels] for gi in g])  # (n, k)
+        real = omega_squared(g, y)
+        if real <= 0:
+            out[name] = 1.0
+            continue
+        reached = int((_omega_squared_rows(onehot, shuffled) >= real - 1e-12).sum())
+        out[name] = (1 + reached) / (1 + permutations)
+    return out

@@ -10,6 +10,9 @@ against a shared study. What each trial tells the optimiser:
   TPE/GP rank the trial as infeasible and move away;
 * crash, timeout, missing metrics: FAIL, with the reason and the log path as user attributes.
 
+A search whose first trials exit with the same user-input error stops with that error
+instead of spending its budget on it (:mod:`lit_distill.search.input_errors`).
+
 Interrupted trials (the worker died: SIGKILL, power loss) are found by any worker:
 on the same host by the dead pid, elsewhere by a heartbeat older than ``stale_after_s``.
 If the dead worker had already recorded the trial's outcome (``outcome.json``), that
@@ -34,6 +37,7 @@ import optuna
 from optuna.trial import FrozenTrial, Trial, TrialState
 
 from lit_distill.search.config_keys import canonical_keys, spec_keys
+from lit_distill.search.input_errors import InputErrorWatch, stop_message
 from lit_distill.search.launch import pid_alive
 from lit_distill.search.optuna_tell import describe, fail_uncounted, tell_outcome, tell_rejected
 from lit_distill.search.runner import TrialOutcome, read_outcome, run_trial, trial_dir
@@ -53,6 +57,7 @@ from lit_distill.search.storage import (
     open_study,
     storage_error,
     storage_label,
+    storage_url,
 )
 from lit_distill.search.told_values import pessimistic_values
 
@@ -94,6 +99,7 @@ class OptunaWorker:
         self.spec = spec
         self.budget = budget or spec.observation_budget
         self.label = storage_label(spec, storage)
+        self.url = storage_url(spec, storage)  # for scrubbing its secrets from driver messages
         self.host = socket.gethostname()
         self.worker_id = f"{self.host}:{os.getpid()}"
         self.study, self.storage = open_study(spec, storage, optuna.samplers.RandomSampler())
@@ -116,6 +122,8 @@ class OptunaWorker:
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._waited_for: set[int] = set()  # unclaimed trials already reported
+        self._input_errors = InputErrorWatch()
+        self._stopped_by: TrialOutcome | None = None  # the repeated input error that stopped this process
 
     def _trial_id(self, number: int) -> int:
         """The storage's id of trial ``number`` of this study."""
@@ -159,8 +167,7 @@ class OptunaWorker:
         return True
 
     def _close_interrupted(self, t: FrozenTrial, owner: str) -> bool:
-        directory = Path(str(t.user_attrs.get("trial_dir", trial_dir(self.spec, t.number))))
-        outcome = read_outcome(directory)
+        outcome = read_outcome(trial_dir(self.spec, t.number))  # never a path read from the study
         try:
             if outcome is not None:
                 self._tell(t.number, self._trial_id(t.number), outcome, recovered=True)
@@ -196,7 +203,9 @@ class OptunaWorker:
                     pass
                 except Exception as err:  # the storage went away: keep beating once it is back
                     if not failing:
-                        log.warning("heartbeat not recorded in %s: %s", self.label, storage_error(err))
+                        log.warning(
+                            "heartbeat not recorded in %s: %s", self.label, storage_error(err, self.url)
+                        )
                     failing = True
                 else:
                     failing = False
@@ -231,13 +240,15 @@ class OptunaWorker:
             beat.join(timeout=10)
         if self._errors:
             self._raise_lost(self._errors[0])
+        if self._stopped_by is not None:
+            raise SearchSpecError(stop_message(self.spec, self._stopped_by))
         return sum(counts)
 
     def _raise_lost(self, err: BaseException) -> None:
         """Re-raise ``err``; a storage error as :class:`StorageLostError` that says what is safe."""
         if is_storage_error(err):
             raise StorageLostError(
-                f"lost the study storage {self.label}: {storage_error(err)}. This worker stopped; every "
+                f"lost the study storage {self.label}: {storage_error(err, self.url)}. This worker stopped; every "
                 "told trial is stored, and a trial it was running is recovered by the next worker "
                 "(told from its outcome.json, or re-run)"
             ) from err
@@ -268,7 +279,7 @@ class OptunaWorker:
                 failing_since = failing_since or now
                 if now - failing_since > SERVER_WAIT_S:
                     raise
-                log.warning("a call to %s failed (%s); retrying", self.label, storage_error(err))
+                log.warning("a call to %s failed (%s); retrying", self.label, storage_error(err, self.url))
                 time.sleep(1.0)
 
     def _close_unclosed(self, unclosed: dict[int, TrialOutcome | None]) -> None:
@@ -364,8 +375,20 @@ class OptunaWorker:
             unclosed, trial.number, lambda: self._tell(trial.number, self._running[trial.number], outcome)
         )
         counts[index] += 1
-        log.info("%s", describe(trial.number, assignment, outcome))
+        log.info("%s", describe(self.spec, trial.number, assignment, outcome))
+        self._watch_input_errors(directory, outcome)
         return True
+
+    def _watch_input_errors(self, directory: Path, outcome: TrialOutcome) -> None:
+        """Stop when this process's last trials repeat one input error and no trial of the study
+        (any worker's) has run to its end."""
+        if not self._input_errors.repeats(outcome, directory):
+            return
+        ran = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if any(t.user_attrs.get("outcome") in ("complete", "oom") for t in ran):
+            return
+        self._stopped_by = outcome
+        self._stop.set()
 
     def _forget(self, unclosed: dict[int, TrialOutcome | None], number: int, tell: Any) -> None:
         """Run ``tell`` (closing trial ``number``), then stop beating and tracking it."""

@@ -5,7 +5,9 @@
   a star, thresholds dashed; out-of-memory trials are counted in the legend (their values are
   made up, so they are not drawn).
 * ``importance.png`` — parameter importance (main-effect ω², see :mod:`lit_distill.search.importance`)
-  for every metric.
+  for every metric; bars that shuffled metrics reach as often as not (a permutation test) are
+  grey, and with fewer than :data:`~lit_distill.search.importance.MIN_TRIALS` complete trials
+  the figure (and the log) says that its bars are noise-level.
 * ``parallel_coordinates.png`` — parameters and objectives of the front (coloured) over the other
   feasible trials (grey), each axis min–max scaled.
 
@@ -42,7 +44,9 @@ def draw_all(spec: SearchSpec, records: list[TrialRecord], out_dir: Path) -> dic
         "parallel": out_dir / "parallel_coordinates.png",
     }
     plot_front(spec, records, files["front"])
-    plot_importance(spec, records, files["importance"])
+    note = plot_importance(spec, records, files["importance"])
+    if note:
+        log.warning("%s: %s", files["importance"].name, note)
     plot_parallel(spec, records, files["parallel"])
     return files
 
@@ -138,40 +142,72 @@ def importance_inputs(
     return complete, columns
 
 
-def plot_importance(spec: SearchSpec, records: list[TrialRecord], path: Path) -> None:
-    """Horizontal bars of parameter importance (ω², :mod:`~lit_distill.search.importance`), one panel per metric."""
-    from lit_distill.search.importance import main_effect_importance
+def importance_note(n_complete: int, any_signal: bool) -> str | None:
+    """What the importance figure must warn about, or None.
+
+    Args:
+        n_complete: Complete trials the figure is drawn from.
+        any_signal: Whether any parameter's ω² beat the shuffled metrics (p ≤ NOISE_P) for any metric.
+    """
+    from lit_distill.search.importance import MIN_TRIALS, NOISE_P
+
+    if n_complete < MIN_TRIALS:
+        return (
+            f"only {n_complete} complete trials (fewer than {MIN_TRIALS}): the importance bars are "
+            "noise-level, chance alone gives a parameter such shares"
+        )
+    if not any_signal:
+        return f"no parameter explains a metric better than chance (permutation p > {NOISE_P}); bars are grey"
+    return None
+
+
+def plot_importance(spec: SearchSpec, records: list[TrialRecord], path: Path) -> str | None:
+    """Horizontal bars of parameter importance (ω², :mod:`~lit_distill.search.importance`), one panel per metric.
+
+    A bar is blue when its ω² beats the shuffled metrics of a permutation test (p ≤ NOISE_P),
+    grey otherwise.
+
+    Returns:
+        The warning the figure carries (:func:`importance_note`), or None.
+    """
+    from lit_distill.search.importance import NOISE_P, main_effect_importance, noise_p_values
 
     metrics = list(spec.metrics)
     cols = min(3, len(metrics))
     rows = math.ceil(len(metrics) / cols)
-    fig = _figure(4.2 * cols, 0.6 + 2.8 * rows)
+    fig = _figure(4.2 * cols, 0.9 + 2.8 * rows)
     complete, columns = importance_inputs(spec, records)
     log_params = frozenset(p.name for p in spec.parameters if p.log)
+    any_signal = False
     for k, metric in enumerate(metrics):
         ax = fig.add_subplot(rows, cols, k + 1)
         ax.set_title(f"{metric.name} ({metric.strategy})", fontsize=9)
         keep = [i for i, r in enumerate(complete) if math.isfinite(r.metrics.get(metric.name, math.nan))]
+        values = {n: [v[i] for i in keep] for n, v in columns.items()}
+        y = [complete[i].metrics[metric.name] for i in keep]
         try:
-            importance = main_effect_importance(
-                {n: [v[i] for i in keep] for n, v in columns.items()},
-                [complete[i].metrics[metric.name] for i in keep],
-                log_params=log_params,
-            )
+            importance = main_effect_importance(values, y, log_params=log_params)
+            p_values = noise_p_values(values, y, log_params=log_params)
         except ValueError as err:
             ax.text(0.5, 0.5, f"not enough data\n({err})", ha="center", va="center", fontsize=8)
             ax.set_axis_off()
             continue
         names = list(importance)[::-1]
-        ax.barh(names, [importance[n] for n in names], color="tab:blue")
+        signal = [p_values[n] <= NOISE_P for n in names]
+        any_signal = any_signal or any(signal)
+        colours = ["tab:blue" if s else "0.7" for s in signal]
+        ax.barh(names, [importance[n] for n in names], color=colours)
         ax.set_xlim(0, 1)
-        ax.set_xlabel("share of variance explained (ω²)", fontsize=7)
+        ax.set_xlabel(
+            f"share of variance explained (ω²); grey: chance does as well (p > {NOISE_P})", fontsize=7
+        )
         ax.tick_params(labelsize=7)
-    fig.suptitle(
-        f"{spec.name}: parameter importance per metric ({len(complete)} complete trials)", fontsize=10
-    )
+    note = importance_note(len(complete), any_signal)
+    title = f"{spec.name}: parameter importance per metric ({len(complete)} complete trials)"
+    fig.suptitle(title + (f"\n{note}" if note else ""), fontsize=9, color="tab:red" if note else "black")
     fig.tight_layout()
     fig.savefig(path)
+    return note
 
 
 def plot_parallel(spec: SearchSpec, records: list[TrialRecord], path: Path) -> None:

@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from lit_distill.atomic_write import replace_file, write_text
 from lit_distill.search.records import TrialRecord, flag_front
 from lit_distill.search.spec import SearchSpec
 
@@ -37,7 +38,7 @@ def write_csv(spec: SearchSpec, records: list[TrialRecord], path: Path) -> None:
         holdout_cols += [f"holdout_{k}" for k in sorted(r.holdout) if f"holdout_{k}" not in holdout_cols]
     header = ["number", "state", "outcome", "feasible", "on_front", *param_cols, *metric_cols, *holdout_cols]
     header += ["reason", "trial_dir"]
-    with path.open("w", newline="") as f:
+    with replace_file(path) as tmp, tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=header)
         writer.writeheader()
         for r in records:
@@ -80,7 +81,7 @@ def write_json(spec: SearchSpec, records: list[TrialRecord], front: list[TrialRe
         "trial_counts": counts,
         "front": [asdict(r) for r in front],
     }
-    path.write_text(json.dumps(_json_safe(payload), indent=2))
+    write_text(path, json.dumps(_json_safe(payload), indent=2))
 
 
 def write_report(

@@ -1,9 +1,10 @@
 """Run one trial as its own process and classify how it ended.
 
-A trial is ``<launcher> fit|validate --config BASE --config overrides.yaml``, started as
+A trial is ``<launcher> fit|validate --config BASE [--config BASE2 …] --config overrides.yaml``, started as
 a fresh subprocess or forked from the pre-imported trial server
 (:mod:`lit_distill.search.launch`, spec key ``start_method``), in its own directory
-``<output_dir>/trials/<number>/`` holding ``overrides.yaml``, ``command.txt``, ``trial.log`` (stdout + stderr),
+``<output_dir>/trials/<number>/`` holding ``overrides.yaml``, ``command.txt``, ``trial.log`` (stdout + stderr,
+without progress-bar redraws once the trial has ended: :mod:`lit_distill.search.trial_log`),
 ``metrics.json`` (written by :class:`~lit_distill.callbacks.trial_result.TrialResult`)
 and ``outcome.json`` (written here, before the optimiser is told, so a search
 killed in between can recover the finished trial on restart).
@@ -35,9 +36,10 @@ from typing import Any, Literal
 import yaml
 
 from lit_distill.checks import is_number
-from lit_distill.search.config_keys import launcher_argv, override_tree, read_yaml, trial_env
+from lit_distill.search.config_keys import launcher_argv, override_tree, read_base, trial_env
 from lit_distill.search.launch import ForkedTrial, die_with_parent, resolve_start_method
 from lit_distill.search.spec import SearchSpec
+from lit_distill.search.trial_log import clean_log
 from lit_distill.trial_protocol import METRICS_PATH_ENV, TRIAL_DIR_ENV
 
 Status = Literal["complete", "oom", "fail"]
@@ -56,6 +58,7 @@ OOM_PATTERNS: tuple[str, ...] = (
     r"CUBLAS_STATUS_ALLOC_FAILED",
 )
 _OOM_RE = re.compile("|".join(OOM_PATTERNS))
+
 _LOG_TAIL_CHARS = 20_000
 
 
@@ -195,18 +198,14 @@ def build_command(
     ``{trial_dir}`` in any string value becomes the trial's directory, so per-trial outputs
     (checkpoint ``dirpath``, ``export_dir``, logger ``save_dir``) never collide.
     """
-    base = read_yaml(spec.base_config)
+    base = read_base(spec)
     filled = {k: fill_trial_dir(v, directory) for k, v in overrides.items()}
     tree = override_tree(base, {**filled, "trainer.default_root_dir": str(directory)})
     (directory / "overrides.yaml").write_text(yaml.safe_dump(tree, sort_keys=False))
-    argv = [
-        *launcher_argv(spec),
-        command or spec.command,
-        "--config",
-        str(spec.base_config),
-        "--config",
-        str(directory / "overrides.yaml"),
-    ]
+    argv = [*launcher_argv(spec), command or spec.command]
+    for path in spec.base_configs:
+        argv += ["--config", str(path)]
+    argv += ["--config", str(directory / "overrides.yaml")]
     callbacks = ((tree.get("trainer") or {}).get("callbacks")) or (base.get("trainer") or {}).get("callbacks")
     listed = isinstance(callbacks, list) and any(
         isinstance(c, Mapping) and str(c.get("class_path", "")).endswith("TrialResult") for c in callbacks
@@ -273,6 +272,7 @@ def run_trial(
             proc.kill()
             returncode = proc.wait()
     wall = time.perf_counter() - start
+    clean_log(log_path)  # progress-bar redraws and escape sequences out, once the trial has ended
     metrics = read_metrics(metrics_path)
     required = [m.name for m in spec.metrics]
     status, reason = classify(returncode, _tail(log_path), metrics, required, timed_out)

@@ -14,6 +14,7 @@ here are pure; the backends call them.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -132,6 +133,49 @@ def decode(spec: SearchSpec, raw: Mapping[str, Any]) -> dict[str, Any]:
     for chain in spec.chains:
         assignment[chain.name] = decode_chain(chain, [float(raw[n]) for n in chain_param_names(chain)])
     return assignment
+
+
+def assignment_problem(spec: SearchSpec, assignment: Any) -> str | None:
+    """Why ``assignment`` (read back from a study) is not a point of the spec's space, or None.
+
+    Every parameter and chain must be there and nothing else: a number of the right type
+    within its bounds (or on its grid), a category of the parameter, a chain of the right
+    length, within its bounds and non-increasing.
+    """
+    if not isinstance(assignment, Mapping):
+        return f"expected a mapping of parameter values, got {type(assignment).__name__}"
+    names = [p.name for p in spec.parameters] + [c.name for c in spec.chains]
+    if sorted(assignment) != sorted(names):
+        return f"parameters {sorted(map(str, assignment))} are not the spec's {sorted(names)}"
+    for p in spec.parameters:
+        value = assignment[p.name]
+        if p.type == "categorical":
+            if value not in (p.categories or ()) or isinstance(value, bool):
+                return f"{p.name}={value!r} is not one of {list(p.categories or ())}"
+            continue
+        if not is_number(value) or not math.isfinite(value) or (p.type == "int" and value != int(value)):
+            return f"{p.name}={value!r} is not {'an integer' if p.type == 'int' else 'a finite number'}"
+        if p.grid is not None and not any(math.isclose(value, g, rel_tol=1e-9) for g in p.grid):
+            return f"{p.name}={value!r} is not on its grid {list(p.grid)}"
+        if p.grid is None and not _within(value, p.low or 0.0, p.high or 0.0):
+            return f"{p.name}={value!r} lies outside [{p.low:g}, {p.high:g}]"
+    for chain in spec.chains:
+        values = assignment[chain.name]
+        ok = isinstance(values, list) and len(values) == chain.length
+        ok = ok and all(is_number(v) and (chain.type == "double" or v == int(v)) for v in values)
+        if not ok:
+            return f"{chain.name}={values!r} is not a list of {chain.length} {chain.type} values"
+        if any(not _within(v, chain.low, chain.high) for v in values):
+            return f"{chain.name}={values!r} leaves [{chain.low:g}, {chain.high:g}]"
+        if any(b > a for a, b in itertools.pairwise(values)):
+            return f"{chain.name}={values!r} is not non-increasing"
+    return None
+
+
+def _within(value: float, low: float, high: float) -> bool:
+    """``low <= value <= high``, allowing for the rounding of a value stored as text."""
+    slack = 1e-9 * max(1.0, abs(low), abs(high))
+    return low - slack <= value <= high + slack
 
 
 def config_overrides(spec: SearchSpec, assignment: Mapping[str, Any]) -> dict[str, Any]:

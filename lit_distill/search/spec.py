@@ -74,7 +74,7 @@ class SearchSpec:
     name: str
     path: Path
     command: Literal["fit", "validate"]
-    base_config: Path
+    base_configs: tuple[Path, ...]
     parameters: tuple[Parameter, ...]
     metrics: tuple[Metric, ...]
     chains: tuple[MonotoneChain, ...] = ()
@@ -126,6 +126,11 @@ class SearchSpec:
     )
 
     @property
+    def base_label(self) -> str:
+        """The base config file(s), as messages name them."""
+        return " + ".join(str(p) for p in self.base_configs)
+
+    @property
     def objectives(self) -> tuple[Metric, ...]:
         """Metrics the optimiser optimises, in order."""
         return tuple(m for m in self.metrics if m.strategy == "optimize")
@@ -145,7 +150,7 @@ class SearchSpec:
         if not isinstance(extra, list) or not all(isinstance(m, str) for m in extra):
             raise r.fail("produced_metrics", f"expected a list of metric names, got {extra!r}")
         produced = TRIAL_METRICS | frozenset(extra)
-        base_path = _base_config(r, top.get("base_config"))
+        base_paths = _base_configs(r, top.get("base_config"))
         parameters, chains = _parameters_and_chains(r, top)
         derived = _derived(r, top, parameters)
         fixed = r.mapping("fixed", top.get("fixed", {}))
@@ -171,7 +176,7 @@ class SearchSpec:
             name=r.name("name", top.get("name", path.stem)),
             path=path,
             command=r.choice("command", top.get("command", "fit"), ("fit", "validate")),
-            base_config=base_path,
+            base_configs=base_paths,
             parameters=parameters,
             chains=chains,
             derived=derived,
@@ -200,14 +205,22 @@ class SearchSpec:
         )
 
 
-def _base_config(r: SpecReader, base: Any) -> Path:
-    """``base_config``: an existing file, relative to the spec's directory."""
-    if not isinstance(base, str):
-        raise r.fail("base_config", f"expected the path of a `fit` YAML, got {base!r}")
-    base_path = (r.path.parent / base).resolve()
-    if not base_path.is_file():
-        raise r.fail("base_config", f"file {base_path} does not exist")
-    return base_path
+def _base_configs(r: SpecReader, base: Any) -> tuple[Path, ...]:
+    """``base_config``: one existing file, or a list of them (given in this order, like
+    ``--config A --config B``: later files override earlier ones), relative to the spec's directory."""
+    items = base if isinstance(base, list) and base else [base]
+    paths = []
+    for i, item in enumerate(items):
+        where = f"base_config[{i}]" if isinstance(base, list) else "base_config"
+        if not isinstance(item, str) or not item.strip():
+            raise r.fail(
+                where, f"expected the path of a `fit` YAML or a non-empty list of them, got {item!r}"
+            )
+        path = (r.path.parent / item).resolve()
+        if not path.is_file():
+            raise r.fail(where, f"file {path} does not exist")
+        paths.append(path)
+    return tuple(paths)
 
 
 def _parameters_and_chains(

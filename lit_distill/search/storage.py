@@ -5,7 +5,9 @@
 * ``sqlite:///study.db`` — one machine;
 * ``postgresql://user:password@host:5432/db`` — many machines. The driver is psycopg 3
   (``pip install "lit_distill[postgres]"``), or psycopg2 when only that is installed; a URL
-  may also name it (``postgresql+psycopg://``, ``postgresql+psycopg2://``).
+  may also name it (``postgresql+psycopg://``, ``postgresql+psycopg2://``);
+* ``env:NAME`` or ``file:PATH`` — a URL kept in an environment variable or a file, and how
+  a URL is shown without its secrets: :mod:`lit_distill.search.storage_url`.
 
 A server storage is checked when it is opened: a wrong password, a missing database or an
 unreachable host is a :class:`~lit_distill.search.spec.SearchSpecError` that names the URL
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import importlib.util
 import logging
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,22 @@ import sqlalchemy
 from lit_distill.search.sampling import make_sampler
 from lit_distill.search.space import optimizer_space
 from lit_distill.search.spec import SearchSpec, SearchSpecError
+from lit_distill.search.storage_url import read_storage_value, redact, scrub
+
+__all__ = [
+    "SERVER_WAIT_S",
+    "StorageLostError",
+    "is_storage_error",
+    "load_study",
+    "open_storage",
+    "open_study",
+    "redact",
+    "resolve_url",
+    "storage_error",
+    "storage_label",
+    "storage_url",
+    "study_name",
+]
 
 log = logging.getLogger("lit_distill.search")
 
@@ -43,14 +60,6 @@ CONNECT_TIMEOUT_S = 10
 """PostgreSQL ``connect_timeout`` unless the URL sets one (an unreachable host fails in this time)."""
 
 _DRIVERS = {"psycopg": "psycopg", "psycopg2": "psycopg2"}  # SQLAlchemy dialect suffix -> module
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***`` (for messages and logs)."""
-    try:
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not parseable: hide anything between ':' and '@' after the scheme
-        return re.sub(r"(://[^:/@]*):[^@]*@", r"\1:***@", url)
 
 
 def _installed(module: str) -> bool:
@@ -85,22 +94,19 @@ def resolve_url(url: str) -> str:
     )
 
 
-def _first_line(err: BaseException, url: str) -> str:
-    """The driver's own message, first line, with the URL's password scrubbed."""
+def _first_line(err: BaseException, url: str | None) -> str:
+    """The driver's own message, first line, with every secret of the URL scrubbed."""
     orig = getattr(err, "orig", None) or err
     text = str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
-    try:
-        password = sqlalchemy.engine.make_url(url).password
-    except Exception:  # a journal path, or no URL at all
-        password = None
-    return text.replace(str(password), "***") if password else text
+    return scrub(text, url)
 
 
 class _WaitForServer:
     """``do_connect`` listener: once armed, a failed connection is retried until the server is back."""
 
-    def __init__(self, shown: str, wait_s: float) -> None:
-        self.shown = shown
+    def __init__(self, url: str, wait_s: float) -> None:
+        self.url = url
+        self.shown = redact(url)
         self.wait_s = wait_s
         self.armed = False
 
@@ -117,7 +123,7 @@ class _WaitForServer:
                     log.error("study storage %s still unreachable after %.0f s", self.shown, self.wait_s)
                     raise
                 if not warned:
-                    first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+                    first = _first_line(err, self.url)
                     log.warning(
                         "study storage %s unreachable (%s); waiting up to %.0f s for it",
                         self.shown,
@@ -151,7 +157,7 @@ def _open_server(url: str, wait_s: float) -> optuna.storages.RDBStorage:
     finally:
         probe.dispose()
     store = optuna.storages.RDBStorage(resolved, engine_kwargs=engine_kwargs)
-    waiter = _WaitForServer(shown, wait_s)
+    waiter = _WaitForServer(url, wait_s)
     sqlalchemy.event.listen(store.engine, "do_connect", waiter)
     waiter.armed = True
     return store
@@ -170,7 +176,7 @@ def open_storage(
     Raises:
         SearchSpecError: If a server cannot be reached or refuses the login, or its driver is missing.
     """
-    url = storage or spec.backend.storage
+    url = storage_url(spec, storage)
     if url is None:
         path = spec.output_dir / "study.journal"
     elif "://" in url:
@@ -184,9 +190,24 @@ def open_storage(
     return optuna.storages.JournalStorage(backend)
 
 
+def storage_url(spec: SearchSpec, storage: str | None = None) -> str | None:
+    """The storage URL or journal path in use: ``storage`` (``--storage``), else ``backend.storage``,
+    with ``env:NAME`` / ``file:PATH`` read (:func:`~lit_distill.search.storage_url.read_storage_value`);
+    None for the default journal.
+
+    Raises:
+        SearchSpecError: For an unset variable or an unreadable file.
+    """
+    if storage is not None:
+        return read_storage_value(storage, Path.cwd())
+    if spec.backend.storage is not None:
+        return read_storage_value(str(spec.backend.storage), spec.path.parent)
+    return None
+
+
 def storage_label(spec: SearchSpec, storage: str | None = None) -> str:
-    """The storage as shown to users: the URL without its password, or the journal file."""
-    url = storage or spec.backend.storage
+    """The storage as shown to users: the URL without its secrets, or the journal file."""
+    url = storage_url(spec, storage)
     return redact(url) if url else str(spec.output_dir / "study.journal")
 
 
@@ -233,7 +254,7 @@ def open_study(
             if type(err).__name__ not in _RACES or attempt == 4:
                 raise SearchSpecError(
                     f"cannot open the study storage {storage_label(spec, storage)}: "
-                    f"{type(err).__name__}: {_first_line(err, storage or spec.backend.storage or '')}"
+                    f"{type(err).__name__}: {_first_line(err, storage_url(spec, storage))}"
                 ) from err
             log.debug("opening the study failed (%s); retrying", err)
             time.sleep(0.5 + attempt)
@@ -280,11 +301,12 @@ def is_storage_error(err: BaseException) -> bool:
     return isinstance(err, (optuna.exceptions.StorageInternalError, sqlalchemy.exc.SQLAlchemyError))
 
 
-def storage_error(err: BaseException) -> str:
-    """One line for a storage error: the database driver's message when there is one."""
+def storage_error(err: BaseException, url: str | None = None) -> str:
+    """One line for a storage error: the database driver's message when there is one, without
+    the secrets of ``url``."""
     cause: BaseException | None = err
     while cause is not None and not isinstance(cause, sqlalchemy.exc.SQLAlchemyError):
         cause = cause.__cause__
     inner = getattr(cause, "orig", None) or cause or err
-    text = str(inner).strip()
+    text = scrub(str(inner).strip(), url)
     return f"{type(inner).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")

@@ -59,7 +59,7 @@ def test_non_empty_output_needs_overwrite(
     uniform_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "out"
-    out.mkdir()
+    assert _run(capsys, str(uniform_dir), "--to", "hf", "--output", str(out))[0] == 0  # an earlier export
     (out / "keep.txt").write_text("user data")
     code, err = _run(capsys, str(uniform_dir), "--to", "hf", "--output", str(out))
     assert code == 2 and "--output" in err and "--overwrite" in err

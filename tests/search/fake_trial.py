@@ -41,7 +41,16 @@ def main(argv: list[str]) -> int:
         with open(os.path.join(os.path.dirname(trial_dir), "runs.txt"), "a") as f:
             f.write(os.path.basename(trial_dir) + "\n")
     time.sleep(float(args.get("sleep", 0.0)))
+    if args.get("tag") == "bar":  # as tqdm draws into a file: carriage returns and colours, no newline
+        for pct in (0, 50, 100):
+            sys.stderr.write(f"\r\x1b[32m{pct:3d}%|{'#' * (pct // 10):<10}|\x1b[0m")
+        sys.stderr.write("\n")
+        sys.stderr.flush()
     fail = args.get("fail", "none")
+    if fail in ("input", "input_knob"):
+        detail = f" (knob {args.get('knob')})" if fail == "input_knob" else ""
+        print(f"python -m lit_distill fit: error: toy input error{detail}", file=sys.stderr)
+        return 2
     if fail == "cuda_oom":
         print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 20.00 GiB", file=sys.stderr)
         return 1

@@ -230,3 +230,124 @@ def test_error_summary_finds_the_line_that_says_why(log: str, summary: str) -> N
     from lit_distill.search.runner import error_summary
 
     assert error_summary(log) == summary
+
+
+def test_a_search_whose_first_trials_exit_with_one_input_error_stops_with_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#29: the same user error twice, nothing completed: exit 2 with that error, no budget burnt, no figures."""
+    raw = spec_dict(tmp_path, observation_budget=6)
+    raw["fixed"] = {"model.init_args.fail": "input"}
+    path = write_spec(tmp_path, raw)
+    assert main(["run", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "stopped instead of spending its budget: its first 2 trials" in err
+    assert "toy input error" in err and "Traceback" not in err
+    assert len(list((tmp_path / "out" / "trials").glob("*/trial.log"))) == 2
+    assert not list((tmp_path / "out").rglob("*.png"))
+
+
+def test_input_errors_that_differ_between_points_do_not_stop_the_search(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error naming the trial's own value may not hold elsewhere in the space: the budget runs."""
+    raw = spec_dict(tmp_path, observation_budget=3)
+    raw["fixed"] = {"model.init_args.fail": "input_knob"}
+    path = write_spec(tmp_path, raw)
+    assert main(["run", "--config", str(path)]) == 1  # nothing completed
+    assert "no trial of search 'toy' completed" in capsys.readouterr().err
+    assert len(list((tmp_path / "out" / "trials").glob("*/trial.log"))) == 3
+    assert not list((tmp_path / "out").rglob("*.png"))  # no empty figures either
+    assert (tmp_path / "out" / "report" / "trials.csv").exists()
+
+
+def test_progress_lines_show_objectives_and_parameters_first() -> None:
+    from lit_distill.search.optuna_tell import describe
+    from lit_distill.search.runner import TrialOutcome
+    from lit_distill.search.spec import parse_spec
+
+    spec = parse_spec(spec_dict(Path("/nonexistent")), Path("/nonexistent/spec.yaml"))
+    metrics = {f"HasAns_{k}": 1.0 for k in ("exact", "f1", "total")} | {
+        f"NoAns_{k}": 2.0 for k in ("exact", "f1", "total")
+    }
+    metrics |= {"best_exact": 3.0, "best_f1": 3.0, "exact": 61.234, "f1": 66.0, "num_parameters": 12345.0}
+    line = describe(spec, 7, {"knob": 0.31, "hidden": 3}, TrialOutcome("complete", metrics, wall_s=1.5))
+    assert line == "trial 7: complete in 1.5 s: exact=61.23 num_parameters=12345 | f1=66 | knob=0.31 hidden=3"
+
+
+def test_base_config_may_be_a_list_like_the_readme_s_two_configs(tmp_path: Path) -> None:
+    """#29.9: teacher config + student overlay, given in order; the overlay's values and keys count."""
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(yaml.safe_dump({"model": {"init_args": {"knob": 0.9, "other": 2.5}}}))
+    from .helpers import TOY_FIT
+
+    raw = spec_dict(tmp_path, base_config=[str(TOY_FIT), str(overlay)], observation_budget=1)
+    raw["parameters"] = [raw["parameters"][1]]  # hidden only: knob comes from the overlay
+    raw["fixed"] = {"model.init_args.other": 3.5}
+    raw["produced_metrics"] = ["other"]
+    raw["metrics"].append({"name": "other", "strategy": "store"})
+    path = write_spec(tmp_path, raw)
+    assert main(["run", "--config", str(path), "--no-report"]) == 0
+    (trial,) = (tmp_path / "out" / "trials").glob("0*")
+    command = (trial / "command.txt").read_text()
+    assert command.index(str(TOY_FIT)) < command.index(str(overlay)) < command.index("overrides.yaml")
+    from lit_distill.commands.search import load_records
+    from lit_distill.search.spec import load_spec
+
+    (record,) = load_records(load_spec(path), None)
+    assert record.metrics["exact"] == pytest.approx(30.0) and record.metrics["other"] == 3.5  # knob 0.9
+
+
+def test_values_read_back_from_the_study_are_checked_and_never_used_as_paths(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """#32.3: a trial_dir edited in the database is not written to; an edited assignment is refused."""
+    import json
+    import sqlite3
+
+    raw = spec_dict(tmp_path, observation_budget=2)
+    raw["holdout"] = {"overrides": {"model.init_args.other": 7.5}}
+    path = write_spec(tmp_path, raw)
+    db = tmp_path / "study.db"
+    storage = ["--storage", f"sqlite:///{db}"]
+    assert main(["run", "--config", str(path), "--no-report", *storage]) == 0
+    elsewhere = tmp_path / "elsewhere"
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "UPDATE trial_user_attributes SET value_json = ? WHERE key = 'trial_dir'",
+            (json.dumps(str(elsewhere)),),
+        )
+    assert main(["holdout", "--config", str(path), *storage]) == 0
+    assert not elsewhere.exists()
+    assert len(list((tmp_path / "out" / "trials").glob("*/holdout/outcome.json"))) >= 1
+    assert "paths are never taken from the study" in capsys.readouterr().err
+
+    with sqlite3.connect(db) as con:
+        con.execute(
+            "UPDATE trial_user_attributes SET value_json = ? WHERE key = 'assignment'",
+            (json.dumps({"knob": 5.0, "hidden": 3}),),
+        )
+    assert main(["report", "--config", str(path), "--no-plots", *storage]) == 2
+    err = capsys.readouterr().err
+    assert "knob=5.0 lies outside [0, 1]" in err and "the study storage was edited" in err
+
+
+@pytest.mark.parametrize("form", ["env", "file"])
+def test_the_storage_url_may_come_from_a_variable_or_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], form: str
+) -> None:
+    """#32.4: a URL kept out of `ps` and the shell's history."""
+    url = f"sqlite:///{tmp_path / 'study.db'}"
+    if form == "env":
+        monkeypatch.setenv("TOY_STORAGE", url)
+        value = "env:TOY_STORAGE"
+    else:
+        (tmp_path / "storage.txt").write_text(url + "\n")
+        value = f"file:{tmp_path / 'storage.txt'}"
+    path = write_spec(tmp_path, spec_dict(tmp_path, observation_budget=1))
+    assert main(["run", "--config", str(path), "--no-report", "--storage", value]) == 0
+    assert (tmp_path / "study.db").exists() and not (tmp_path / "out" / "study.journal").exists()
+    missing = "env:NO_SUCH_VARIABLE" if form == "env" else f"file:{tmp_path / 'nope.txt'}"
+    assert main(["report", "--config", str(path), "--storage", missing]) == 2
+    err = capsys.readouterr().err
+    assert ("'NO_SUCH_VARIABLE' is not set" in err) if form == "env" else ("cannot read" in err)

@@ -235,3 +235,21 @@ def test_missing_driver_names_the_extra(
         in err
     )
     assert "postgresql://u:***@db.example:5432/s" in err and "secret" not in err
+
+
+@needs_server
+@pytest.mark.parametrize("how", ["PGPASSWORD", "env:"])
+def test_the_password_stays_off_the_command_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], how: str
+) -> None:
+    """#32.4: libpq's PGPASSWORD with a URL without password, or the whole URL from a variable."""
+    path = _spec(tmp_path, sleep=0.0, budget=1)
+    if how == "PGPASSWORD":
+        monkeypatch.setenv("PGPASSWORD", PASSWORD)
+        storage = URL.replace(f":{PASSWORD}@", "@")
+    else:
+        monkeypatch.setenv("SEARCH_TEST_DB", URL)
+        storage = "env:SEARCH_TEST_DB"
+    assert main(["run", "--config", str(path), "--storage", storage, "--no-report"]) == 0
+    assert PASSWORD not in capsys.readouterr().err
+    _check_consistent(path, 1)

@@ -63,3 +63,34 @@ def test_report_files(tmp_path: Path) -> None:
     for name in ("front", "importance", "parallel"):
         data = files[name].read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000, name
+
+
+def test_importance_from_few_trials_is_flagged_as_noise(tmp_path: Path) -> None:
+    """#29.9: four trials give some parameter a large ω² by chance; the figure says it is noise."""
+    from lit_distill.search.importance import main_effect_importance, noise_p_values
+    from lit_distill.search.plots import plot_importance
+
+    spec = load_spec(write_spec(tmp_path, spec_dict(tmp_path)))
+    records = _records()[:4]
+    note = plot_importance(spec, records, tmp_path / "importance.png")
+    assert note is not None and "only 4 complete trials" in note and "noise-level" in note
+    params = {
+        "knob": [r.assignment["knob"] for r in records],
+        "hidden": [r.assignment["hidden"] for r in records],
+    }
+    exact = [r.metrics["exact"] for r in records]
+    assert max(main_effect_importance(params, exact).values()) > 0.3  # a large share ...
+    assert min(noise_p_values(params, exact).values()) > 0.05  # ... that shuffled metrics reach too
+
+
+def test_a_parameter_that_matters_beats_the_shuffled_metrics() -> None:
+    import random
+
+    from lit_distill.search.importance import noise_p_values
+
+    rng = random.Random(0)
+    a = [i / 39 for i in range(40)]
+    b = [rng.random() for _ in range(40)]
+    y = [10 * x + 0.1 * rng.random() for x in a]
+    p = noise_p_values({"a": a, "b": b}, y)
+    assert p["a"] <= 0.01 and p["b"] > 0.2, p

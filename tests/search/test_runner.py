@@ -120,6 +120,33 @@ def test_crash_is_a_failure_with_its_log_kept(tmp_path: Path) -> None:
     assert crash.returncode == 1 and read_outcome(tmp_path / "t") == crash
 
 
+def test_trial_logs_keep_what_a_terminal_shows_not_progress_bar_redraws(tmp_path: Path) -> None:
+    """#29.9: a bar drawn with carriage returns and colours ends up as its last state, as plain text."""
+    spec = parse_spec(spec_dict(tmp_path), tmp_path / "spec.yaml")  # fake launcher: milliseconds
+    outcome = run_trial(spec, tmp_path / "t", {"model.init_args.tag": "bar"})
+    text = Path(outcome.log).read_bytes()
+    assert outcome.status == "complete"
+    assert b"100%|##########|" in text and b"\r" not in text and b"\x1b" not in text
+    assert b" 50%" not in text
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (b"plain line", b"plain line"),
+        (b"   ", b"   "),
+        (b"\r 10%|#  |\r100%|###|", b"100%|###|"),
+        (b"windows line\r", b"windows line"),
+        (b"\r\x1b[32mok\x1b[0m", b"ok"),
+        (b"\r 10%|#  |\r          \r", None),  # an erased bar (tqdm's leave=False) leaves nothing
+    ],
+)
+def test_clean_line(raw: bytes, shown: bytes | None) -> None:
+    from lit_distill.search.trial_log import clean_line
+
+    assert clean_line(raw) == shown
+
+
 def test_missing_launcher_is_a_failed_trial_not_a_crash(tmp_path: Path) -> None:
     spec = parse_spec(spec_dict(tmp_path, launcher=["/nonexistent/python"]), tmp_path / "spec.yaml")
     outcome = run_trial(spec, tmp_path / "t", {})

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lit_distill.search.config_keys import read_yaml, resolve_key, spec_keys
+from lit_distill.search.config_keys import read_base, resolve_key, spec_keys
 from lit_distill.search.space import optimizer_space
 from lit_distill.search.spec import load_spec
 
@@ -24,10 +24,10 @@ def test_the_issue_s_specs_ship() -> None:
 def test_spec_loads_and_its_keys_exist(path: Path) -> None:
     spec = load_spec(path)
     assert optimizer_space(spec)
-    base = read_yaml(spec.base_config)
+    base = read_base(spec)
     keys = spec_keys(spec) + [(f"holdout {k}", k) for k in spec.holdout_overrides]
     missing = [(where, key) for where, key in keys if resolve_key(base, key) is None]
-    assert not missing, f"{path.name}: keys not in {spec.base_config.name}: {missing}"
+    assert not missing, f"{path.name}: keys not in {spec.base_label}: {missing}"
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.name)
@@ -78,9 +78,62 @@ def test_length_searches_follow_dynamic_tinybert() -> None:
         assert (chain.key, chain.length, chain.type) == ("model.init_args.length_config", 6, "int")
         assert (chain.low, chain.high) == (91, 384)
         assert spec.observation_budget == 150
-        assert read_yaml(spec.base_config)["data"]["init_args"]["max_seq_length"] == 384
+        assert read_base(spec)["data"]["init_args"]["max_seq_length"] == 384
         objectives[name] = [(m.name, m.objective) for m in spec.objectives]
     assert objectives["length_config.yaml"] == [("f1", "maximize"), ("eval_time_s", "minimize")]
     assert objectives["length_config_squad2.yaml"] == [("best_f1", "maximize"), ("eval_time_s", "minimize")]
     squad2 = load_spec(ROOT / "configs" / "search" / "length_config_squad2.yaml")
     assert squad2.fixed["data.init_args.version"] == "2.0"
+
+
+@pytest.fixture(scope="module")
+def quickstart_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory holding what `python -m lit_distill quickstart` leaves for the searches: the
+    synthetic data of configs/quickstart/teacher.yaml and a teacher trained on it, here a tiny random
+    model of the same shape saved with that data's own tokenizer."""
+    import yaml
+
+    from lit_distill.data import SquadDataModule
+    from lit_distill.models import EncoderConfig, QAModel
+
+    root = tmp_path_factory.mktemp("quickstart")
+    teacher = yaml.safe_load((ROOT / "configs" / "quickstart" / "teacher.yaml").read_text())
+    data = dict(teacher["data"]["init_args"], cache_dir=str(root / "runs" / "quickstart" / "data"))
+    tokenizer = SquadDataModule(**data).tokenizer
+    shape = teacher["model"]["init_args"]["model_config"]
+    config = EncoderConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        num_hidden_layers=shape["num_hidden_layers"],
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=shape["max_position_embeddings"],
+    )
+    QAModel(config).save(root / "runs" / "quickstart" / "teacher" / "model", tokenizer=tokenizer)
+    return root
+
+
+@pytest.mark.parametrize("name", ["quickstart.yaml", "quickstart_length.yaml"])
+def test_the_quickstart_searches_build_on_the_quickstart_teacher(
+    name: str,
+    quickstart_teacher: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """#29.1: every trial of the shipped demo exited 2 (its synthetic data, so its tokenizer, was not the
+    teacher's); `search check` builds the example trial as the trial does, tokenizer match included."""
+    import yaml
+
+    from lit_distill.commands.search import main
+
+    raw = yaml.safe_load((ROOT / "configs" / "search" / name).read_text())
+    raw["base_config"] = str((ROOT / "configs" / "search" / raw["base_config"]).resolve())
+    raw["output_dir"] = str(tmp_path / "out")
+    spec = tmp_path / name
+    spec.write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(quickstart_teacher)  # the configs name runs/quickstart/... from the working directory
+    code = main(["check", "--config", str(spec)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert "example trial built in this process" in captured.out and "network: QAModel" in captured.out

@@ -22,7 +22,7 @@ def test_valid_spec(tmp_path: Path) -> None:
     assert [m.name for m in spec.objectives] == ["exact", "num_parameters"]
     assert [m.name for m in spec.thresholded] == ["exact"]
     assert spec.parameters[1].type == "int" and spec.parameters[1].low == 1
-    assert spec.base_config == TOY_FIT
+    assert spec.base_configs == (TOY_FIT,)
     assert spec.backend.type == "optuna" and spec.backend.sampler == "auto"
 
 

@@ -98,3 +98,17 @@ def test_replicate_bad_inputs_exit_2_with_one_message(
     assert main(not_a_model) == 2
     assert "no config.json" in capsys.readouterr().err
     assert not (tmp_path / "run" / "teacher").exists()
+
+
+def test_teacher_epochs_override_only_the_teacher_stage(
+    tiny_encoder: Path, tiny_squad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tools.replicate as replicate
+
+    args = replicate.build_parser().parse_args(
+        [*_args(tiny_encoder, tiny_squad, tmp_path / "run"), "--teacher-epochs", "4"]
+    )
+    profile = replicate.settings(args).profile
+    assert profile.teacher_epochs == 4 and profile.student_epochs == 1 and profile.pd_epochs == 1
+    assert main([*_args(tiny_encoder, tiny_squad, tmp_path / "run"), "--teacher-epochs", "0"]) == 2
+    assert "--teacher-epochs must be >= 1, got 0" in capsys.readouterr().err
