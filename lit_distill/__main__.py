@@ -14,13 +14,13 @@ import os
 import sys
 from collections.abc import Sequence
 
-from lit_distill.commands import PROJECT_COMMANDS
+from lit_distill.commands import PROJECT_COMMANDS, is_artifact_predict
 
 LIGHTNING_COMMANDS: dict[str, str] = {
     "fit": "train a teacher or a student (LightningCLI)",
     "validate": "evaluate a checkpoint on the validation split (LightningCLI)",
     "test": "evaluate on the test split and write predictions.json (LightningCLI)",
-    "predict": "write official-format predictions.json and null_odds.json (LightningCLI)",
+    "predict": "write official-format predictions.json and null_odds.json of a checkpoint (LightningCLI)",
 }
 
 
@@ -68,7 +68,7 @@ def _run_command(command: str, args: list[str]) -> int:
     if debug:  # DDP ranks and search trials are new processes: they inherit the environment
         os.environ[DEBUG_ENV] = "1"
     try:
-        if command in LIGHTNING_COMMANDS:
+        if command in LIGHTNING_COMMANDS and not is_artifact_predict(command, rest):
             return _run_lightning(command, rest)
         module_name, _ = PROJECT_COMMANDS[command]
         module = importlib.import_module(module_name)

@@ -24,8 +24,10 @@ METRIC_KEYS: tuple[str, ...] = (
     "best_exact_thresh",
     "best_f1",
     "best_f1_thresh",
+    "best_null_score_diff_threshold",
 )
-"""The SQuAD scores, under the official script's names."""
+"""The SQuAD scores, under the official script's names; the last is ours: the F1-best no-answer
+threshold in logit-difference units (``best_f1_thresh`` is a probability)."""
 
 V2_ONLY_PREFIXES: tuple[str, ...] = ("NoAns_", "best_")
 """Prefixes of the scores left out for SQuAD 1.1 data."""

@@ -2,8 +2,10 @@
 
 ``python -m lit_distill COMMAND`` dispatches to the module named here (Lightning's
 ``fit``/``validate``/``test``/``predict`` go to :mod:`lit_distill.cli`). The commands
-whose module lives here: ``squad-eval``, ``data-check``, ``bench``, ``quickstart`` and
-``search``. ``export`` and ``analyze`` are the front doors of their own packages
+whose module lives here: ``squad-eval``, ``data-check``, ``bench``, ``quickstart``,
+``search``, and ``answer`` / ``predict`` / ``serve`` (answers from an exported model,
+:mod:`lit_distill.inference`). ``predict`` is shared with Lightning: with an exported
+directory as its first argument it is this project's, otherwise Lightning's. ``export`` and ``analyze`` are the front doors of their own packages
 (:mod:`lit_distill.export.cli`, :mod:`lit_distill.analysis.command`) and are listed
 here so that every command can be seen in one place. Importing this package imports
 no command module (each is imported only when its command runs).
@@ -11,7 +13,7 @@ no command module (each is imported only when its command runs).
 
 from __future__ import annotations
 
-__all__ = ["PROJECT_COMMANDS"]
+__all__ = ["PROJECT_COMMANDS", "is_artifact_predict"]
 
 # name -> (module with ``main(argv) -> int``, one-line help)
 PROJECT_COMMANDS: dict[str, tuple[str, str]] = {
@@ -40,4 +42,30 @@ PROJECT_COMMANDS: dict[str, tuple[str, str]] = {
         "multi-objective search over distillation or length configurations (Optuna / SigOpt)",
     ),
     "analyze": ("lit_distill.analysis.command", "error analysis by topic and category; teacher vs students"),
+    "answer": (
+        "lit_distill.commands.answer",
+        "answer one question about one context with an exported model (HF, ONNX, INT8)",
+    ),
+    "predict": (
+        "lit_distill.commands.predict",
+        "predict ARTIFACT --data F --output F: official-format predictions of an exported model",
+    ),
+    "serve": (
+        "lit_distill.commands.serve",
+        "HTTP server for an exported model (LitServe, dynamic batching; the serve extra)",
+    ),
 }
+
+
+def is_artifact_predict(command: str, args: list[str]) -> bool:
+    """Whether ``predict ARGS`` is this project's ``predict ARTIFACT ...`` rather than Lightning's.
+
+    Lightning's ``predict`` takes only options (``--config``, ``--ckpt_path``, ...); ours
+    starts with the exported directory. ``predict --help`` alone shows ours, which tells how
+    to reach Lightning's (``predict --config CONFIG.yaml --help``).
+    """
+    return (
+        command == "predict"
+        and bool(args)
+        and (not args[0].startswith("-") or args == ["--help"] or args == ["-h"])
+    )

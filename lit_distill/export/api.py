@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,13 +19,15 @@ from lit_distill.data.features import FeatureSettings
 from lit_distill.export.artifact import (
     MANIFEST,
     ONNX_FILE,
+    SQUAD_VERSIONS,
+    Decoding,
     Manifest,
     load_artifact,
     onnx_forward,
     onnx_session,
 )
 from lit_distill.export.calibration import DEFAULT_CALIBRATION_WINDOWS
-from lit_distill.export.card import build_card
+from lit_distill.export.card import build_card, model_title, public_source, training_data
 from lit_distill.export.errors import ExportInputError, require
 from lit_distill.export.evaluate import EvalData, evaluate, prepare_eval
 from lit_distill.export.hf_export import save_hf
@@ -139,6 +143,42 @@ def _length_config(
     return parsed
 
 
+def _decoding(
+    source: ExportSource, squad_version: str | None, threshold: float | None
+) -> tuple[Decoding, str, str]:
+    """The artifact's SQuAD version and no-answer threshold, and where each came from.
+
+    The version: ``--squad-version``, else the checkpoint's data module, else 2.0. The
+    threshold: ``--null-score-diff-threshold``, else the F1-best threshold of the checkpoint's
+    last validation, else 0.
+    """
+    if squad_version is not None and squad_version not in SQUAD_VERSIONS:
+        raise ExportInputError("--squad-version", f"{squad_version!r}; allowed: {', '.join(SQUAD_VERSIONS)}")
+    recorded = source.data.get("version")
+    version = squad_version or (str(recorded) if recorded in SQUAD_VERSIONS else "2.0")
+    version_source = (
+        "--squad-version"
+        if squad_version
+        else ("the checkpoint's data module" if recorded in SQUAD_VERSIONS else "default")
+    )
+    tuned = source.tuned_threshold
+    if threshold is not None:
+        if isinstance(threshold, bool) or not math.isfinite(threshold):
+            raise ExportInputError("--null-score-diff-threshold", f"{threshold!r}; give a finite number")
+        value, origin = float(threshold), "--null-score-diff-threshold"
+    elif tuned is not None and isinstance(tuned.get("null_score_diff_threshold"), (int, float)):
+        value = float(tuned["null_score_diff_threshold"])
+        origin = (
+            f"F1-best on the checkpoint's validation split ({tuned.get('questions', '?')} questions, "
+            f"step {tuned.get('global_step', '?')})"
+        )
+    else:
+        value, origin = 0.0, "default (the checkpoint records no tuned threshold)"
+    if version == "1.1":
+        origin = "not used (SQuAD 1.1: always answers)"
+    return Decoding(squad_version=version, null_score_diff_threshold=value), origin, version_source
+
+
 def _write_artifact(
     source: ExportSource,
     to: Target,
@@ -149,26 +189,28 @@ def _write_artifact(
     data: EvalData | None,
     threads: int | None,
     log: Callable[[str], None],
+    decoding: Decoding,
 ) -> tuple[Manifest, dict[str, Any] | None]:
     """Write the model into ``work``; returns its manifest and, for INT8, the fp32 graph's metrics."""
     fp32_metrics = None
     options, inputs = quantizer
+    name = public_source(source.path)
     if to == "hf":
         custom = save_hf(source.model, source.tokenizer, work, length)
-        return Manifest("hf", False, length, custom, source.path), None
+        return Manifest("hf", False, length, custom, name), None
     source.tokenizer.save_pretrained(str(work))
     if not int8:
         export_onnx(source.model, work / ONNX_FILE, length)
-        return Manifest("onnx", False, length, False, source.path), None
+        return Manifest("onnx", False, length, False, name), None
     fp32 = work / "model.fp32.onnx"
     export_onnx(source.model, fp32, length)
     if data is not None:
-        fp32_metrics = evaluate(onnx_forward(onnx_session(fp32, threads)), data)
+        fp32_metrics = evaluate(onnx_forward(onnx_session(fp32, threads)), data, decoding=decoding)
         log(f"fp32 ONNX: EM {fp32_metrics['exact']:.2f} F1 {fp32_metrics['f1']:.2f}")
     report = build_int8(fp32, work / ONNX_FILE, options, inputs, threads, log)
     (work / INT8_REPORT).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     fp32.unlink()
-    return Manifest("onnx", True, length, False, source.path, options.scheme), fp32_metrics
+    return Manifest("onnx", True, length, False, name, options.scheme), fp32_metrics
 
 
 def export_model(
@@ -190,6 +232,10 @@ def export_model(
     threads: int | None = None,
     max_seq_length: int = 384,
     doc_stride: int = 128,
+    eval_limit: int | None = None,
+    squad_version: str | None = None,
+    null_score_diff_threshold: float | None = None,
+    model_name: str | None = None,
     log: Callable[[str], None] = print,
 ) -> ExportResult:
     """Export a lit_distill model to a Hugging Face directory or an ONNX graph, evaluate it, write its card.
@@ -221,8 +267,16 @@ def export_model(
         push_to_hub: Upload the directory to this Hugging Face Hub repository.
         tokenizer: Tokenizer name or directory, when the model does not record one.
         threads: CPU threads for evaluation and latency (default: the runtime's choice).
-        max_seq_length: Tokens per evaluation window (capped at the model's positions).
-        doc_stride: Overlap of consecutive evaluation windows.
+        max_seq_length: Tokens per window (capped at the model's positions), at evaluation and
+            in every use of the artifact (recorded in its manifest).
+        doc_stride: Overlap of consecutive windows (likewise).
+        eval_limit: Evaluate on the first ``eval_limit`` questions of ``eval_file`` only.
+        squad_version: ``"2.0"`` (the artifact may answer ``""``) or ``"1.1"``; default: the
+            checkpoint's data module, else 2.0.
+        null_score_diff_threshold: The artifact's SQuAD 2.0 no-answer threshold in
+            logit-difference units; default: the F1-best threshold of the checkpoint's last
+            validation, else 0.
+        model_name: The model card's title (default: built from the model's shape and base).
         log: Where progress lines go.
 
     Raises:
@@ -251,11 +305,31 @@ def export_model(
     if to == "onnx":
         require("onnx")
         require("onnxruntime")
+    if eval_limit is not None and (
+        isinstance(eval_limit, bool) or not isinstance(eval_limit, int) or eval_limit < 1
+    ):
+        raise ExportInputError("--eval-limit", f"{eval_limit!r}; give a whole number >= 1")
+    if eval_limit is not None and eval_file is None:
+        raise ExportInputError("--eval-limit", "only with --eval-file")
     out = _check_output(output, overwrite, model)
     source = load_source(model, tokenizer)
     length = _length_config(length_config, source)
+    decoding, threshold_source, version_source = _decoding(source, squad_version, null_score_diff_threshold)
     settings = eval_settings(source.model.config.max_position_embeddings, max_seq_length, doc_stride)
-    data = prepare_eval(eval_file, source.tokenizer, settings) if eval_file is not None else None
+    log(
+        f"decoding: SQuAD {decoding.squad_version} ({version_source}), windows {settings.max_seq_length} / "
+        f"stride {settings.doc_stride}"
+        + (
+            f", no-answer threshold {decoding.null_score_diff_threshold:.4g} ({threshold_source})"
+            if decoding.squad_version == "2.0"
+            else ""
+        )
+    )
+    data = (
+        prepare_eval(eval_file, source.tokenizer, settings, limit=eval_limit)
+        if eval_file is not None
+        else None
+    )
     inputs = prepare_int8(options, source.tokenizer, settings) if int8 else Int8Inputs(None, None)
     if threads is not None:
         torch.set_num_threads(threads)
@@ -263,13 +337,24 @@ def export_model(
     # written beside `out` and swapped in at the end: an error (a full disk) leaves an earlier export whole
     with replace_directory(out, size_hint=size) as work:
         manifest, fp32_metrics = _write_artifact(
-            source, to, int8, (options, inputs), length, work, data, threads, log
+            source, to, int8, (options, inputs), length, work, data, threads, log, decoding
+        )
+        manifest = dataclasses.replace(
+            manifest,
+            squad_version=decoding.squad_version,
+            max_seq_length=settings.max_seq_length,
+            doc_stride=settings.doc_stride,
+            max_query_length=settings.max_query_length,
+            n_best_size=decoding.n_best_size,
+            max_answer_length=decoding.max_answer_length,
+            null_score_diff_threshold=decoding.null_score_diff_threshold,
+            threshold_source=threshold_source,
         )
         manifest.write(work)
         metrics = None
         if data is not None:
             artifact = load_artifact(work, threads=threads)
-            metrics = evaluate(artifact.forward, data)
+            metrics = evaluate(artifact.forward, data, decoding=manifest.decoding())
             log(
                 f"{manifest.format}{' INT8' if int8 else ''}: EM {metrics['exact']:.2f} F1 {metrics['f1']:.2f} "
                 f"latency {metrics['latency_ms']:.2f} ms (batch 1)"
@@ -290,7 +375,7 @@ def export_model(
         }
         card = build_card(
             manifest,
-            name=out.name,
+            name=model_name or model_title(source.model.config, manifest, source.recipe),
             num_parameters=sum(p.numel() for p in source.model.parameters()),
             recipe=source.recipe,
             shape=shape,
@@ -298,6 +383,11 @@ def export_model(
             eval_file=None if eval_file is None else Path(eval_file).name,
             fp32_metrics=fp32_metrics,
             threads=threads or torch.get_num_threads(),
+            training_data=training_data(source.data),
+            base_encoder=public_source(_base_encoder(source)),
+            directory_name=out.name,
+            eval_limit=eval_limit,
+            segment_ids=source.model.config.type_vocab_size > 0,
         )
         card.save(str(work / "README.md"))
     log(f"wrote {out}")
@@ -306,6 +396,17 @@ def export_model(
         log(f"pushed to {url}")
     extra = {"int8": json.loads((out / INT8_REPORT).read_text())} if int8 else {}
     return ExportResult(out, manifest, metrics, fp32_metrics, extra)
+
+
+def _base_encoder(source: ExportSource) -> str:
+    """The pre-trained encoder the model was converted from, as far as the model records it."""
+    if source.model.config.source:
+        return source.model.config.source
+    for key in ("student", "teacher"):
+        value = source.recipe.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return "(not recorded)"
 
 
 def upload_to_hub(directory: str | Path, repo_id: str, private: bool = False) -> str:

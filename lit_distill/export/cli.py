@@ -22,8 +22,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m lit_distill export``."""
     parser = argparse.ArgumentParser(
         prog="python -m lit_distill export",
-        description="Export a model to a Hugging Face directory (AutoModelForQuestionAnswering, pipeline) or "
-        "an ONNX graph (ONNX Runtime, optionally INT8), evaluate the artifact itself and write its model card.",
+        description="Export a model to a Hugging Face directory (AutoModelForQuestionAnswering) or an ONNX "
+        "graph (ONNX Runtime, optionally INT8), evaluate the artifact itself and write its model card. The "
+        "directory records how to turn its logits into answers (windows, SQuAD version, no-answer threshold) "
+        "for `answer`, `predict`, `serve` and lit_distill.inference.QuestionAnswerer.",
     )
     parser.add_argument(
         "model", metavar="MODEL", help="a .ckpt written by a lit_distill module or a QAModel.save directory"
@@ -78,7 +80,38 @@ def build_parser() -> argparse.ArgumentParser:
         help='Drop-and-Restore lengths built into the artifact, e.g. "[315,251,242,159,142,33]" or ratios',
     )
     parser.add_argument(
-        "--eval-file", default=None, metavar="SQUAD.json", help="evaluate the artifact on this file"
+        "--eval-file",
+        default=None,
+        metavar="SQUAD.json",
+        help="evaluate the artifact itself on this file (EM / F1 / HasAns / NoAns and latency in the model card); "
+        "`predict` on the same file scores the same",
+    )
+    parser.add_argument(
+        "--eval-limit",
+        type=int,
+        default=None,
+        metavar="N",
+        help="evaluate on the first N questions of --eval-file only (as `predict --limit N`)",
+    )
+    parser.add_argument(
+        "--squad-version",
+        default=None,
+        choices=["1.1", "2.0"],
+        help="2.0: the artifact may answer nothing; 1.1: always a span (default: the checkpoint's data module, else 2.0)",
+    )
+    parser.add_argument(
+        "--null-score-diff-threshold",
+        type=float,
+        default=None,
+        metavar="T",
+        help="SQuAD 2.0 no-answer threshold in logit-difference units (answer nothing when the [CLS] score beats "
+        "the best span's by more than T; the official best_f1_thresh p is log(p/(1-p)) here); default: the "
+        "F1-best threshold of the checkpoint's last validation, else 0",
+    )
+    parser.add_argument(
+        "--model-name",
+        default=None,
+        help="the model card's title (default: built from the model's shape and base)",
     )
     parser.add_argument(
         "--overwrite",
@@ -93,9 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--tokenizer", default=None, help="tokenizer name or directory (default: the model's own)"
     )
     parser.add_argument(
-        "--max-seq-length", type=int, default=384, help="evaluation window in tokens (default 384)"
+        "--max-seq-length",
+        type=int,
+        default=384,
+        help="window in tokens, at evaluation and in every use of the artifact (default 384)",
     )
-    parser.add_argument("--doc-stride", type=int, default=128, help="evaluation window overlap (default 128)")
+    parser.add_argument(
+        "--doc-stride",
+        type=int,
+        default=128,
+        help="overlap of consecutive windows, likewise, at most a quarter of the window (default 128)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for evaluation and latency")
     return parser
 
@@ -137,6 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             threads=args.threads,
             max_seq_length=args.max_seq_length,
             doc_stride=args.doc_stride,
+            eval_limit=args.eval_limit,
+            squad_version=args.squad_version,
+            null_score_diff_threshold=args.null_score_diff_threshold,
+            model_name=args.model_name,
         )
     except (ExportInputError, ImportError) as err:
         print(f"error: {err}", file=sys.stderr)

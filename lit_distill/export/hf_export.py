@@ -1,4 +1,4 @@
-"""``export --to hf``: a directory that ``AutoModelForQuestionAnswering`` and ``pipeline`` load.
+"""``export --to hf``: a directory that ``AutoModelForQuestionAnswering`` loads (and transformers 4's ``pipeline``).
 
 A model with one head count in every layer and no length configuration becomes a
 standard ``BertForQuestionAnswering`` / ``DistilBertForQuestionAnswering``

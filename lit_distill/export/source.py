@@ -11,6 +11,7 @@ from lit_distill.export.errors import ExportInputError
 from lit_distill.models.loading import OWN_CONFIG, load_tokenizer
 from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.sources import load_qa_model
+from lit_distill.modules.squad_scoring import TUNED_THRESHOLD_KEY
 from lit_distill.modules.tokenizer_info import check_same_tokenizer, tokenizer_info
 
 __all__ = ["ExportSource", "load_source"]
@@ -42,20 +43,26 @@ class ExportSource:
         tokenizer: Its Hugging Face fast tokenizer.
         path: Where it came from.
         recipe: How it was made (teacher, distillation settings, pruning), for the model card.
+        data: The data module's settings recorded in a ``.ckpt`` (``version``, ``train_file``,
+            ``hub_dataset``, ``synthetic``, ...; empty for a model directory).
+        tuned_threshold: The last validation's F1-best no-answer threshold recorded in a
+            ``.ckpt`` (:attr:`~lit_distill.modules.squad_scoring.SquadScoringModule.tuned_threshold`),
+            or None.
     """
 
     model: QAModel
     tokenizer: Any
     path: str
     recipe: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    tuned_threshold: dict[str, Any] | None = None
 
 
-def _checkpoint_tokenizer_name(path: Path) -> str | None:
-    """The datamodule's ``tokenizer`` recorded in a Lightning checkpoint, if any."""
+def _checkpoint_data_hparams(path: Path) -> dict[str, Any]:
+    """The data module's hyper-parameters recorded in a Lightning checkpoint (empty if none)."""
     checkpoint = load_checkpoint(path, "MODEL")  # verified and read without unpickling code
     hparams = checkpoint.get("datamodule_hyper_parameters") or {}
-    name = hparams.get("tokenizer") if isinstance(hparams, dict) else None
-    return str(name) if name else None
+    return dict(hparams) if isinstance(hparams, dict) else {}
 
 
 def load_source(model: str | Path, tokenizer: str | None = None) -> ExportSource:
@@ -86,9 +93,10 @@ def load_source(model: str | Path, tokenizer: str | None = None) -> ExportSource
         ) from err
     except Exception as err:  # torch.load of an arbitrary file raises unpickling errors of many kinds
         raise ExportInputError("MODEL", f"{str(model)!r} cannot be read as a checkpoint ({err})") from err
+    data = _checkpoint_data_hparams(path) if path.is_file() else {}
     name = tokenizer
     if name is None:
-        name = _checkpoint_tokenizer_name(path) if path.is_file() else str(path)
+        name = (str(data["tokenizer"]) if data.get("tokenizer") else None) if path.is_file() else str(path)
         name = name or loaded.model.config.source
     if name is None:
         raise ExportInputError(
@@ -110,4 +118,12 @@ def load_source(model: str | Path, tokenizer: str | None = None) -> ExportSource
     recipe = {k: loaded.hparams[k] for k in RECIPE_KEYS if loaded.hparams.get(k) is not None}
     extra = {k: v for k, v in loaded.extra.items() if k not in ("model_config", "tokenizer")}
     recipe.update({k: v for k, v in extra.items() if isinstance(v, (str, int, float, bool, list))})
-    return ExportSource(model=loaded.model.eval(), tokenizer=tok, path=str(path), recipe=recipe)
+    tuned = loaded.extra.get(TUNED_THRESHOLD_KEY)
+    return ExportSource(
+        model=loaded.model.eval(),
+        tokenizer=tok,
+        path=str(path),
+        recipe=recipe,
+        data=data,
+        tuned_threshold=dict(tuned) if isinstance(tuned, dict) else None,
+    )

@@ -13,6 +13,13 @@ Semantics (those of the usual BERT SQuAD post-processing):
 * the no-answer probability is ``sigmoid(null - best)`` (1.0 without any
   candidate), a monotone score suitable for the official ``best_*`` sweep.
 
+Units of the no-answer threshold: ``null_score_diff_threshold`` is a *logit
+difference* (``null - best``, transformers' ``utils_qa`` name and rule), while the
+official script's ``best_exact_thresh`` / ``best_f1_thresh`` are thresholds on the
+no-answer *probability* ``sigmoid(null - best)``. :func:`threshold_from_probability`
+converts the second into the first (``logit(p)``; 0.3 becomes -0.85, not 0.3), and
+:func:`best_null_score_diff_threshold` finds the best threshold directly in logit units.
+
 There is no Python loop over candidates: ``topk`` on (F, L) logits, an
 (F, k, k) score grid, and a grouped arg-max per question.
 """
@@ -20,23 +27,123 @@ There is no Python loop over candidates: ``topk`` on (F, L) logits, an
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from lit_distill.data.eval_set import EvalSet
+from lit_distill.metrics.squad import squad_evaluate
 from lit_distill.user_errors import UserInputError
 
-__all__ = ["QAPredictions", "postprocess_predictions"]
+__all__ = [
+    "BestSpan",
+    "QAPredictions",
+    "best_null_score_diff_threshold",
+    "postprocess_predictions",
+    "probability_from_threshold",
+    "threshold_from_probability",
+]
+
+
+@dataclass(frozen=True)
+class BestSpan:
+    """The best non-null span of one question, before the no-answer decision.
+
+    Attributes:
+        text: The span's text (``""`` when no candidate span exists).
+        start: First character of the span in the context (-1 without a candidate).
+        end: One past its last character (-1 without a candidate).
+        score: ``start_logit + end_logit`` of the span (``-inf`` without a candidate).
+        null_score_diff: ``null - score``, the quantity compared with
+            ``null_score_diff_threshold`` (``inf`` without a candidate).
+    """
+
+    text: str
+    start: int
+    end: int
+    score: float
+    null_score_diff: float
 
 
 @dataclass
 class QAPredictions:
-    """Answers and no-answer probabilities by question id (only questions with features seen)."""
+    """Answers and no-answer probabilities by question id (only questions with features seen).
+
+    Attributes:
+        answers: The answer text (``""`` = no answer) by question id.
+        na_probs: ``sigmoid(null - best)`` by question id (the official ``null_odds.json``).
+        spans: The best non-null span of each question, whatever the no-answer decision.
+    """
 
     answers: dict[str, str]
     na_probs: dict[str, float]
+    spans: dict[str, BestSpan] = field(default_factory=dict)
+
+
+def probability_from_threshold(null_score_diff_threshold: float) -> float:
+    """The no-answer probability threshold equivalent to a logit-difference threshold (``sigmoid``)."""
+    if null_score_diff_threshold < -700:
+        return 0.0
+    return 1.0 / (1.0 + math.exp(-null_score_diff_threshold))
+
+
+def threshold_from_probability(probability: float) -> float:
+    """The ``null_score_diff_threshold`` equivalent to a no-answer probability threshold (``logit``).
+
+    The official ``best_f1_thresh`` (a probability, as in ``null_odds.json``) becomes
+    the threshold :func:`postprocess_predictions` and transformers' ``utils_qa`` compare
+    ``null - best`` with: answering ``""`` when the probability exceeds ``p`` is answering
+    ``""`` when ``null - best`` exceeds ``logit(p)``. ``0`` maps to ``-inf`` (never answer),
+    ``1`` to ``inf`` (always answer). Logits are float32, so the result is the float32 nearest
+    to ``logit(p)``: a ``p`` read from ``null_odds.json`` gives back the question's margin
+    exactly, and that question stays answered, as in the official sweep. Probabilities above
+    about ``1 - 1e-9`` carry too few digits to recover a margin beyond about 20 exactly;
+    prefer :func:`best_null_score_diff_threshold`, which works in logit units from the start.
+
+    Raises:
+        ValueError: ``probability`` outside [0, 1].
+    """
+    if not 0.0 <= probability <= 1.0:
+        raise ValueError(f"a no-answer probability threshold must be in [0, 1], got {probability!r}")
+    if probability == 0.0:
+        return -math.inf
+    if probability == 1.0:
+        return math.inf
+    return float(np.float32(math.log(probability) - math.log1p(-probability)))
+
+
+def best_null_score_diff_threshold(
+    gold: Mapping[str, list[str]], spans: Mapping[str, BestSpan]
+) -> tuple[float, float]:
+    """The F1-best no-answer threshold in logit-difference units, and the F1 it reaches.
+
+    Sweeps the threshold over every question's ``null - best`` with the official
+    script's sweep (:func:`lit_distill.metrics.squad.find_best_threshold`), applied to the
+    best spans themselves, so a question answered ``""`` at the threshold in use can be
+    answered again: answering a question exactly when ``null_score_diff <= threshold``
+    scores the returned F1 (up to questions that share the threshold's value). When
+    answering no question is best, the threshold is one below the smallest difference seen.
+
+    Args:
+        gold: Gold answers by question id (empty list = unanswerable).
+        spans: :attr:`QAPredictions.spans`.
+
+    Returns:
+        ``(f1, threshold)``: the best F1 (percent, over the questions in ``spans``) and the
+        ``null_score_diff_threshold`` reaching it.
+    """
+    preds = {q: s.text for q, s in spans.items()}
+    diffs = {q: s.null_score_diff for q, s in spans.items()}
+    scores = squad_evaluate(gold, preds, diffs, report_missing=False)
+    scored = [q for q in gold if q in preds]
+    answer_none = 100.0 * sum(1 for q in scored if not gold[q]) / len(scored)
+    best_f1, threshold = float(scores["best_f1"]), float(scores["best_f1_thresh"])
+    if best_f1 == answer_none:  # the sweep never moved: answering nothing is (one of) the best
+        finite = [d for d in diffs.values() if math.isfinite(d)]
+        threshold = min(finite) - 1.0 if finite else 0.0
+    return best_f1, threshold
 
 
 def _as_float_tensor(x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -63,7 +170,8 @@ def postprocess_predictions(
         feature_indices: (N,) distinct feature indices (default: ``0..N-1``).
         n_best: Start and end candidates per feature.
         max_answer_length: Longest answer in tokens.
-        null_score_diff_threshold: SQuAD 2.0 only: answer ``""`` above this ``null - best`` margin.
+        null_score_diff_threshold: SQuAD 2.0 only: answer ``""`` when ``null - best`` exceeds this
+            (logit-difference units, see :func:`threshold_from_probability`).
         version: ``"1.1"`` (never ``""`` while a candidate exists) or ``"2.0"``; default ``eval_set.version``.
 
     Returns:
@@ -127,15 +235,17 @@ def postprocess_predictions(
     diff = (null_min[seen_examples] - best_s_logit.numpy()[winners]) - best_e_logit.numpy()[winners]
     answers: dict[str, str] = {}
     na_probs: dict[str, float] = {}
+    spans: dict[str, BestSpan] = {}
     for j, ex in enumerate(seen_examples.tolist()):
         qid = eval_set.example_ids[ex]
         if not has_candidate[j]:
             answers[qid], na_probs[qid] = "", 1.0
+            spans[qid] = BestSpan("", -1, -1, -math.inf, math.inf)
             continue
         d = float(diff[j])
-        na_probs[qid] = 1.0 / (1.0 + math.exp(-d)) if d > -700 else 0.0
-        if version == "2.0" and d > null_score_diff_threshold:
-            answers[qid] = ""
-        else:
-            answers[qid] = eval_set.contexts[ex][int(char_s[j]) : int(char_e[j])]
-    return QAPredictions(answers, na_probs)
+        na_probs[qid] = probability_from_threshold(d)
+        lo, hi = int(char_s[j]), int(char_e[j])
+        text = eval_set.contexts[ex][lo:hi]
+        spans[qid] = BestSpan(text, lo, hi, float(score_np[winners[j]]), d)
+        answers[qid] = "" if version == "2.0" and d > null_score_diff_threshold else text
+    return QAPredictions(answers, na_probs, spans)

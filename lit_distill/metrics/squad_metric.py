@@ -10,6 +10,13 @@ same numbers from the same gathered tensors.
 Only questions with at least one feature seen are scored (``total`` says how
 many), so ``limit_val_batches`` gives a score on the evaluated part.
 
+The no-answer threshold ``null_score_diff_threshold`` is in logit-difference units
+(``null - best``, transformers' rule). On SQuAD 2.0 ``compute`` adds
+``best_null_score_diff_threshold``: the threshold in those units at which the split's F1
+is best (:func:`~lit_distill.metrics.postprocess.best_null_score_diff_threshold`), the
+value to deploy with; the official ``best_f1_thresh`` next to it is a *probability*
+(``sigmoid`` of the difference).
+
 Example:
     >>> metric = SquadMetric()
     >>> metric.bind(datamodule.eval_set("validation"))
@@ -31,7 +38,11 @@ from torchmetrics.utilities import dim_zero_cat
 
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.metric_names import METRIC_KEYS, V2_ONLY_PREFIXES
-from lit_distill.metrics.postprocess import QAPredictions, postprocess_predictions
+from lit_distill.metrics.postprocess import (
+    QAPredictions,
+    best_null_score_diff_threshold,
+    postprocess_predictions,
+)
 from lit_distill.metrics.squad import squad_evaluate
 from lit_distill.user_errors import UserInputError
 
@@ -44,7 +55,8 @@ class SquadMetric(Metric):
     Args:
         n_best: Start and end candidates per feature.
         max_answer_length: Longest answer in tokens.
-        null_score_diff_threshold: SQuAD 2.0: predict ``""`` when ``null - best`` exceeds this.
+        null_score_diff_threshold: SQuAD 2.0: predict ``""`` when ``null - best`` exceeds this
+            (logit-difference units; ``logit(p)`` of a probability threshold ``p``).
         **kwargs: Passed to ``torchmetrics.Metric`` (e.g. ``sync_on_compute``).
     """
 
@@ -132,7 +144,12 @@ class SquadMetric(Metric):
         return start[first], end[first], unique
 
     def compute(self) -> dict[str, float]:
-        """Official keys: ``exact``, ``f1``, ``total``, ``HasAns_*``, and for SQuAD 2.0 ``NoAns_*``, ``best_*``."""
+        """Official keys: ``exact``, ``f1``, ``total``, ``HasAns_*``, and for SQuAD 2.0 ``NoAns_*``, ``best_*``.
+
+        SQuAD 2.0 adds ``best_null_score_diff_threshold`` (logit-difference units; its F1, on
+        the best spans re-decoded, is at least ``best_f1``, which the official sweep computes
+        on the answers as given).
+        """
         eval_set = self.eval_set
         self._width()
         assert eval_set is not None  # for mypy; _width() raised otherwise
@@ -157,6 +174,9 @@ class SquadMetric(Metric):
         scores = squad_evaluate(eval_set.gold(), preds.answers, preds.na_probs, report_missing=False)
         if eval_set.version == "1.1":  # no unanswerable questions: the 2.0-only keys mean nothing
             scores = {k: v for k, v in scores.items() if not k.startswith(V2_ONLY_PREFIXES)}
+        else:
+            _, threshold = best_null_score_diff_threshold(eval_set.gold(), preds.spans)
+            scores["best_null_score_diff_threshold"] = threshold
         return {k: float(v) for k, v in scores.items()}
 
     def predictions(self) -> tuple[dict[str, str], dict[str, float]]:

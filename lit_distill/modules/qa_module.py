@@ -28,7 +28,7 @@ from lit_distill.models.length import TokenSelection, check_length_config, check
 from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.optim import build_optimizer
 from lit_distill.modules.sources import CHECKPOINT_KEY
-from lit_distill.modules.squad_scoring import SquadScoringModule
+from lit_distill.modules.squad_scoring import TUNED_THRESHOLD_KEY, SquadScoringModule
 from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
 from lit_distill.user_errors import UserInputError
 
@@ -42,6 +42,7 @@ RUN_TIME_ARGS: tuple[str, ...] = (
     "export_dir",
     "n_best_size",
     "max_answer_length",
+    "null_score_diff_threshold",
 )
 """Arguments that say how a run evaluates and where it writes, not what the model is.
 
@@ -77,6 +78,11 @@ class QAModule(SquadScoringModule):
             ``QAModel.save`` at the end of ``fit``, ready for ``QAModel.from_pretrained``.
         n_best_size: candidate starts/ends considered per feature when decoding answers.
         max_answer_length: longest answer span in tokens.
+        null_score_diff_threshold: SQuAD 2.0: answer ``""`` when the [CLS] score exceeds the best
+            span's score by more than this (logit-difference units, transformers' name; the
+            official ``best_f1_thresh`` is a probability ``p``, which is ``log(p / (1 - p))`` here).
+            Each validation records the split's F1-best value, which checkpoints keep and
+            ``export`` puts into the artifact (docs/serve.md).
         step_seeded_random: reseed the random generators (dropout, any sampling in callbacks)
             at every training step from ``(seed, global_step, rank)``, so that a run resumed
             mid-epoch with ``fit --ckpt_path last`` draws the same numbers as an uninterrupted
@@ -99,6 +105,7 @@ class QAModule(SquadScoringModule):
         export_dir: str | None = None,
         n_best_size: int = 20,
         max_answer_length: int = 30,
+        null_score_diff_threshold: float = 0.0,
         step_seeded_random: bool = True,
     ) -> None:
         super().__init__()
@@ -109,6 +116,7 @@ class QAModule(SquadScoringModule):
         non_negative_int("warmup_steps", warmup_steps)
         positive_int("n_best_size", n_best_size)
         positive_int("max_answer_length", max_answer_length)
+        finite_number("null_score_diff_threshold", null_score_diff_threshold)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.adam_epsilon = adam_epsilon
@@ -123,6 +131,7 @@ class QAModule(SquadScoringModule):
         self.export_dir = export_dir
         self.n_best_size = n_best_size
         self.max_answer_length = max_answer_length
+        self.null_score_diff_threshold = float(null_score_diff_threshold)
         self.step_seeded_random = step_seeded_random
         self.tokenizer: TokenizerInfo | None = None
 
@@ -285,6 +294,8 @@ class QAModule(SquadScoringModule):
             "tokenizer": None if self.tokenizer is None else self.tokenizer.to_dict(),
             **self.extra_checkpoint_state(),
         }
+        if self.tuned_threshold is not None:
+            checkpoint[CHECKPOINT_KEY][TUNED_THRESHOLD_KEY] = dict(self.tuned_threshold)
 
     @override
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
@@ -299,4 +310,6 @@ class QAModule(SquadScoringModule):
             self.model = QAModel(config)  # the checkpoint's shape (pruned heads, fewer layers) wins
         if state.get("tokenizer") is not None:
             self.tokenizer = TokenizerInfo.from_dict(state["tokenizer"])
+        if isinstance(state.get(TUNED_THRESHOLD_KEY), dict):
+            self.tuned_threshold = dict(state[TUNED_THRESHOLD_KEY])
         self.restore_extra_state(state)

@@ -5,6 +5,11 @@ The base of :class:`~lit_distill.modules.qa_module.QAModule`. Each evaluation ep
 and feeds it the span logits of ``_eval_logits(batch)`` (the subclass's model); validation
 and test log the scores under ``val/…`` and ``test/…``, test and predict write the
 official-format ``predictions.json`` and ``null_odds.json``.
+
+SQuAD 2.0: answers are ``""`` where ``null - best`` exceeds ``null_score_diff_threshold``
+(logit-difference units). Each validation (not the sanity check) records the F1-best
+threshold of the split in those units (:attr:`SquadScoringModule.tuned_threshold`), which
+checkpoints keep and ``export`` writes into the artifact.
 """
 
 from __future__ import annotations
@@ -20,24 +25,36 @@ from typing_extensions import override
 
 from lit_distill.user_errors import UserInputError
 
-__all__ = ["SquadScoringModule"]
+__all__ = ["TUNED_THRESHOLD_KEY", "SquadScoringModule"]
+
+TUNED_THRESHOLD_KEY = "tuned_null_score_diff_threshold"
+"""Where a checkpoint's ``lit_distill`` entry keeps :attr:`SquadScoringModule.tuned_threshold`."""
 
 
 class SquadScoringModule(pl.LightningModule):
     """Evaluation hooks shared by every QA module (subclass it; see :class:`QAModule`).
 
     A subclass sets ``n_best_size`` and ``max_answer_length`` (answer decoding),
+    ``null_score_diff_threshold`` (SQuAD 2.0 no-answer threshold, logit-difference units),
     ``predictions_dir`` (None: the logger's directory, else the trainer's root dir) and
     implements ``_eval_logits``.
+
+    Attributes:
+        tuned_threshold: After a validation of SQuAD 2.0 data: ``{"null_score_diff_threshold":
+            the split's F1-best threshold, "in_use": the threshold the answers used,
+            "split": "validation", "questions": how many were scored, "global_step": when}``;
+            None before.
     """
 
     n_best_size: int
     max_answer_length: int
+    null_score_diff_threshold: float = 0.0
     predictions_dir: str | None
 
     def __init__(self) -> None:
         super().__init__()
         self._metrics: dict[str, Any] = {}  # a plain dict: the metric is no submodule (not in state_dict)
+        self.tuned_threshold: dict[str, Any] | None = None
 
     def _eval_logits(self, batch: dict[str, Tensor]) -> Any:
         """The model's output (``start_logits``, ``end_logits``: (B, L)) on an evaluation batch."""
@@ -52,7 +69,11 @@ class SquadScoringModule(pl.LightningModule):
                 "the QA modules score answers with the data module's eval_set(); use a data module "
                 "with eval_set(split), e.g. lit_distill.data.SquadDataModule"
             )
-        metric = SquadMetric(n_best=self.n_best_size, max_answer_length=self.max_answer_length)
+        metric = SquadMetric(
+            n_best=self.n_best_size,
+            max_answer_length=self.max_answer_length,
+            null_score_diff_threshold=self.null_score_diff_threshold,
+        )
         metric.bind(datamodule.eval_set(split))
         self._metrics["current"] = metric.to(self.device)
 
@@ -102,6 +123,18 @@ class SquadScoringModule(pl.LightningModule):
         scores = self._metrics["current"].compute()
         for key, value in scores.items():
             self.log(f"{prefix}/{key}", float(value), prog_bar=key in ("exact", "f1"), sync_dist=False)
+        if (
+            prefix == "val"
+            and "best_null_score_diff_threshold" in scores
+            and not self.trainer.sanity_checking
+        ):
+            self.tuned_threshold = {
+                "null_score_diff_threshold": float(scores["best_null_score_diff_threshold"]),
+                "in_use": float(self.null_score_diff_threshold),
+                "split": "validation",
+                "questions": int(scores["total"]),
+                "global_step": int(self.trainer.global_step),
+            }
 
     def _write_predictions(self) -> None:
         answers, null_odds = self._metrics["current"].predictions()

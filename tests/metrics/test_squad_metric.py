@@ -12,6 +12,7 @@ import torch
 
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.metrics import METRIC_KEYS, SquadMetric, postprocess_predictions, squad_evaluate
+from lit_distill.metrics.postprocess import best_null_score_diff_threshold
 
 WIDTH = 14  # context tokens sit at positions 3..10; the last columns are padding
 
@@ -67,7 +68,9 @@ def test_metric_equals_postprocess_plus_official_scoring() -> None:
     assert set(got) == set(METRIC_KEYS)
     preds = postprocess_predictions(es, start[:, : WIDTH - 2], end[:, : WIDTH - 2])
     want = squad_evaluate(es.gold(), preds.answers, preds.na_probs)
+    threshold = got.pop("best_null_score_diff_threshold")
     assert got == pytest.approx({k: float(v) for k, v in want.items()})
+    assert threshold == best_null_score_diff_threshold(es.gold(), preds.spans)[1]
     answers, na_probs = metric.predictions()
     assert answers == preds.answers and set(na_probs) == set(es.example_ids)
 
