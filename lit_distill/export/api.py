@@ -21,6 +21,7 @@ from lit_distill.export.hf_export import save_hf
 from lit_distill.export.onnx_export import export_onnx
 from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES, quantize_int8
 from lit_distill.export.source import ExportSource, load_source
+from lit_distill.file_modes import apply_umask
 
 __all__ = ["ExportResult", "eval_settings", "export_model", "upload_to_hub"]
 
@@ -232,6 +233,7 @@ def export_model(
             threads=threads or torch.get_num_threads(),
         )
         card.save(str(work / "README.md"))
+        apply_umask(work)  # mkdtemp made it 0o700: the artifact gets the umask's permissions
         _replace(work, out)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)

@@ -21,6 +21,7 @@ import torch
 from safetensors.torch import save_file
 from torch import Tensor, nn
 
+from lit_distill.file_modes import apply_umask
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.convert import ConversionReport, encoder_config_from_hf, state_dict_from_hf
 from lit_distill.models.encoder import Encoder, sinusoidal_positions
@@ -223,12 +224,15 @@ class QAModel(nn.Module):
         """Write ``model.safetensors`` and ``lit_distill_config.json`` (and the tokenizer, if given).
 
         The directory can be loaded back with :meth:`from_pretrained` and
-        :func:`lit_distill.models.load_tokenizer`.
+        :func:`lit_distill.models.load_tokenizer`. Its files get the umask's permissions
+        (``0o644`` under umask ``022``; safetensors alone would write ``0o600``), so a server
+        running as another user can read them.
         """
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
         save_file(state, str(path / OWN_WEIGHTS), metadata={"format": "pt"})
+        apply_umask(path / OWN_WEIGHTS)
         self.config.to_json_file(path / OWN_CONFIG)
         if tokenizer is not None:
             tokenizer.save_pretrained(str(path))
