@@ -82,7 +82,7 @@ class DistilBertStudent(StudentModule):
         length = batch["input_ids"].size(1)
         cache = self.teacher_logits if self.wants_logit_cache() else None
         if cache is not None:
-            t_start, t_end = cache.lookup(batch["feature_index"], length, self.device)  # (B, L) each
+            t_start, t_end = self.cached_teacher_logits(batch, length)  # (B, L) each
             t_out = None
         else:
             t_out = self.teacher_forward(batch, output_hidden_states=need_hidden)

@@ -209,7 +209,7 @@ class TinyBertStudent(StudentModule):
         out = self.forward_model(batch)
         cache = self.teacher_logits if self.wants_logit_cache() else None
         if cache is not None:
-            t_start, t_end = cache.lookup(batch["feature_index"], batch["input_ids"].size(1), self.device)
+            t_start, t_end = self.cached_teacher_logits(batch, batch["input_ids"].size(1))
         else:
             t_out = self.teacher_forward(batch)
             t_start, t_end = t_out.start_logits, t_out.end_logits
