@@ -65,7 +65,7 @@ def test_readme_recipe_for_local_files_on_cpu(
     dm = make_datamodule(data_dir)
     torch.manual_seed(0)
     encoder = tmp_path / "encoder"
-    small = tiny_config(len(dm.tokenizer), layers=6)  # the recipe's 6-layer encoder (student: 1, 3, 5)
+    small = tiny_config(len(dm.tokenizer), layers=6, hidden=16)  # the recipe's 6 layers (student: 1, 3, 5)
     small.max_position_embeddings = 256  # the recipe's max_seq_length
     QAModel(small).save(encoder, tokenizer=dm.tokenizer)
     (tmp_path / "configs").symlink_to(ROOT / "configs")
