@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
+from lit_distill.file_modes import apply_umask
 from lit_distill.user_errors import UserInputError
 
 __all__ = [
@@ -187,7 +188,7 @@ def _staged_directory(
     os.mkdir(tmp, 0o777)
     try:
         yield tmp
-        _plain_modes(tmp)
+        apply_umask(tmp)  # libraries write through private 0o600 temporaries: readable by others again
         _fsync_tree(tmp)
         commit(tmp, target)
     except BaseException as exc:
@@ -289,36 +290,6 @@ def _fsync(path: Path) -> None:
             raise
     finally:
         os.close(fd)
-
-
-def _umask() -> int:
-    """The process's umask (read from ``/proc`` where it can be: setting it to read it is not thread-safe)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _plain_modes(root: Path) -> None:
-    """Give everything under ``root`` the mode a plain ``open`` / ``mkdir`` gives.
-
-    Libraries write through private temporaries of their own (``tempfile.mkstemp``:
-    ``0o600``), which would leave a model unreadable by the other users of a machine
-    or by a serving container running as another user.
-    """
-    mask = _umask()
-    for directory, _, files in os.walk(root):
-        os.chmod(directory, 0o777 & ~mask)
-        for name in files:
-            path = os.path.join(directory, name)
-            mode = os.lstat(path).st_mode
-            if stat.S_ISREG(mode):
-                os.chmod(path, (0o777 if mode & 0o111 else 0o666) & ~mask)
 
 
 def _fsync_tree(root: Path) -> None:

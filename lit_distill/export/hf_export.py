@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import save_file
 
 from lit_distill import checks as checks_module
+from lit_distill.file_modes import apply_umask
 from lit_distill.models import config as config_module
 from lit_distill.models import encoder as encoder_module
 from lit_distill.models import length as length_module
@@ -108,7 +109,10 @@ def _save_custom(model: QAModel, length_config: Sequence[int | float] | None, di
 def save_hf(
     model: QAModel, tokenizer: Any, directory: Path, length_config: Sequence[int | float] | None
 ) -> bool:
-    """Write the Hugging Face directory; returns True when it needs ``trust_remote_code=True``."""
+    """Write the Hugging Face directory; returns True when it needs ``trust_remote_code=True``.
+
+    The directory and its files get the umask's permissions (safetensors writes ``0o600``).
+    """
     custom = needs_custom_code(model, length_config)
     with torch.no_grad():
         if custom:
@@ -116,4 +120,5 @@ def save_hf(
         else:
             _save_standard(model, directory)
     tokenizer.save_pretrained(str(directory))
+    apply_umask(directory)
     return custom

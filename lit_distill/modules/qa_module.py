@@ -10,6 +10,7 @@ official-format predictions come from its base,
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import random
@@ -23,10 +24,13 @@ from typing_extensions import override
 
 from lit_distill.callbacks.base import loss_contributors
 from lit_distill.checks import finite_number, fraction, non_negative_int, positive_int
+from lit_distill.models import qa_model
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import TokenSelection, check_length_config, check_token_selection, fit_to_width
 from lit_distill.models.qa_model import QAModel
+from lit_distill.modules.load_messages import held_log_records, release
 from lit_distill.modules.optim import build_optimizer
+from lit_distill.modules.run_end import is_last_training_batch
 from lit_distill.modules.sources import CHECKPOINT_KEY
 from lit_distill.modules.squad_scoring import TUNED_THRESHOLD_KEY, SquadScoringModule
 from lit_distill.modules.tokenizer_info import TokenizerInfo, tokenizer_info
@@ -134,6 +138,8 @@ class QAModule(SquadScoringModule):
         self.null_score_diff_threshold = float(null_score_diff_threshold)
         self.step_seeded_random = step_seeded_random
         self.tokenizer: TokenizerInfo | None = None
+        # what loading the model logged, held until a run uses those weights (load_messages.py)
+        self._load_messages: list[logging.LogRecord] = []
 
     # ------------------------------------------------------------------ model
     def build_model(self, stage: str) -> None:
@@ -183,7 +189,12 @@ class QAModule(SquadScoringModule):
         # model in on_load_checkpoint; only a fresh run builds it here
         restoring = self._trainer is not None and self.trainer.ckpt_path is not None and stage != "fit"
         if not self.has_model() and not restoring:
-            self.build_model(stage)
+            # Lightning names a --ckpt_path to the module only after setup: hold the loader's
+            # warnings ("QA head initialised randomly") until it is known whether the checkpoint
+            # replaces these weights (on_load_checkpoint) or the run uses them (_release_load_messages)
+            with held_log_records(qa_model.log) as held:
+                self.build_model(stage)
+            self._load_messages = held
         if self.has_model():
             self.check_model_against_data()
         self._check_length_config_against_data(datamodule)
@@ -213,6 +224,27 @@ class QAModule(SquadScoringModule):
                 f"table has {vocab} rows: the model and the data use different vocabularies "
                 f"(tokenizer: {self.tokenizer.describe()})"
             )
+
+    def _release_load_messages(self) -> None:
+        """Log what loading the model said, now that the run uses the loaded weights (once)."""
+        held, self._load_messages = self._load_messages, []
+        release(held)
+
+    @override
+    def on_fit_start(self) -> None:
+        self._release_load_messages()
+
+    @override
+    def on_validation_start(self) -> None:
+        self._release_load_messages()
+
+    @override
+    def on_test_start(self) -> None:
+        self._release_load_messages()
+
+    @override
+    def on_predict_start(self) -> None:
+        self._release_load_messages()
 
     # ----------------------------------------------------------- optimiser
     @override
@@ -245,6 +277,20 @@ class QAModule(SquadScoringModule):
             torch.manual_seed(step_seed)
             random.seed(step_seed)
             np.random.seed(step_seed)
+
+    @override
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        trainer = self.trainer
+        if not trainer.should_stop and is_last_training_batch(
+            global_step=trainer.global_step,
+            max_steps=trainer.max_steps,
+            current_epoch=trainer.current_epoch,
+            max_epochs=trainer.fit_loop.max_epochs,
+            last_batch_of_epoch=trainer.fit_loop.epoch_loop.batch_progress.is_last_batch,
+        ):
+            # the run's last batch: Lightning validates and logs a step that ends the run early,
+            # so a run that max_steps ends mid-epoch (or shorter than log_every_n_steps) has metrics
+            trainer.should_stop = True
 
     @override
     def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
@@ -305,6 +351,7 @@ class QAModule(SquadScoringModule):
                 "this checkpoint was not written by a lit_distill module (no 'lit_distill' entry); "
                 "load Hugging Face models with QAModel.from_pretrained instead"
             )
+        self._load_messages = []  # the checkpoint's weights replace the loaded ones: their warnings are void
         config = EncoderConfig.from_dict(state["model_config"])
         if not self.has_model() or self.model.config != config:
             self.model = QAModel(config)  # the checkpoint's shape (pruned heads, fewer layers) wins

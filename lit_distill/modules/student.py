@@ -4,16 +4,19 @@ The teacher is loaded from a checkpoint, frozen and kept in eval mode. It is
 deliberately *not* a submodule: it is not in the student's checkpoint, it is
 not touched by ``model.train()``, and DDP never wraps it (each process loads
 its own copy). Its span logits can be cached once per training set
-(:mod:`lit_distill.modules.teacher_cache`).
+(:mod:`lit_distill.modules.teacher_cache`): before the first step when the run trains on the
+whole training set, or row by row as training meets the features when ``limit_train_batches``
+or ``max_steps`` cut it short.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import torch
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_only
 from torch import Tensor
 from typing_extensions import override
 
@@ -22,15 +25,17 @@ from lit_distill.checks import finite_number, positive_int
 from lit_distill.layer_maps import every_other_layer
 from lit_distill.models.qa_model import QAModel
 from lit_distill.models.surgery import check_dropout_rate, select_layers, set_dropout
+from lit_distill.modules.cache_progress import cache_progress
 from lit_distill.modules.qa_module import QAModule
 from lit_distill.modules.sources import LoadedModel, check_source_exists, load_qa_model
 from lit_distill.modules.teacher_cache import (
     TeacherLogits,
-    assemble,
     cache_path,
     compute_teacher_logits,
+    empty_table,
     load_cache,
     model_fingerprint,
+    run_covers_training_set,
 )
 from lit_distill.modules.tokenizer_info import check_same_tokenizer
 from lit_distill.user_errors import UserInputError
@@ -63,7 +68,9 @@ class StudentModule(QAModule):
         student_layers: teacher layers copied into the student (when ``student`` is
             not given). Default: every other layer, ``[0, 2, 4, ...]``.
         use_cache: reuse the teacher's span logits from a cache built once per
-            training set (only where the loss needs nothing but the logits).
+            training set (only where the loss needs nothing but the logits). A run shorter
+            than one epoch (``limit_train_batches``, ``max_steps``) computes only the rows
+            of the batches it trains on; ``False`` runs the teacher at every step.
         logit_cache_dir: where cache files live (default ``$LIT_DISTILL_CACHE/teacher_logits``
             or ``~/.cache/lit_distill/teacher_logits``).
         cache_batch_size: batch size of the pass that fills the cache.
@@ -152,7 +159,7 @@ class StudentModule(QAModule):
         """
         cache = self.teacher_logits if self.wants_logit_cache() else None
         if cache is not None:
-            start, end = cache.lookup(batch["feature_index"], batch["input_ids"].size(1), self.device)
+            start, end = self.cached_teacher_logits(batch, batch["input_ids"].size(1))
             return start, end, None
         out = self.teacher_forward(batch, **kwargs)
         return out.start_logits, out.end_logits, out
@@ -202,6 +209,8 @@ class StudentModule(QAModule):
 
     @override
     def setup(self, stage: str) -> None:
+        if stage == "fit":
+            self.teacher  # noqa: B018 (loaded before the student, so that what it logs is not held back)
         super().setup(stage)
         if stage == "fit":
             # the teacher must read the data too (on a resumed run the student was not rebuilt)
@@ -213,6 +222,7 @@ class StudentModule(QAModule):
     # -------------------------------------------------------------- cache
     @override
     def on_fit_start(self) -> None:
+        super().on_fit_start()
         if not self.needs_teacher_outputs():  # a zero-weight teacher term costs nothing
             rank_zero_info("teacher outputs unused by the loss: no teacher-logit cache, no teacher pass")
             return
@@ -234,35 +244,105 @@ class StudentModule(QAModule):
             raise UserInputError(
                 "the teacher-logit cache needs a map-style training dataset; set use_cache false"
             )
-        strategy = self.trainer.strategy
+        trainer = self.trainer
+        strategy = trainer.strategy
         path = cache_path(
             Path(self.logit_cache_dir) if self.logit_cache_dir else default_cache_dir("teacher_logits"),
             model_fingerprint(self.teacher),
             str(fingerprint_fn()),
         )
+        self._frozen["cache_path"] = path
+        cached = None
         if strategy.reduce_boolean_decision(path.is_file(), all=True):
             cached = load_cache(path)  # None (warned) when the file is corrupt: computed again below
-            every_rank_has_it = strategy.reduce_boolean_decision(cached is not None, all=True)
-            if every_rank_has_it and cached is not None:
-                rank_zero_info(f"teacher logits: reusing {path}")
-                return cached
-        rank_zero_info(f"teacher logits: computing for {len(dataset)} training features -> {path}")
-        index, start, end = compute_teacher_logits(
-            self.teacher,
-            dataset,
-            loader.collate_fn,
-            batch_size=self.cache_batch_size,
-            device=self.device,
-            rank=self.trainer.global_rank,
-            world_size=self.trainer.world_size,
+            if not strategy.reduce_boolean_decision(cached is not None, all=True):
+                cached = None
+        if cached is not None and cached.complete:
+            rank_zero_info(f"teacher logits: reusing {path}")
+            return cached
+        if cached is not None and cached.filled.numel() != len(dataset):
+            cached = None  # (cannot happen for one key; never trust a table of another size)
+        full = run_covers_training_set(
+            trainer.estimated_stepping_batches,
+            trainer.accumulate_grad_batches,
+            trainer.world_size,
+            len(loader),
         )
-        if self.trainer.world_size > 1:
+        if not full:  # a short run: rows are computed as training meets them (cached_teacher_logits)
+            have = 0 if cached is None else int(cached.filled.sum())
+            rank_zero_info(
+                f"teacher logits: this run trains on less than one epoch (limit_train_batches / max_steps); "
+                f"computing the rows of the batches it meets ({have} of {len(dataset)} cached) -> {path}"
+            )
+            self._frozen["new_rows"] = 0
+            return cached if cached is not None else empty_table(len(dataset))
+        todo = list(range(len(dataset))) if cached is None else cached.missing()
+        rank_zero_info(
+            f"teacher logits: computing {len(todo)} of {len(dataset)} training features -> {path} "
+            "(once per teacher and training set; use_cache false runs the teacher at every step instead)"
+        )
+        show_bar = trainer.progress_bar_callback is not None and _is_terminal()
+        with cache_progress(
+            -(-len(todo) // trainer.world_size), bar=show_bar, enabled=trainer.is_global_zero
+        ) as advance:
+            index, start, end = compute_teacher_logits(
+                self.teacher,
+                dataset,
+                loader.collate_fn,
+                batch_size=self.cache_batch_size,
+                device=self.device,
+                rank=trainer.global_rank,
+                world_size=trainer.world_size,
+                indices=todo,
+                progress=advance,
+            )
+        if trainer.world_size > 1:
             index, start, end = _gather_shares(strategy, index, start, end, self.device)
-        table = assemble(index, start, end, len(dataset))
+        table = cached if cached is not None else empty_table(len(dataset))
+        keep = index >= 0  # (gathered shares are padded with -1)
+        table.fill(index[keep], start[keep], end[keep])
         if strategy.is_global_zero:
             table.save(path, {"teacher": self.teacher_source})
         strategy.barrier("teacher_logit_cache")
         return table
+
+    def cached_teacher_logits(self, batch: dict[str, Tensor], length: int) -> tuple[Tensor, Tensor]:
+        """The teacher's ``(start, end)`` logits, each ``(B, length)``, from the cache.
+
+        Rows the cache lacks (a run shorter than one epoch fills it as it goes) are computed
+        by the teacher on this batch and kept.
+        """
+        table = self.teacher_logits
+        if table is None:
+            raise ValueError("cached_teacher_logits needs the cache, built in on_fit_start")
+        index = batch["feature_index"].detach().cpu().long()
+        in_range = bool(((index >= 0) & (index < table.filled.numel())).all())
+        if in_range and "new_rows" in self._frozen and not bool(table.filled[index].all()):
+            out = self.teacher_forward(batch)
+            table.fill(index, out.start_logits, out.end_logits)  # (B, L) each
+            self._frozen["new_rows"] += int(index.numel())
+        return table.lookup(batch["feature_index"], length, self.device)
+
+    @override
+    def on_fit_end(self) -> None:
+        super().on_fit_end()
+        if self._frozen.get("new_rows"):
+            self._save_partial_cache()
+
+    @rank_zero_only
+    def _save_partial_cache(self) -> None:
+        """Keep the rows a short run computed (the file says which rows are filled)."""
+        table, path = self.teacher_logits, self._frozen.get("cache_path")
+        if table is not None and path is not None:
+            table.save(path, {"teacher": self.teacher_source})
+            rank_zero_info(
+                f"teacher logits: saved {int(table.filled.sum())} of {table.filled.numel()} rows -> {path}"
+            )
+
+
+def _is_terminal() -> bool:
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty is not None and isatty())
 
 
 def _gather_shares(

@@ -11,6 +11,13 @@ Under DDP every rank computes the logits of its own share of the features; the
 shares are gathered so that every rank holds the whole table, and rank 0 writes
 the file.
 
+A run that trains on less than the whole training set (``limit_train_batches``,
+``max_steps``; :func:`run_covers_training_set`) does not compute the whole table first:
+its rows are filled as training meets their features (:meth:`TeacherLogits.fill`) and
+the partial table is saved at the end. The file records which rows are filled, so a
+later full run computes only the missing rows before its first step and never reads a
+partial table as a complete one.
+
 The file is written to a temporary name and renamed into place, and records a
 SHA-256 of its tensors; :func:`load_cache` verifies it, and a truncated or
 overwritten file is reported by name (a warning) and computed again.
@@ -20,10 +27,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import math
 import pickle
 import warnings
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,8 +45,10 @@ __all__ = [
     "TeacherLogits",
     "cache_path",
     "compute_teacher_logits",
+    "empty_table",
     "load_cache",
     "model_fingerprint",
+    "run_covers_training_set",
 ]
 
 # fill value for positions past a feature's computed length (always padding; masked in the losses)
@@ -73,6 +83,37 @@ class TeacherLogits:
     start: Tensor
     end: Tensor
     filled: Tensor
+
+    @property
+    def complete(self) -> bool:
+        """Whether every row is computed."""
+        return bool(self.filled.all())
+
+    def missing(self) -> list[int]:
+        """The feature indices whose rows are not computed yet."""
+        return [int(i) for i in (~self.filled).nonzero().flatten()]
+
+    def fill(self, index: Tensor, start: Tensor, end: Tensor) -> None:
+        """Put computed rows in place (``index (n,)``, ``start``/``end (n, W)``); widens the table if needed.
+
+        Positions past a row's width (and past the table's former width) hold ``PAD_LOGIT``.
+        """
+        index = index.detach().cpu().long()
+        if index.numel() and int(index.max()) >= self.filled.numel():
+            raise ValueError(
+                f"feature index {int(index.max())} is outside the cache's {self.filled.numel()} rows"
+            )
+        width = max(self.start.size(1), start.size(1))
+        if width > self.start.size(1):
+            pad = (0, width - self.start.size(1))
+            self.start = torch.nn.functional.pad(self.start, pad, value=PAD_LOGIT)
+            self.end = torch.nn.functional.pad(self.end, pad, value=PAD_LOGIT)
+        pad = (0, width - start.size(1))
+        self.start[index] = torch.nn.functional.pad(start.detach().cpu(), pad, value=PAD_LOGIT).to(
+            self.start.dtype
+        )
+        self.end[index] = torch.nn.functional.pad(end.detach().cpu(), pad, value=PAD_LOGIT).to(self.end.dtype)
+        self.filled[index] = True
 
     def lookup(self, feature_index: Tensor, length: int, device: torch.device) -> tuple[Tensor, Tensor]:
         """Cached ``(start, end)`` logits, each ``(B, length)``, for a batch.
@@ -155,6 +196,32 @@ def load_cache(path: Path) -> TeacherLogits | None:
         return None
 
 
+def empty_table(num_features: int) -> TeacherLogits:
+    """A table of ``num_features`` rows, none computed yet."""
+    return assemble(torch.zeros(0, dtype=torch.long), torch.zeros(0, 1), torch.zeros(0, 1), num_features)
+
+
+def run_covers_training_set(
+    planned_steps: float, accumulate_grad_batches: int, world_size: int, batches_per_epoch: int
+) -> bool:
+    """Whether a run meets as many training batches as one full epoch has.
+
+    Only then does computing the whole table before the first step pay off; a run cut
+    short by ``limit_train_batches`` or ``max_steps`` (a smoke test: 20 batches of
+    thousands) fills the rows it meets instead.
+
+    Args:
+        planned_steps: the optimiser steps of the whole run (Lightning's
+            ``trainer.estimated_stepping_batches``, per process; ``inf`` when unbounded).
+        accumulate_grad_batches: batches per optimiser step.
+        world_size: processes, each training on its own share of every epoch.
+        batches_per_epoch: batches of one full epoch in one process (no limit, no sampler split).
+    """
+    if not math.isfinite(planned_steps):
+        return True
+    return planned_steps * accumulate_grad_batches * world_size >= batches_per_epoch
+
+
 @torch.no_grad()
 def compute_teacher_logits(
     teacher: Callable[..., object],
@@ -166,17 +233,24 @@ def compute_teacher_logits(
     rank: int = 0,
     world_size: int = 1,
     dtype: torch.dtype = torch.float32,
+    indices: Sequence[int] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Run the teacher over this rank's share of ``dataset``.
+    """Run the teacher over this rank's share of ``dataset`` (or of ``indices`` of it).
 
     Rank ``r`` takes the items ``r, r + world_size, ...`` so that the shares are
     disjoint and cover the dataset.
+
+    Args:
+        indices: compute only these items (e.g. the rows a partial cache lacks); default all.
+        progress: called after each batch with the number of items that batch held.
 
     Returns:
         ``(feature_index (n,), start (n, L), end (n, L))`` for this rank's items,
         ``L`` being the longest batch seen (shorter batches padded with a very low logit).
     """
-    indices = list(range(rank, len(dataset), world_size))  # type: ignore[arg-type]
+    items = list(range(len(dataset))) if indices is None else list(indices)  # type: ignore[arg-type]
+    indices = items[rank::world_size]
     loader = DataLoader(
         torch.utils.data.Subset(dataset, indices), batch_size=batch_size, shuffle=False, collate_fn=collate_fn
     )
@@ -194,6 +268,8 @@ def compute_teacher_logits(
                 out.end_logits.to("cpu", dtype),  # type: ignore[attr-defined]
             )
         )
+        if progress is not None:
+            progress(int(batch["input_ids"].size(0)))
     width = max((r[1].size(1) for r in rows), default=1)
     index = torch.cat([r[0] for r in rows]) if rows else torch.zeros(0, dtype=torch.long)
     start = _cat_padded([r[1] for r in rows], width, dtype)

@@ -21,8 +21,8 @@ def test_distilbert_student_from_teacher_layers_with_cached_logits(
 ) -> None:
     cache = tmp_path / "cache"
     module = DistilBertStudent(teacher=str(teacher_dir), logit_cache_dir=str(cache), learning_rate=1e-3)
-    t = trainer(tmp_path, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=0)
-    t.fit(module, datamodule=datamodule())
+    t = trainer(tmp_path, limit_val_batches=1, num_sanity_val_steps=0)  # a whole epoch: the whole cache
+    t.fit(module, datamodule=datamodule(batch_size=64))  # (few steps)
     original = QAModel.from_pretrained(teacher_dir)
     # student = teacher layers [0, 2] (every other layer); the teacher is frozen, in eval mode, unchanged
     assert module.model.config.num_hidden_layers == 2
@@ -36,7 +36,8 @@ def test_distilbert_student_from_teacher_layers_with_cached_logits(
     files = list(cache.glob("teacher-logits-*.pt"))
     assert len(files) == 1
     # cached logits equal the live teacher's on real tokens
-    dm = t.datamodule
+    dm = datamodule()  # (the run's loader has finished its epoch)
+    dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     start, end = module.teacher_logits.lookup(
         batch["feature_index"], batch["input_ids"].size(1), torch.device("cpu")
@@ -59,12 +60,15 @@ def test_distilbert_student_from_teacher_layers_with_cached_logits(
 def test_cache_and_live_teacher_give_the_same_loss(
     tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path
 ) -> None:
-    dm = datamodule()
+    dm = datamodule(batch_size=64)  # (an epoch of few steps)
     cached = DistilBertStudent(teacher=str(teacher_dir), logit_cache_dir=str(tmp_path / "c"))
-    trainer(tmp_path, max_steps=0, limit_val_batches=0).fit(cached, datamodule=dm)
+    trainer(tmp_path, limit_val_batches=0).fit(cached, datamodule=dm)  # an epoch: the cache is built up front
+    assert cached.teacher_logits is not None and cached.teacher_logits.complete
     live = DistilBertStudent(teacher=str(teacher_dir), use_cache=False)
     live.model = cached.model
-    batch = next(iter(dm.train_dataloader()))
+    fresh = datamodule()  # (the run's loader has finished its epoch)
+    fresh.setup("fit")
+    batch = next(iter(fresh.train_dataloader()))
     with torch.no_grad():
         a = cached.compute_loss(batch)[1]
         b = live.compute_loss(batch)[1]
@@ -242,3 +246,47 @@ def test_tinybert_attention_needs_equal_head_counts(
     QAModel(tiny_config(len(dm.tokenizer), heads=4)).save(student, tokenizer=dm.tokenizer)
     module = TinyBertStudent(teacher=str(teacher_dir), student=str(student))
     _fit_fails(module, tmp_path, dm, "head counts must be equal")
+
+
+def test_a_short_run_computes_only_its_batches_and_a_full_run_completes_the_cache(
+    tmp_path: Path, datamodule: Callable[..., Any], teacher_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``limit_train_batches`` 2 computes 2 batches' rows (not the whole set); a later full run computes the rest."""
+    import lit_distill.modules.student as student_module
+    from lit_distill.modules.teacher_cache import TeacherLogits
+
+    computed: list[int] = []
+    real = student_module.compute_teacher_logits
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        index, start, end = real(*args, **kwargs)
+        computed.append(int(index.numel()))
+        return index, start, end
+
+    monkeypatch.setattr(student_module, "compute_teacher_logits", counting)
+    cache = tmp_path / "cache"
+    short = DistilBertStudent(teacher=str(teacher_dir), logit_cache_dir=str(cache), learning_rate=1e-3)
+    dm = datamodule()
+    trainer(tmp_path, limit_train_batches=2, limit_val_batches=0).fit(short, datamodule=dm)
+    assert computed == []  # no up-front pass over the whole training set
+    (file,) = cache.glob("teacher-logits-*.pt")
+    partial = TeacherLogits.load(file)
+    total = partial.filled.numel()
+    assert total == len(dm.train_dataloader().dataset) and total > 2 * 8
+    assert int(partial.filled.sum()) == 2 * 8  # the rows of the two batches trained on
+    assert not partial.complete
+
+    full = DistilBertStudent(teacher=str(teacher_dir), logit_cache_dir=str(cache), learning_rate=1e-3)
+    trainer(tmp_path, limit_val_batches=0).fit(full, datamodule=datamodule(batch_size=64))
+    assert computed == [total - 2 * 8]  # only the missing rows, never the partial table as complete
+    assert TeacherLogits.load(file).complete and full.teacher_logits is not None
+    # the rows computed in training equal the up-front pass on real tokens
+    fresh = datamodule()
+    fresh.setup("fit")
+    batch = next(iter(fresh.train_dataloader()))
+    start, _ = full.teacher_logits.lookup(
+        batch["feature_index"], batch["input_ids"].size(1), torch.device("cpu")
+    )
+    live = full.teacher_forward(batch)
+    real_tokens = batch["attention_mask"].bool()
+    assert torch.allclose(start[real_tokens], live.start_logits[real_tokens], atol=1e-5)

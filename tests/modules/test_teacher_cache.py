@@ -140,3 +140,80 @@ def test_damaged_cache_file_is_named_and_computed_again(tmp_path: Path, how: str
         UserWarning, match=f"teacher-logit cache {path} .*computing the teacher's logits again"
     ):
         assert load_cache(path) is None
+
+
+# ---- issue 29 item 4: a run shorter than one epoch computes only what it trains on
+@pytest.mark.parametrize(
+    ("steps", "accumulate", "world", "batches", "covers"),
+    [
+        (20, 1, 1, 268, False),  # --trainer.limit_train_batches 20 of 268
+        (268, 1, 1, 268, True),  # one full epoch
+        (536, 1, 1, 268, True),
+        (30, 1, 1, 268, False),  # --trainer.max_steps 30
+        (67, 2, 2, 268, True),  # 2 processes, 2 batches per step
+        (float("inf"), 1, 1, 268, True),
+        (0, 1, 1, 268, False),
+    ],
+)
+def test_run_covers_training_set(
+    steps: float, accumulate: int, world: int, batches: int, covers: bool
+) -> None:
+    from lit_distill.modules.teacher_cache import run_covers_training_set
+
+    assert run_covers_training_set(steps, accumulate, world, batches) is covers
+
+
+def test_fill_widens_the_table_and_tracks_missing_rows() -> None:
+    from lit_distill.modules.teacher_cache import empty_table
+
+    table = empty_table(4)
+    assert not table.complete and table.missing() == [0, 1, 2, 3]
+    table.fill(torch.tensor([2]), torch.ones(1, 2), -torch.ones(1, 2))
+    table.fill(torch.tensor([0, 3]), torch.full((2, 3), 2.0), torch.zeros(2, 3))
+    assert table.missing() == [1] and not table.complete
+    start, end = table.lookup(torch.tensor([2, 0]), 3, torch.device("cpu"))
+    assert start.tolist() == [[1.0, 1.0, PAD_LOGIT], [2.0, 2.0, 2.0]]
+    assert end[0, :2].tolist() == [-1.0, -1.0]
+    with pytest.raises(ValueError, match="outside the cache's 4 rows"):
+        table.fill(torch.tensor([4]), torch.ones(1, 2), torch.ones(1, 2))
+    table.fill(torch.tensor([1]), torch.ones(1, 1), torch.ones(1, 1))
+    assert table.complete
+
+
+def test_compute_only_the_given_indices_and_report_progress() -> None:
+    data, seen = Items(11), []
+    index, start, _ = compute_teacher_logits(
+        fake_teacher,
+        data,
+        collate,
+        batch_size=2,
+        device=torch.device("cpu"),
+        indices=[9, 3, 5],
+        progress=seen.append,
+    )
+    assert sorted(index.tolist()) == [3, 5, 9] and start.size(0) == 3
+    assert sum(seen) == 3 and len(seen) == 2  # one call per batch
+
+
+def test_plain_progress_lines_in_a_log(capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+
+    from lit_distill.modules.cache_progress import cache_progress
+
+    out = io.StringIO()
+    with cache_progress(100, bar=False, stream=out) as advance:
+        for _ in range(50):
+            advance(2)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 10 and "\r" not in out.getvalue()
+    assert lines[0].startswith("teacher logits: 20/100 features (20 %)") or lines[0].startswith(
+        "teacher logits: 10/100 features (10 %)"
+    )
+    assert lines[-1].startswith("teacher logits: 100/100 features (100 %)") and "ETA 0:00:00" in lines[-1]
+    err = io.StringIO()
+    with cache_progress(10, bar=True, stream=err) as advance:  # a terminal: tqdm's bar
+        advance(10)
+    assert "teacher logits" in err.getvalue() and "10/10" in err.getvalue()
+    with cache_progress(10, bar=False, enabled=False, stream=out) as advance:  # other DDP ranks
+        advance(10)
+    assert len(out.getvalue().splitlines()) == 10
