@@ -92,13 +92,16 @@ class LitDistillCLI(LightningCLI):
         """
         from lit_distill.callbacks.run_folder import RunFolderLock
         from lit_distill.preflight import check_resume_checkpoint, check_run_outputs, run_folders
-        from lit_distill.user_errors import UserInputError, root_cause
+        from lit_distill.user_errors import UserInputError, find_user_error, root_cause
 
         try:
             super().instantiate_classes()
         except Exception as exc:
+            # a UserInputError in the chain is reported by __main__ as it is (the outermost one,
+            # with the context the project added); a file-system error from a path the user gave
+            # becomes one; anything else (a ValueError included) is a bug and keeps its traceback
             cause = root_cause(exc)
-            if isinstance(cause, (ValueError, TypeError, OSError)):
+            if find_user_error(exc) is None and isinstance(cause, OSError):
                 raise UserInputError(str(cause)) from exc
             raise
         subcommand = self.subcommand
