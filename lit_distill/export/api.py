@@ -14,6 +14,7 @@ from typing import Any, Literal
 import torch
 
 from lit_distill.atomic_write import replace_directory
+from lit_distill.checks import is_int
 from lit_distill.compression.length_config import check_length_config, parse_length_config
 from lit_distill.data.features import FeatureSettings
 from lit_distill.export.artifact import (
@@ -105,19 +106,49 @@ def _check_output(output: str | Path, overwrite: bool, model: str | Path) -> Pat
     return out
 
 
-def eval_settings(positions: int, max_seq_length: int = 384, doc_stride: int = 128) -> FeatureSettings:
+def eval_settings(
+    positions: int,
+    max_seq_length: int | None = None,
+    doc_stride: int | None = None,
+    max_query_length: int = 64,
+) -> FeatureSettings:
     """The evaluation windows of ``export --eval-file`` for a model with ``positions`` positions.
 
+    The window is ``max_seq_length`` (default 384) cut to the model's positions; the stride is
+    ``doc_stride`` as given, and when not given 128 or a quarter of the window, whichever is
+    smaller (a short-position model keeps most of each window for new context).
+
     Raises:
-        ExportInputError: naming ``--max-seq-length`` when no valid window fits.
+        ExportInputError: naming ``--max-seq-length`` or ``--doc-stride`` when no valid window fits.
     """
-    width = min(max_seq_length, positions)
-    settings = FeatureSettings(width, min(doc_stride, width // 4), min(64, width // 2))
+    width = min(384 if max_seq_length is None else max_seq_length, positions)
+    stride = min(128, width // 4) if doc_stride is None else doc_stride
+    settings = FeatureSettings(width, stride, min(max_query_length, width // 2))
     try:
         settings.validate()
     except ValueError as err:
-        raise ExportInputError("--max-seq-length", str(err)) from err
+        raise ExportInputError(
+            "--doc-stride" if "doc_stride" in str(err) else "--max-seq-length", str(err)
+        ) from err
     return settings
+
+
+def _windows(
+    source: ExportSource, max_seq_length: int | None, doc_stride: int | None
+) -> tuple[FeatureSettings, str]:
+    """The artifact's windows and where they came from: the options, else the checkpoint's data
+    module (the windows the model was validated with during training), else the defaults."""
+    positions = source.model.config.max_position_embeddings
+    seq, stride, query = (source.data.get(k) for k in ("max_seq_length", "doc_stride", "max_query_length"))
+    if max_seq_length is None and doc_stride is None and is_int(seq) and is_int(stride) and is_int(query):
+        return eval_settings(positions, seq, stride, query), "the checkpoint's data module"
+    settings = eval_settings(positions, max_seq_length, doc_stride)
+    given = [
+        name
+        for name, v in (("--max-seq-length", max_seq_length), ("--doc-stride", doc_stride))
+        if v is not None
+    ]
+    return settings, " and ".join(given) if given else "default"
 
 
 def _length_config(
@@ -230,8 +261,8 @@ def export_model(
     push_to_hub: str | None = None,
     tokenizer: str | None = None,
     threads: int | None = None,
-    max_seq_length: int = 384,
-    doc_stride: int = 128,
+    max_seq_length: int | None = None,
+    doc_stride: int | None = None,
     eval_limit: int | None = None,
     squad_version: str | None = None,
     null_score_diff_threshold: float | None = None,
@@ -268,8 +299,11 @@ def export_model(
         tokenizer: Tokenizer name or directory, when the model does not record one.
         threads: CPU threads for evaluation and latency (default: the runtime's choice).
         max_seq_length: Tokens per window (capped at the model's positions), at evaluation and
-            in every use of the artifact (recorded in its manifest).
-        doc_stride: Overlap of consecutive windows (likewise).
+            in every use of the artifact (recorded in its manifest). Default, with ``doc_stride``:
+            the windows the checkpoint's data module trained and validated with, else 384
+            (:func:`eval_settings`).
+        doc_stride: Overlap of consecutive windows (likewise; default 128, at most a quarter of
+            the window unless given).
         eval_limit: Evaluate on the first ``eval_limit`` questions of ``eval_file`` only.
         squad_version: ``"2.0"`` (the artifact may answer ``""``) or ``"1.1"``; default: the
             checkpoint's data module, else 2.0.
@@ -315,10 +349,10 @@ def export_model(
     source = load_source(model, tokenizer)
     length = _length_config(length_config, source)
     decoding, threshold_source, version_source = _decoding(source, squad_version, null_score_diff_threshold)
-    settings = eval_settings(source.model.config.max_position_embeddings, max_seq_length, doc_stride)
+    settings, windows_source = _windows(source, max_seq_length, doc_stride)
     log(
         f"decoding: SQuAD {decoding.squad_version} ({version_source}), windows {settings.max_seq_length} / "
-        f"stride {settings.doc_stride}"
+        f"stride {settings.doc_stride} ({windows_source})"
         + (
             f", no-answer threshold {decoding.null_score_diff_threshold:.4g} ({threshold_source})"
             if decoding.squad_version == "2.0"

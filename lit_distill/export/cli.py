@@ -128,14 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--max-seq-length",
         type=int,
-        default=384,
-        help="window in tokens, at evaluation and in every use of the artifact (default 384)",
+        default=None,
+        help="window in tokens, at evaluation and in every use of the artifact (default: with --doc-stride, "
+        "the checkpoint's data module's windows, else 384)",
     )
     parser.add_argument(
         "--doc-stride",
         type=int,
-        default=128,
-        help="overlap of consecutive windows, likewise, at most a quarter of the window (default 128)",
+        default=None,
+        help="overlap of consecutive windows, likewise (default: the checkpoint's, else 128 or a quarter "
+        "of the window, whichever is smaller)",
     )
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for evaluation and latency")
     return parser

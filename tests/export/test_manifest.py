@@ -27,7 +27,8 @@ def _copy(src: Path, dst: Path) -> Path:
 
 def test_records_windows_decoding_files_and_version(exported: Path) -> None:
     m = read_manifest(exported)
-    assert (m.max_seq_length, m.doc_stride, m.max_query_length) == (48, 12, 24)  # as evaluation cut them
+    # as given (a given stride is not cut to a quarter of the window); the question at most half
+    assert (m.max_seq_length, m.doc_stride, m.max_query_length) == (48, 20, 24)
     assert (m.squad_version, m.n_best_size, m.max_answer_length) == ("2.0", 20, 30)
     assert m.null_score_diff_threshold == 0.0 and m.threshold_source.startswith("default")
     assert {"config.json", "model.safetensors", "tokenizer.json"} <= set(m.files)
@@ -114,3 +115,31 @@ def test_eval_limit_and_help(
         and "--eval-limit" in help_text
         and "--null-score-diff-threshold" in help_text
     )
+
+
+def test_a_checkpoint_is_exported_with_the_windows_it_trained_and_validated_with(
+    pruned_ckpt: Path, tmp_path: Path
+) -> None:
+    """Without --max-seq-length / --doc-stride the card's EM/F1 use training's validation windows."""
+    import torch
+
+    checkpoint = torch.load(pruned_ckpt, weights_only=True)
+    checkpoint["datamodule_hyper_parameters"].update(max_seq_length=40, doc_stride=24, max_query_length=16)
+    ckpt = tmp_path / "windows.ckpt"
+    torch.save(checkpoint, ckpt)
+    said: list[str] = []
+    export_model(ckpt, "hf", tmp_path / "own", log=said.append)
+    m = read_manifest(tmp_path / "own")
+    assert (m.max_seq_length, m.doc_stride, m.max_query_length) == (40, 24, 16)
+    assert any("windows 40 / stride 24 (the checkpoint's data module)" in line for line in said)
+    export_model(ckpt, "hf", tmp_path / "given", max_seq_length=48, log=said.append)  # options win
+    m = read_manifest(tmp_path / "given")
+    assert (m.max_seq_length, m.doc_stride) == (48, 12)
+    assert any("windows 48 / stride 12 (--max-seq-length)" in line for line in said)
+
+
+def test_a_stride_as_long_as_the_window_names_the_option(uniform_dir: Path, tmp_path: Path) -> None:
+    from lit_distill.export.errors import ExportInputError
+
+    with pytest.raises(ExportInputError, match="--doc-stride"):
+        export_model(uniform_dir, "hf", tmp_path / "x", max_seq_length=48, doc_stride=48, log=lambda _: None)

@@ -46,7 +46,10 @@ def test_export_records_the_decoding_and_the_tuned_threshold(
 ) -> None:
     import torch
 
-    tuned = torch.load(trained["ckpt"], weights_only=False)["lit_distill"]["tuned_null_score_diff_threshold"]
+    checkpoint = torch.load(trained["ckpt"], weights_only=False)
+    tuned = checkpoint["lit_distill"]["tuned_null_score_diff_threshold"]
+    data = checkpoint["datamodule_hyper_parameters"]
+    windows = (data["max_seq_length"], data["doc_stride"])  # training's validation windows
     m = manifest(exports["tuned"])
     assert m["null_score_diff_threshold"] == tuned["null_score_diff_threshold"]
     assert "validation" in m["threshold_source"]
@@ -54,7 +57,7 @@ def test_export_records_the_decoding_and_the_tuned_threshold(
         m = manifest(exports[kind])
         assert m["squad_version"] == "2.0" and m["manifest_version"] == 2
         assert m["threshold_source"] == "--null-score-diff-threshold"
-        assert (m["max_seq_length"], m["doc_stride"]) == (64, 16)
+        assert (m["max_seq_length"], m["doc_stride"]) == windows
         assert "README.md" not in m["files"] and all((exports[kind] / f).is_file() for f in m["files"])
 
 
