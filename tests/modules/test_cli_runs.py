@@ -28,10 +28,10 @@ SMALL = {
     "max_position_embeddings": 64,
 }
 DATA = dict(
-    synthetic=True,
-    synthetic_train_size=48,
-    synthetic_dev_size=12,
-    synthetic_search_size=6,
+    source={
+        "class_path": "lit_distill.data.SyntheticSquad",
+        "init_args": {"train_size": 48, "dev_size": 12, "search_size": 6},
+    },
     max_seq_length=64,
     doc_stride=32,
     batch_size=8,
