@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,7 +41,7 @@ from lit_distill.data.cache import (
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.data.features import FeatureArrays, FeatureSettings, build_features
 from lit_distill.data.resumable import make_resumable
-from lit_distill.data.sources import SquadSource, source_config
+from lit_distill.data.sources import SquadSource, source_config, source_from_config
 from lit_distill.data.squad import LoadedSquad, SquadExample
 from lit_distill.user_errors import UserInputError
 
@@ -170,6 +171,18 @@ class SquadDataModule(LightningDataModule):
         self._keys: dict[str, str] = {}
         self._eval_sets: dict[str, EvalSet] = {}
         self.load_reports: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def from_init_args(cls, init_args: Mapping[str, Any]) -> SquadDataModule:
+        """A data module from a config's ``data.init_args`` (its ``source`` a ``class_path`` node), for scripts.
+
+        Raises:
+            UserInputError: As the constructor, and for a ``source`` node that names no project source.
+        """
+        args = dict(init_args)
+        if isinstance(args.get("source"), Mapping):
+            args["source"] = source_from_config(args["source"])
+        return cls(**args)
 
     # ----------------------------------------------------------------- public contract
     @property

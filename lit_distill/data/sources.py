@@ -45,6 +45,7 @@ __all__ = [
     "old_data_key_in",
     "old_data_key_message",
     "source_config",
+    "source_from_config",
     "source_from_hparams",
 ]
 
@@ -285,6 +286,30 @@ def source_config(source: SquadSource) -> dict[str, Any]:
     return {"class_path": path, "init_args": init_args}
 
 
+def source_from_config(node: Mapping[str, Any]) -> SquadSource:
+    """The project's source that a config node (``class_path`` + ``init_args``) names.
+
+    ``class_path`` is ``SquadFiles``, ``HubSquad`` or ``SyntheticSquad`` (with or without its
+    module); nothing else is imported.
+
+    Raises:
+        UserInputError: For another ``class_path``, ``init_args`` that is not a mapping, or a
+            value the class refuses.
+    """
+    name = str(node.get("class_path", "")).rsplit(".", 1)[-1]
+    cls = _SOURCES.get(name)
+    init_args = node.get("init_args") or {}
+    if cls is None or not isinstance(init_args, Mapping):
+        raise UserInputError(
+            f"source must be {{class_path: lit_distill.data.X, init_args: {{...}}}} with X one of "
+            f"{', '.join(_SOURCES)}; got {dict(node)!r}"
+        )
+    try:
+        return cls(**init_args)
+    except TypeError as err:  # an argument the class does not take
+        raise UserInputError(f"source {name}: {err}") from None
+
+
 def source_from_hparams(hparams: Mapping[str, Any]) -> SquadSource | None:
     """The project's source that a data module's recorded hyper-parameters describe, or None.
 
@@ -296,9 +321,7 @@ def source_from_hparams(hparams: Mapping[str, Any]) -> SquadSource | None:
     node = hparams.get("source")
     try:
         if isinstance(node, Mapping):
-            cls = _SOURCES.get(str(node.get("class_path", "")).rsplit(".", 1)[-1])
-            init_args: Any = node.get("init_args") or {}
-            return cls(**init_args) if cls is not None and isinstance(init_args, Mapping) else None
+            return source_from_config(node)
         for cls, flag in ((SyntheticSquad, "synthetic"), (HubSquad, "hub_dataset"), (SquadFiles, None)):
             old = {key: field for key, (c, field) in OLD_DATA_KEYS.items() if c is cls and field}
             values = {old[k]: v for k, v in hparams.items() if k in old and v is not None}

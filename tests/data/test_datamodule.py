@@ -239,3 +239,20 @@ def test_fit_without_a_train_split_is_a_clear_error(tmp_path: Path, synthetic_di
         match=r"stage 'fit' needs a train split; set data\.init_args\.source\.init_args\.train",
     ):
         dm.setup("fit")
+
+
+def test_from_init_args_reads_a_config_s_source_node(tmp_path: Path) -> None:
+    """Scripts give a config's ``data.init_args`` (benchmarks' ``--data`` JSON); the source by class name."""
+    dm = SquadDataModule.from_init_args(
+        {
+            "source": {"class_path": "SyntheticSquad", "init_args": {"train_size": 48}},
+            "cache_dir": str(tmp_path),
+        }
+    )
+    assert dm.source == SyntheticSquad(train_size=48)
+    with pytest.raises(UserInputError, match=r"source must be .* SquadFiles, HubSquad, SyntheticSquad"):
+        SquadDataModule.from_init_args({"source": {"class_path": "os.system"}})
+    with pytest.raises(UserInputError, match=r"source SquadFiles: .*'train_file'"):
+        SquadDataModule.from_init_args(
+            {"source": {"class_path": "SquadFiles", "init_args": {"train_file": "t"}}}
+        )
