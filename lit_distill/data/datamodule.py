@@ -129,7 +129,7 @@ class SquadDataModule(LightningDataModule):
         if not isinstance(source, SquadSource):
             raise UserInputError(
                 f"data source is required, got {source!r}: give source: {{class_path: lit_distill.data.X, "
-                "init_args: {...}}} with X one of SquadFiles (local SQuAD JSON), HubSquad (Hugging Face "
+                "init_args: {...}} with X one of SquadFiles (local SQuAD JSON), HubSquad (Hugging Face "
                 "dataset) or SyntheticSquad (generated offline data)"
             )
         self.source: SquadSource = source
