@@ -294,6 +294,10 @@ CASES: list[Case] = [
     ("search", "report-of-a-study-never-run",
      lambda w, o: ["report", "--config", search_spec(o)],
      "no study 'toy'"),
+    ("search", "old-data-key-in-the-base-config",
+     lambda w, o: ["check", "--config", search_spec(o, base_config=old_data_config(w, o, synthetic=True), parameters=[
+         {"name": "lr", "key": "model.init_args.learning_rate", "type": "double", "bounds": {"min": 1e-4, "max": 1e-3}}])],
+     "'synthetic' was replaced by one source object"),
     ("search", "bounds-reversed",
      lambda w, o: ["check", "--config", search_spec(o, parameters=[
          {"name": "x", "key": "model.init_args.knob", "type": "double", "bounds": {"min": 1.0, "max": 0.0}}])],
