@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, NoReturn
 
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+
+class LitDistillArgumentParser(LightningArgumentParser):
+    """Lightning's parser; a data key of before the data module took one ``source`` is a one-line error.
+
+    ``data.init_args.synthetic_train_size`` (or ``train_file``, ``hub_dataset``, ...) in a config
+    file or on the command line raises :class:`~lit_distill.user_errors.UserInputError` naming the
+    key and its new spelling (:func:`~lit_distill.data.sources.old_data_key_message`), instead of
+    jsonargparse's usage text.
+    """
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        """Raise the old-key message when ``message`` rejects an old data key; else jsonargparse's error."""
+        from lit_distill.data.sources import old_data_key_in, old_data_key_message
+        from lit_distill.user_errors import UserInputError
+
+        key = old_data_key_in(message)
+        if key is not None:
+            raise UserInputError(old_data_key_message(key)) from ex
+        super().error(message, ex)
 
 
 class LitDistillCLI(LightningCLI):
@@ -24,6 +44,7 @@ class LitDistillCLI(LightningCLI):
         kwargs.setdefault("datamodule_class", LightningDataModule)
         kwargs.setdefault("subclass_mode_model", True)
         kwargs.setdefault("subclass_mode_data", True)
+        kwargs.setdefault("parser_class", LitDistillArgumentParser)
         parser_kwargs = kwargs.setdefault("parser_kwargs", {})
         parser_kwargs.setdefault("env_prefix", "LIT_DISTILL")
         parser_kwargs.setdefault("default_env", True)

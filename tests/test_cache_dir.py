@@ -31,9 +31,9 @@ def test_the_variable_moves_every_cache(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setenv(CACHE_ENV, "~/elsewhere")
     assert default_cache_dir("teacher_logits") == tmp_path / "home" / "elsewhere" / "teacher_logits"
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "c"))
-    from lit_distill.data.datamodule import SquadDataModule
+    from lit_distill.data import SquadDataModule, SyntheticSquad
 
     # the feature cache and the teacher-logit cache live under the same root
-    assert SquadDataModule(synthetic=True).cache_dir == tmp_path / "c"
+    assert SquadDataModule(SyntheticSquad()).cache_dir == tmp_path / "c"
     monkeypatch.setenv(CACHE_ENV, "")
-    assert SquadDataModule(synthetic=True).cache_dir == tmp_path / "home" / ".cache" / "lit_distill"
+    assert SquadDataModule(SyntheticSquad()).cache_dir == tmp_path / "home" / ".cache" / "lit_distill"

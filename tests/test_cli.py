@@ -80,7 +80,7 @@ def test_every_project_command_has_help(command: str, capsys: pytest.CaptureFixt
 
 # ------------------------------------------------ every shipped config builds its classes
 SOURCE_KEYS = {"model", "teacher", "student", "tokenizer"}  # hub ids or run outputs -> a tiny local model
-FILE_KEYS = {"train_file", "validation_file", "test_file"}  # the user's SQuAD files -> a tiny one
+SEARCH_SPECS = sorted((ROOT / "configs" / "search").glob("*.yaml"))
 TOGETHER = {"local_cpu/student.yaml": ["local_cpu/teacher.yaml", "local_cpu/student.yaml"]}  # README recipe
 
 
@@ -115,12 +115,13 @@ def tiny_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def _offline(node: object, sources: dict[str, str]) -> object:
     """``node`` with every model source and data file replaced by the tiny local ones."""
     if isinstance(node, dict):
+        if str(node.get("class_path", "")).endswith(".SquadFiles"):  # the user's SQuAD files -> a tiny one
+            files = {k: v and sources["file"] for k, v in (node.get("init_args") or {}).items()}
+            return {**node, "init_args": files}
         out = {}
         for key, value in node.items():
             if key in SOURCE_KEYS and isinstance(value, str):
                 out[key] = sources["model"]
-            elif key in FILE_KEYS and isinstance(value, str):
-                out[key] = sources["file"]
             else:
                 out[key] = _offline(value, sources)
         return out
@@ -139,27 +140,66 @@ def test_every_config_builds_its_model_data_and_callbacks(
     shipped file (a wrong type, a value a constructor refuses) fails here.
     """
     import yaml
+
+    name = str(config.relative_to(ROOT / "configs"))
+    parts = [yaml.safe_load((ROOT / "configs" / part).read_text()) for part in TOGETHER.get(name, [name])]
+    _build_offline(parts, tiny_sources, tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("spec_path", SEARCH_SPECS, ids=lambda p: p.name)
+def test_every_search_spec_s_base_config_builds_with_its_fixed_and_holdout_values(
+    spec_path: Path, tiny_sources: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search spec's base config(s), with the spec's ``fixed`` and ``holdout`` values set, builds (offline)."""
+    from lit_distill.search.config_keys import canonical_keys, merge_configs, read_base, set_key
+    from lit_distill.search.spec import load_spec
+
+    spec = load_spec(spec_path)
+    base = read_base(spec)
+    values = {**spec.fixed, **spec.holdout_overrides}
+    keys = canonical_keys(spec, [(k, k) for k in values])
+    tree: dict[str, object] = {}
+    for key, value in values.items():
+        set_key(base, tree, keys[key], value)
+    _build_offline([merge_configs(base, tree)], tiny_sources, tmp_path, monkeypatch)
+
+
+def _build_offline(
+    configs: list[dict], sources: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Instantiate ``configs`` (later ones override earlier ones) with tiny local models and files."""
+    import yaml
     from lightning.pytorch import LightningDataModule, LightningModule
 
     from lit_distill.cli import LitDistillCLI
+    from lit_distill.data.sources import SquadSource, source_config
 
-    name = str(config.relative_to(ROOT / "configs"))
     args: list[str] = []
-    for i, part in enumerate(TOGETHER.get(name, [name])):
-        loaded = yaml.safe_load((ROOT / "configs" / part).read_text())
+    for i, loaded in enumerate(configs):
         written = tmp_path / f"{i}.yaml"
-        written.write_text(yaml.safe_dump(_offline(loaded, tiny_sources)))
+        written.write_text(yaml.safe_dump(_offline(loaded, sources)))
         args += ["--config", str(written)]
     monkeypatch.chdir(tmp_path)  # run outputs (runs/...) land here
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setattr(sys, "argv", ["lit_distill"])
     cli = LitDistillCLI(args=args, run=False)
     assert isinstance(cli.model, LightningModule) and isinstance(cli.datamodule, LightningDataModule)
-    shipped = yaml.safe_load(config.read_text())
-    wanted = [c["class_path"].rsplit(".", 1)[-1] for c in (shipped.get("trainer") or {}).get("callbacks", [])]
+    wanted = [
+        c["class_path"].rsplit(".", 1)[-1] for c in (configs[-1].get("trainer") or {}).get("callbacks", [])
+    ]
     built = [type(c).__name__ for c in cli.trainer.callbacks]
     assert all(w in built for w in wanted), (wanted, built)
-    assert type(cli.model).__name__ == shipped["model"]["class_path"].rsplit(".", 1)[-1]
+    assert type(cli.model).__name__ == configs[-1]["model"]["class_path"].rsplit(".", 1)[-1]
+    data = {}
+    for loaded in configs:
+        data.update(((loaded.get("data") or {}).get("init_args")) or {})
+    if "source" in data:  # the data module reads the source the config names, with its values
+        source = cli.datamodule.source  # type: ignore[attr-defined]
+        assert isinstance(source, SquadSource)
+        given = _offline(data["source"], sources)
+        recorded = source_config(source)
+        assert recorded["class_path"] == given["class_path"]  # type: ignore[index]
+        assert recorded["init_args"].items() >= (given.get("init_args") or {}).items()  # type: ignore[union-attr]
 
 
 # The shipped recipes of a reference that clips gradients (BERT / run_qa.py and DistilBERT's script

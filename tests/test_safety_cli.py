@@ -73,10 +73,10 @@ def config(tmp_path: Path, model: dict[str, Any], **trainer_kw: Any) -> dict[str
         "data": {
             "class_path": "lit_distill.data.SquadDataModule",
             "init_args": {
-                "synthetic": True,
-                "synthetic_train_size": 16,
-                "synthetic_dev_size": 8,
-                "synthetic_search_size": 4,
+                "source": {
+                    "class_path": "lit_distill.data.SyntheticSquad",
+                    "init_args": {"train_size": 16, "dev_size": 8, "search_size": 4},
+                },
                 "max_seq_length": 64,
                 "doc_stride": 32,
                 "batch_size": 8,
@@ -229,8 +229,10 @@ def test_malformed_squad_file_in_fit_is_one_message(
     )
     cfg = config(tmp_path, TEACHER)
     cfg["data"]["init_args"] = {
-        "train_file": str(bad),
-        "validation_file": str(bad),
+        "source": {
+            "class_path": "lit_distill.data.SquadFiles",
+            "init_args": {"train": str(bad), "validation": str(bad)},
+        },
         "tokenizer": str(tokenizer),
         "max_seq_length": 64,
         "doc_stride": 32,

@@ -86,10 +86,10 @@ def fit_config(
         "data": {
             "class_path": "lit_distill.data.SquadDataModule",
             "init_args": {
-                "synthetic": True,
-                "synthetic_train_size": 48,
-                "synthetic_dev_size": 12,
-                "synthetic_search_size": 6,
+                "source": {
+                    "class_path": "lit_distill.data.SyntheticSquad",
+                    "init_args": {"train_size": 48, "dev_size": 12, "search_size": 6},
+                },
                 "max_seq_length": 64,
                 "doc_stride": 32,
                 "batch_size": 8,
@@ -99,6 +99,15 @@ def fit_config(
         },
     }
     path = out / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def old_data_config(w: World, out: Path, **data: Any) -> str:
+    """:func:`fit_config` with the data module's ``init_args`` replaced by ``data`` (no ``source``)."""
+    path = Path(fit_config(w, out, model("Teacher", **TEACHER_2L)))
+    config = yaml.safe_load(path.read_text())
+    config["data"]["init_args"] = {"max_seq_length": 64, "doc_stride": 32, "cache_dir": str(w.data), **data}
     path.write_text(yaml.safe_dump(config))
     return str(path)
 
@@ -154,6 +163,35 @@ CASES: list[Case] = [
                    "--data.init_args.max_seq_length", "24", "--data.init_args.doc_stride", "16",
                    "--data.init_args.cache_dir", str(o / "data")],
      "context window"),
+    # ------------------------------------------------------------------ fit: data keys of before `source`
+    ("fit", "old-synthetic-size-on-the-command-line",
+     lambda w, o: ["--config", fit_config(w, o, model("Teacher", **TEACHER_2L)),
+                   "--data.init_args.synthetic_train_size=48"],
+     "'synthetic_train_size' was replaced by one source object: use data.init_args.source: "
+     "{class_path: lit_distill.data.SyntheticSquad, init_args: {train_size: ...}}"),
+    ("fit", "old-train-file-in-a-yaml",
+     lambda w, o: ["--config", old_data_config(w, o, train_file=str(FIX / "tiny-v2.json"))],
+     "'train_file' was replaced by one source object: use data.init_args.source: "
+     "{class_path: lit_distill.data.SquadFiles, init_args: {train: ...}}"),
+    ("fit", "old-hub-dataset-in-a-yaml",
+     lambda w, o: ["--config", old_data_config(w, o, hub_dataset="rajpurkar/squad_v2", tokenizer=str(w.teacher))],
+     "'hub_dataset' was replaced by one source object: use data.init_args.source: "
+     "{class_path: lit_distill.data.HubSquad, init_args: {dataset: ...}}"),
+    ("fit", "old-synthetic-flag-in-a-yaml",
+     lambda w, o: ["--config", old_data_config(w, o, synthetic=True)],
+     "'synthetic' was replaced by one source object: use data.init_args.source: "
+     "{class_path: lit_distill.data.SyntheticSquad}"),
+    ("fit", "no-data-source",
+     lambda w, o: ["--config", old_data_config(w, o)],
+     "data source is required"),
+    ("fit", "synthetic-source-field-out-of-range",
+     lambda w, o: ["--config", fit_config(w, o, model("Teacher", **TEACHER_2L)),
+                   "--data.init_args.source.init_args.long_fraction=1.5"],
+     "SyntheticSquad long_fraction"),
+    ("validate", "old-synthetic-validation-split-on-the-command-line",
+     lambda w, o: ["--config", fit_config(w, o, model("Teacher", model=str(w.student))),
+                   "--data.init_args.synthetic_validation_split", "search"],
+     "'synthetic_validation_split' was replaced by one source object"),
     # ------------------------------------------------------------------ validate
     ("validate", "length-evaluator-layer-count",
      lambda w, o: ["--config", fit_config(w, o, model("Teacher", model=str(w.student)), [
@@ -256,6 +294,10 @@ CASES: list[Case] = [
     ("search", "report-of-a-study-never-run",
      lambda w, o: ["report", "--config", search_spec(o)],
      "no study 'toy'"),
+    ("search", "old-data-key-in-the-base-config",
+     lambda w, o: ["check", "--config", search_spec(o, base_config=old_data_config(w, o, synthetic=True), parameters=[
+         {"name": "lr", "key": "model.init_args.learning_rate", "type": "double", "bounds": {"min": 1e-4, "max": 1e-3}}])],
+     "'synthetic' was replaced by one source object"),
     ("search", "bounds-reversed",
      lambda w, o: ["check", "--config", search_spec(o, parameters=[
          {"name": "x", "key": "model.init_args.knob", "type": "double", "bounds": {"min": 1.0, "max": 0.0}}])],

@@ -87,7 +87,10 @@ def search_stage(run: RunSettings, threads: int | None, in_process: bool) -> dic
         "data": {
             "class_path": "lit_distill.data.SquadDataModule",
             "init_args": {
-                "validation_file": d.search_file,
+                "source": {
+                    "class_path": "lit_distill.data.SquadFiles",
+                    "init_args": {"validation": d.search_file},
+                },
                 "tokenizer": run.encoder,
                 "version": run.version,
                 "max_seq_length": width,
@@ -120,7 +123,7 @@ def search_stage(run: RunSettings, threads: int | None, in_process: bool) -> dic
             {"name": "eval_time_s", "strategy": "store"},
             {"name": "deployed_exact", "strategy": "store"},
         ],
-        "holdout": {"overrides": {"data.init_args.validation_file": run.eval_file}},
+        "holdout": {"overrides": {"data.init_args.source.init_args.validation": run.eval_file}},
         "observation_budget": d.search_trials,
         "parallel_bandwidth": 1,
         "output_dir": str(where / "study"),

@@ -34,8 +34,10 @@ def _data(run: RunSettings) -> dict[str, Any]:
     return {
         "class_path": "lit_distill.data.SquadDataModule",
         "init_args": {
-            "train_file": run.train_file,
-            "validation_file": run.eval_file,
+            "source": {
+                "class_path": "lit_distill.data.SquadFiles",
+                "init_args": {"train": run.train_file, "validation": run.eval_file},
+            },
             "tokenizer": run.encoder,
             "version": run.version,
             "max_seq_length": p.max_seq_length,

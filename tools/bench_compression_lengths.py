@@ -57,7 +57,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    dm = SquadDataModule(**(json.loads(args.data) if args.data else QUICKSTART_DATA))
+    dm = SquadDataModule.from_init_args(json.loads(args.data) if args.data else QUICKSTART_DATA)
     dm.prepare_data()
     dm.setup("validate")
     eval_set = dm.eval_set("validation")

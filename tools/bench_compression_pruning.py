@@ -8,7 +8,7 @@ at random (``--seed``), and scores each pruned copy without retraining. Prints a
 table with parameters (with and without embeddings), F1, EM and evaluation time.
 
     python tools/bench_compression_pruning.py --model runs/quickstart/student/model \\
-        --data '{"synthetic": true, "cache_dir": "runs/quickstart/data", "max_seq_length": 128, "doc_stride": 64}'
+        --data '{"source": {"class_path": "SyntheticSquad"}, "cache_dir": "runs/quickstart/data", "max_seq_length": 128, "doc_stride": 64}'
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.manual_seed(0)
-    dm = SquadDataModule(**(json.loads(args.data) if args.data else QUICKSTART_DATA))
+    dm = SquadDataModule.from_init_args(json.loads(args.data) if args.data else QUICKSTART_DATA)
     dm.prepare_data()
     dm.setup("fit")
     base = load_qa_model(args.model)

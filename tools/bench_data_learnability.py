@@ -52,7 +52,7 @@ def main() -> None:
     import torch
     from transformers import BertConfig, BertForQuestionAnswering
 
-    from lit_distill.data import SquadDataModule
+    from lit_distill.data import SquadDataModule, SyntheticSquad
     from lit_distill.metrics import SquadMetric
     from lit_distill.metrics.squad import squad_evaluate
 
@@ -60,8 +60,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     cache = tempfile.mkdtemp(prefix="lit_distill_learn_")
     dm = SquadDataModule(
-        synthetic=True,
-        synthetic_train_size=args.train_size,
+        SyntheticSquad(train_size=args.train_size),
         max_seq_length=128,
         doc_stride=64,
         batch_size=args.batch_size,

@@ -76,7 +76,7 @@ def main() -> None:
 
     from transformers import BertTokenizerFast
 
-    from lit_distill.data import SquadDataModule, build_features, load_squad_json
+    from lit_distill.data import SquadDataModule, SquadFiles, build_features, load_squad_json
 
     tok = BertTokenizerFast(vocab_file=args.vocab, do_lower_case=True)
     examples = load_squad_json(args.data, version=args.version).examples
@@ -108,7 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tok.save_pretrained(f"{tmp}/tok")
         kwargs = {
-            "validation_file": args.data,
+            "source": SquadFiles(validation=args.data),
             "tokenizer": f"{tmp}/tok",
             "version": args.version,
             "cache_dir": f"{tmp}/cache",

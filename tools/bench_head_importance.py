@@ -10,7 +10,7 @@ each final estimate (and at random, ``--seed``) and scores every pruned copy on 
 validation split without retraining.
 
     python tools/bench_head_importance.py --model runs/teacher/model \\
-        --data '{"train_file": "train.json", "validation_file": "dev.json", "tokenizer": "…", "version": "1.1"}' \\
+        --data '{"source": {"class_path": "SquadFiles", "init_args": {"train": "train.json", "validation": "dev.json"}}, "tokenizer": "…", "version": "1.1"}' \\
         --amount 0.5 --json head_importance.json
 """
 
@@ -70,7 +70,7 @@ def main() -> int:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.manual_seed(0)
-    dm = SquadDataModule(**(json.loads(args.data) if args.data else QUICKSTART_DATA))
+    dm = SquadDataModule.from_init_args(json.loads(args.data) if args.data else QUICKSTART_DATA)
     dm.prepare_data()
     dm.setup("fit")
     base = load_qa_model(args.model).eval()

@@ -392,7 +392,7 @@ def main() -> int:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="extra config override for the evaluation, e.g. data.init_args.synthetic_search_size=120",
+        help="extra config override for the evaluation, e.g. data.init_args.source.init_args.search_size=120",
     )
     args = parser.parse_args()
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)

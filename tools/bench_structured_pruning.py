@@ -18,7 +18,7 @@ adds the F1 each model reached after distillation (a JSON object, model name -> 
 ``--from-json ROWS.json --plot OUT.png`` redraws from an earlier run's ``--json``.
 
     python tools/bench_structured_pruning.py --model runs/quickstart/teacher/model \\
-        --data '{"synthetic": true, "cache_dir": "runs/quickstart/data", "max_seq_length": 96, "doc_stride": 48}'
+        --data '{"source": {"class_path": "SyntheticSquad"}, "cache_dir": "runs/quickstart/data", "max_seq_length": 96, "doc_stride": 48}'
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def main() -> int:
         parser.error("--model is required (or --from-json with --plot)")
     torch.manual_seed(0)
     data = json.loads(args.data) if args.data else dict(QUICKSTART_DATA)
-    dm = SquadDataModule(**data)
+    dm = SquadDataModule.from_init_args(data)
     dm.prepare_data()
     dm.setup("fit")
     base = load_qa_model(args.model).eval()

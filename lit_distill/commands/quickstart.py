@@ -89,12 +89,12 @@ def _prepare_config(name: str, args: argparse.Namespace, epochs: int | None) -> 
         )
     config = _retarget(yaml.safe_load(path.read_text(encoding="utf-8")), str(args.output_dir))
     config["seed_everything"] = args.seed
-    data = config["data"]["init_args"]
-    data["synthetic_seed"] = args.seed
+    synthetic = config["data"]["init_args"]["source"].setdefault("init_args", {})  # a SyntheticSquad
+    synthetic["seed"] = args.seed
     if args.train_size is not None:
-        data["synthetic_train_size"] = args.train_size
+        synthetic["train_size"] = args.train_size
     if args.dev_size is not None:
-        data["synthetic_dev_size"] = args.dev_size
+        synthetic["dev_size"] = args.dev_size
     if epochs is not None:
         config["trainer"]["max_epochs"] = epochs
     # the quickstart reports only the final scores: validate once, after the last epoch

@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.data.features import FeatureArrays, FeatureSettings, build_features
+from lit_distill.data.sources import HubSquad, SquadFiles, SquadSource, SyntheticSquad
 from lit_distill.data.squad import (
     LoadedSquad,
     LoadReport,
@@ -34,12 +35,16 @@ __all__ = [
     "EvalSet",
     "FeatureArrays",
     "FeatureSettings",
+    "HubSquad",
     "LoadReport",
     "LoadedSquad",
     "SquadDataModule",
     "SquadDataWarning",
     "SquadExample",
+    "SquadFiles",
     "SquadFormatError",
+    "SquadSource",
+    "SyntheticSquad",
     "build_features",
     "generate_squad_json",
     "load_hub_squad",

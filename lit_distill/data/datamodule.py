@@ -1,4 +1,4 @@
-"""``SquadDataModule``: SQuAD 1.1/2.0 from files, the Hugging Face Hub or the synthetic generator.
+"""``SquadDataModule``: SQuAD 1.1/2.0 from one source: files, the Hugging Face Hub or the synthetic generator.
 
 Batches follow ``docs/architecture.md``: ``input_ids``, ``attention_mask``,
 ``token_type_ids`` (B, L), ``feature_index``, ``start_positions``,
@@ -9,7 +9,8 @@ Under DDP, ``prepare_data`` (one process per node) generates synthetic data and
 builds + caches the features; ``setup`` (every process) loads them from the cache.
 
 Example:
-    >>> dm = SquadDataModule(synthetic=True, max_seq_length=128, doc_stride=64, batch_size=32)
+    >>> from lit_distill.data import SyntheticSquad
+    >>> dm = SquadDataModule(SyntheticSquad(), max_seq_length=128, doc_stride=64, batch_size=32)
     >>> dm.prepare_data(); dm.setup("fit")
     >>> batch = next(iter(dm.train_dataloader()))
     >>> sorted(batch)
@@ -19,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,7 +29,7 @@ from lightning.pytorch import LightningDataModule
 from torch.utils.data import DataLoader, Dataset
 
 from lit_distill.cache_dir import default_cache_dir
-from lit_distill.checks import fraction, one_of, positive_int
+from lit_distill.checks import one_of, positive_int
 from lit_distill.data.batches import collate_features
 from lit_distill.data.cache import (
     examples_fingerprint,
@@ -39,7 +41,7 @@ from lit_distill.data.cache import (
 from lit_distill.data.eval_set import EvalSet
 from lit_distill.data.features import FeatureArrays, FeatureSettings, build_features
 from lit_distill.data.resumable import make_resumable
-from lit_distill.data.sources import HubSource, SquadFilesSource, SquadSource, SyntheticSource, choose_source
+from lit_distill.data.sources import SquadSource, source_config, source_from_config
 from lit_distill.data.squad import LoadedSquad, SquadExample
 from lit_distill.user_errors import UserInputError
 
@@ -75,29 +77,15 @@ class _Collator:
 class SquadDataModule(LightningDataModule):
     """SQuAD v1.1 / v2.0 data for every teacher and student.
 
-    Exactly one source: local files (``train_file`` / ``validation_file`` /
-    ``test_file``), a Hugging Face dataset (``hub_dataset``), or ``synthetic: true``.
-    The arguments become one :attr:`source` (:mod:`lit_distill.data.sources`), which
-    every split is read from.
+    Every split is read from one :attr:`source` (:mod:`lit_distill.data.sources`): local
+    files (:class:`~lit_distill.data.sources.SquadFiles`), a Hugging Face dataset
+    (:class:`~lit_distill.data.sources.HubSquad`) or the project's synthetic data
+    (:class:`~lit_distill.data.sources.SyntheticSquad`), given in a config by ``class_path``.
 
     Args:
-        train_file: SQuAD-format JSON for training.
-        validation_file: SQuAD-format JSON for validation.
-        test_file: SQuAD-format JSON for test/predict (default: the validation data).
-        hub_dataset: Hugging Face dataset name with SQuAD columns (``rajpurkar/squad_v2``).
-        hub_config: Optional configuration name of ``hub_dataset``.
-        hub_train_split: Split of ``hub_dataset`` used for training.
-        hub_validation_split: Split of ``hub_dataset`` used for validation (and test).
-        synthetic: Use the project's synthetic dataset (generated into the cache directory).
-        synthetic_train_size: Questions in the synthetic training split.
-        synthetic_dev_size: Questions in the synthetic dev split.
-        synthetic_search_size: Questions in the synthetic held-out search split.
-        synthetic_seed: Seed of the synthetic data.
-        synthetic_validation_split: ``"dev"`` (reported numbers) or ``"search"`` (length search).
-        synthetic_long_fraction: Share of long synthetic paragraphs (several windows at 128 tokens).
-        synthetic_unanswerable_fraction: Expected share of unanswerable synthetic questions.
-        tokenizer: Hugging Face fast tokenizer name or directory; defaults to the
-            synthetic data's own tokenizer when ``synthetic`` is true.
+        source: Where the examples come from (required).
+        tokenizer: Hugging Face fast tokenizer name or directory; defaults to the tokenizer
+            that comes with the source (the synthetic data's own).
         version: ``"1.1"`` (no unanswerable questions) or ``"2.0"``.
         max_seq_length: Tokens per feature.
         doc_stride: Overlapping tokens between windows of one context.
@@ -115,25 +103,15 @@ class SquadDataModule(LightningDataModule):
             batches the restored trainer progress says are done, so ``fit --ckpt_path last``
             sees exactly the batches an uninterrupted run would. The loader carries Lightning's
             ``state_dict`` / ``load_state_dict`` hooks.
+
+    Raises:
+        UserInputError: If ``source`` is missing or not a source, a value is not allowed,
+            or no tokenizer is given for a source that has none.
     """
 
     def __init__(
         self,
-        train_file: str | None = None,
-        validation_file: str | None = None,
-        test_file: str | None = None,
-        hub_dataset: str | None = None,
-        hub_config: str | None = None,
-        hub_train_split: str = "train",
-        hub_validation_split: str = "validation",
-        synthetic: bool = False,
-        synthetic_train_size: int = 3000,
-        synthetic_dev_size: int = 500,
-        synthetic_search_size: int = 300,
-        synthetic_seed: int = 0,
-        synthetic_validation_split: Literal["dev", "search"] = "dev",
-        synthetic_long_fraction: float = 0.15,
-        synthetic_unanswerable_fraction: float = 0.35,
+        source: SquadSource | None = None,
         tokenizer: str | None = None,
         version: Literal["1.1", "2.0"] = "2.0",
         max_seq_length: int = 384,
@@ -148,36 +126,42 @@ class SquadDataModule(LightningDataModule):
         resumable_train_loader: bool = True,
     ) -> None:
         super().__init__()
-        self.save_hyperparameters()
+        if not isinstance(source, SquadSource):
+            raise UserInputError(
+                f"data source is required, got {source!r}: give source: {{class_path: lit_distill.data.X, "
+                "init_args: {...}} with X one of SquadFiles (local SQuAD JSON), HubSquad (Hugging Face "
+                "dataset) or SyntheticSquad (generated offline data)"
+            )
+        self.source: SquadSource = source
+        # the source as plain values, so that a checkpoint loads without unpickling code
+        self.save_hyperparameters(
+            {
+                "source": source_config(source),
+                "tokenizer": tokenizer,
+                "version": version,
+                "max_seq_length": max_seq_length,
+                "doc_stride": doc_stride,
+                "max_query_length": max_query_length,
+                "batch_size": batch_size,
+                "eval_batch_size": eval_batch_size,
+                "num_workers": num_workers,
+                "pad_to_max_length": pad_to_max_length,
+                "on_misaligned": on_misaligned,
+                "cache_dir": cache_dir,
+                "resumable_train_loader": resumable_train_loader,
+            }
+        )
         self._hp: Any = self.hparams
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
-        self.source: SquadSource = choose_source(
-            SquadFilesSource(train_file, validation_file, test_file),
-            HubSource(hub_dataset, hub_config, hub_train_split, hub_validation_split)
-            if hub_dataset
-            else None,
-            SyntheticSource(
-                self.cache_dir,
-                synthetic_train_size,
-                synthetic_dev_size,
-                synthetic_search_size,
-                synthetic_seed,
-                synthetic_validation_split,
-                synthetic_long_fraction,
-                synthetic_unanswerable_fraction,
-            )
-            if synthetic
-            else None,
-        )
         one_of("version", version, ("1.1", "2.0"))
-        one_of("synthetic_validation_split", synthetic_validation_split, ("dev", "search"))
-        fraction("synthetic_long_fraction", synthetic_long_fraction)
-        fraction("synthetic_unanswerable_fraction", synthetic_unanswerable_fraction)
         one_of("on_misaligned", on_misaligned, ("skip", "fail"))
         positive_int("batch_size", batch_size)
         positive_int("eval_batch_size", eval_batch_size or batch_size)
-        if tokenizer is None and not synthetic:
-            raise UserInputError("tokenizer is required (a Hugging Face fast tokenizer name or directory)")
+        if tokenizer is None and source.default_tokenizer(self.cache_dir) is None:
+            raise UserInputError(
+                f"tokenizer is required with a {type(source).__name__} source "
+                "(a Hugging Face fast tokenizer name or directory)"
+            )
         self.settings = FeatureSettings(max_seq_length, doc_stride, max_query_length)
         self.settings.validate()
         self._version: Literal["1.1", "2.0"] = version
@@ -187,6 +171,18 @@ class SquadDataModule(LightningDataModule):
         self._keys: dict[str, str] = {}
         self._eval_sets: dict[str, EvalSet] = {}
         self.load_reports: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def from_init_args(cls, init_args: Mapping[str, Any]) -> SquadDataModule:
+        """A data module from a config's ``data.init_args`` (its ``source`` a ``class_path`` node), for scripts.
+
+        Raises:
+            UserInputError: As the constructor, and for a ``source`` node that names no project source.
+        """
+        args = dict(init_args)
+        if isinstance(args.get("source"), Mapping):
+            args["source"] = source_from_config(args["source"])
+        return cls(**args)
 
     # ----------------------------------------------------------------- public contract
     @property
@@ -200,9 +196,9 @@ class SquadDataModule(LightningDataModule):
         if self._tokenizer is None:
             from transformers import AutoTokenizer
 
-            name = self._hp.tokenizer or self.source.default_tokenizer()
+            name = self._hp.tokenizer or self.source.default_tokenizer(self.cache_dir)
             if self._hp.tokenizer is None:
-                self.source.prepare()  # the tokenizer comes with the data
+                self.source.prepare(self.cache_dir)  # the tokenizer comes with the data
             self._tokenizer = AutoTokenizer.from_pretrained(name, use_fast=True)
         return self._tokenizer
 
@@ -232,7 +228,7 @@ class SquadDataModule(LightningDataModule):
     # ----------------------------------------------------------------- Lightning hooks
     def prepare_data(self) -> None:
         """Prepare the source (the synthetic data is generated), then build and cache every available split's features."""
-        self.source.prepare()
+        self.source.prepare(self.cache_dir)
         for split in ("train", "validation", "test"):
             if self._has_split(split):
                 self._get_features(split)
@@ -249,9 +245,10 @@ class SquadDataModule(LightningDataModule):
             if not self._has_split(split):
                 if stage is None and split == "train":
                     continue
-                what = "train_file" if split == "train" else "validation_file"
+                what = "train" if split == "train" else "validation"
                 raise UserInputError(
-                    f"stage {stage!r} needs a {split} split; set data.{what} (or use hub_dataset / synthetic)"
+                    f"stage {stage!r} needs a {split} split; set data.init_args.source.init_args.{what} "
+                    "of the SquadFiles source (or use a HubSquad / SyntheticSquad source)"
                 )
             self._get_features(split)
 
@@ -303,7 +300,7 @@ class SquadDataModule(LightningDataModule):
         return self.source.has_split(split)  # type: ignore[arg-type]
 
     def _load(self, split: str) -> LoadedSquad:
-        return self.source.load(split, self.version, self._hp.on_misaligned)  # type: ignore[arg-type]
+        return self.source.load(split, self.version, self._hp.on_misaligned, self.cache_dir)  # type: ignore[arg-type]
 
     def _get_examples(self, split: str) -> list[SquadExample]:
         if split not in self._examples:

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lit_distill.data.sources import HubSquad, SquadFiles, SyntheticSquad, source_from_hparams
 from lit_distill.export.artifact import ONNX_FILE, Manifest
 from lit_distill.models.config import EncoderConfig
 
@@ -83,17 +84,18 @@ def training_data(data: Mapping[str, Any]) -> str:
     """The training data recorded by the checkpoint's data module, in one line."""
     version = data.get("version")
     form = f" (SQuAD {version} format)" if version else ""
-    if data.get("hub_dataset"):
-        config = f", config {data['hub_config']}" if data.get("hub_config") else ""
-        split = data.get("hub_train_split", "train")
-        return f"Hugging Face dataset `{data['hub_dataset']}`{config}, split `{split}`{form}"
-    if data.get("train_file"):
-        return f"`{public_source(str(data['train_file']))}`{form}"
-    if data.get("synthetic"):
+    source = source_from_hparams(data)  # also a checkpoint's flat keys of before the source objects
+    if isinstance(source, HubSquad):
+        config = f", config {source.config}" if source.config else ""
+        return f"Hugging Face dataset `{source.dataset}`{config}, split `{source.train_split}`{form}"
+    if isinstance(source, SquadFiles) and source.train:
+        return f"`{public_source(source.train)}`{form}"
+    if isinstance(source, SyntheticSquad):
         return (
-            f"lit_distill's synthetic data ({data.get('synthetic_train_size', '?')} training questions, "
-            f"seed {data.get('synthetic_seed', 0)}){form}"
+            f"lit_distill's synthetic data ({source.train_size} training questions, seed {source.seed}){form}"
         )
+    if isinstance(data.get("source"), Mapping):
+        return f"a `{data['source'].get('class_path')}` source{form}"
     return "not recorded (exported from a model directory, not a training checkpoint)"
 
 

@@ -43,8 +43,9 @@ class ExportSource:
         tokenizer: Its Hugging Face fast tokenizer.
         path: Where it came from.
         recipe: How it was made (teacher, distillation settings, pruning), for the model card.
-        data: The data module's settings recorded in a ``.ckpt`` (``version``, ``train_file``,
-            ``hub_dataset``, ``synthetic``, ...; empty for a model directory).
+        data: The data module's settings recorded in a ``.ckpt`` (``version``, ``tokenizer``,
+            ``source``, ...; read with :func:`~lit_distill.data.sources.source_from_hparams`;
+            empty for a model directory).
         tuned_threshold: The last validation's F1-best no-answer threshold recorded in a
             ``.ckpt`` (:attr:`~lit_distill.modules.squad_scoring.SquadScoringModule.tuned_threshold`),
             or None.

@@ -7,7 +7,7 @@ evaluate a trial on the held-out split instead, e.g.::
     holdout:
       command: validate
       overrides:
-        data.init_args.validation_split: holdout
+        data.init_args.source.init_args.validation_split: dev
         ckpt_path: "{trial_dir}/checkpoints/last.ckpt"
 
 ``{trial_dir}`` in a string value is replaced by the trial's directory. Results

@@ -142,13 +142,10 @@ def test_invalid_arguments(kwargs: dict[str, Any], match: str) -> None:
 
 
 def test_callback_on_synthetic_squad_writes_json_and_csv(tmp_path: Path) -> None:
-    from lit_distill.data.datamodule import SquadDataModule
+    from lit_distill.data import SquadDataModule, SyntheticSquad
 
     dm = SquadDataModule(
-        synthetic=True,
-        synthetic_train_size=20,
-        synthetic_dev_size=12,
-        synthetic_search_size=4,
+        SyntheticSquad(train_size=20, dev_size=12, search_size=4),
         max_seq_length=96,
         doc_stride=32,
         batch_size=4,

@@ -12,6 +12,7 @@ import pytest
 from lit_distill.data.cache import load_features, save_features
 from lit_distill.data.datamodule import SquadDataModule
 from lit_distill.data.features import FeatureArrays
+from lit_distill.data.sources import SyntheticSquad
 
 
 def _features() -> FeatureArrays:
@@ -65,10 +66,7 @@ def test_damaged_entry_is_discarded_with_a_warning_naming_it(tmp_path: Path, how
 
 def test_datamodule_rebuilds_a_corrupt_cache(tmp_path: Path) -> None:
     args: dict[str, Any] = dict(
-        synthetic=True,
-        synthetic_train_size=24,
-        synthetic_dev_size=8,
-        synthetic_search_size=4,
+        source=SyntheticSquad(train_size=24, dev_size=8, search_size=4),
         max_seq_length=64,
         doc_stride=32,
         batch_size=4,

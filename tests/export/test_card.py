@@ -103,3 +103,77 @@ def test_public_source() -> None:
     assert public_source("/home/someone/models/runs/student.ckpt") == ".../runs/student.ckpt"
     assert public_source(str(Path.cwd() / "runs" / "a.ckpt")) == "runs/a.ckpt"
     assert public_source("../elsewhere/a.ckpt").startswith(".../")
+
+
+OLD_DATA_HPARAMS = {  # what SquadDataModule recorded before it took one `source`
+    "train_file": "/home/someone/squad/train-v1.1.json",
+    "validation_file": "/home/someone/squad/dev-v1.1.json",
+    "test_file": None,
+    "hub_dataset": None,
+    "hub_train_split": "train",
+    "synthetic": False,
+    "synthetic_train_size": 3000,
+    "version": "1.1",
+}
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (OLD_DATA_HPARAMS, "`.../squad/train-v1.1.json` (SQuAD 1.1 format)"),
+        ({"hub_dataset": "rajpurkar/squad_v2", "hub_config": "c", "version": "2.0"},
+         "Hugging Face dataset `rajpurkar/squad_v2`, config c, split `train` (SQuAD 2.0 format)"),
+        ({"synthetic": True, "synthetic_train_size": 48, "synthetic_seed": 3},
+         "lit_distill's synthetic data (48 training questions, seed 3)"),
+        ({"source": {"class_path": "lit_distill.data.SyntheticSquad", "init_args": {"train_size": 48}}},
+         "lit_distill's synthetic data (48 training questions, seed 0)"),
+        ({"source": {"class_path": "lit_distill.data.HubSquad", "init_args": {"dataset": "rajpurkar/squad"}}},
+         "Hugging Face dataset `rajpurkar/squad`, split `train`"),
+        ({"source": {"class_path": "my_project.MySource", "init_args": {}}}, "a `my_project.MySource` source"),
+        ({}, "not recorded (exported from a model directory, not a training checkpoint)"),
+    ],
+)  # fmt: skip
+def test_training_data_reads_the_source_and_the_flat_keys_of_older_checkpoints(
+    data: dict[str, object], line: str
+) -> None:
+    from lit_distill.export.card import training_data
+
+    assert training_data(data) == line
+
+
+def test_a_checkpoint_with_the_flat_data_keys_exports_with_its_training_data(
+    pruned_ckpt: Path, tmp_path: Path
+) -> None:
+    """A checkpoint written before the data module took one ``source`` still exports (and names its data)."""
+    import torch
+
+    checkpoint = torch.load(pruned_ckpt, weights_only=True)
+    checkpoint["datamodule_hyper_parameters"] = {
+        **checkpoint["datamodule_hyper_parameters"],
+        **OLD_DATA_HPARAMS,
+        "version": "2.0",
+    }
+    old = tmp_path / "old.ckpt"
+    torch.save(checkpoint, old)
+    out = export_model(old, "hf", tmp_path / "out", log=lambda _: None, threads=1).directory
+    card = (out / "README.md").read_text()
+    assert "- Training data: `.../squad/train-v1.1.json` (SQuAD 2.0 format)" in card
+
+
+def test_a_checkpoint_of_the_source_object_loads_without_unpickling(
+    pruned_ckpt: Path, tmp_path: Path
+) -> None:
+    """The data module records its source as plain values: the export reads it with ``weights_only``."""
+    import torch
+
+    from lit_distill.data import SquadDataModule, SyntheticSquad
+
+    dm = SquadDataModule(SyntheticSquad(train_size=48, seed=2), cache_dir=str(tmp_path / "data"))
+    checkpoint = torch.load(pruned_ckpt, weights_only=True)
+    checkpoint["datamodule_hyper_parameters"] = {**dict(dm.hparams), "tokenizer": checkpoint[
+        "datamodule_hyper_parameters"]["tokenizer"]}  # fmt: skip
+    new = tmp_path / "new.ckpt"
+    torch.save(checkpoint, new)
+    torch.load(new, weights_only=True)  # no class of the project is pickled
+    out = export_model(new, "hf", tmp_path / "out", log=lambda _: None, threads=1).directory
+    assert "lit_distill's synthetic data (48 training questions, seed 2)" in (out / "README.md").read_text()

@@ -9,7 +9,7 @@ import pytest
 from lightning.pytorch import Trainer
 
 from lit_distill.callbacks import TrialResult
-from lit_distill.data import SquadDataModule
+from lit_distill.data import SquadDataModule, SyntheticSquad
 from lit_distill.export import DeployedLatency
 from lit_distill.modules.teacher import Teacher
 from lit_distill.search.spec import TRIAL_METRICS
@@ -20,10 +20,7 @@ LENGTHS = [40, 24]
 def _trial(tmp_path: Path, callback: DeployedLatency) -> tuple[dict[str, float], Trainer, Teacher]:
     """A `validate` trial as the search runs it: tiny random model, synthetic data, TrialResult last."""
     dm = SquadDataModule(
-        synthetic=True,
-        synthetic_train_size=8,
-        synthetic_dev_size=6,
-        synthetic_search_size=2,
+        SyntheticSquad(train_size=8, dev_size=6, search_size=2),
         max_seq_length=64,
         doc_stride=32,
         batch_size=8,

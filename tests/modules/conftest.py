@@ -9,7 +9,7 @@ from typing import Any
 import lightning.pytorch as pl
 import pytest
 
-from lit_distill.data import SquadDataModule
+from lit_distill.data import SquadDataModule, SyntheticSquad
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa_model import QAModel
 
@@ -39,10 +39,7 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def make_datamodule(cache_dir: Path, **overrides: Any) -> SquadDataModule:
     kwargs: dict[str, Any] = dict(
-        synthetic=True,
-        synthetic_train_size=48,
-        synthetic_dev_size=12,
-        synthetic_search_size=6,
+        source=SyntheticSquad(train_size=48, dev_size=12, search_size=6),
         max_seq_length=SEQ,
         doc_stride=32,
         batch_size=8,

@@ -28,10 +28,10 @@ SMALL = {
     "max_position_embeddings": 64,
 }
 DATA = dict(
-    synthetic=True,
-    synthetic_train_size=48,
-    synthetic_dev_size=12,
-    synthetic_search_size=6,
+    source={
+        "class_path": "lit_distill.data.SyntheticSquad",
+        "init_args": {"train_size": 48, "dev_size": 12, "search_size": 6},
+    },
     max_seq_length=64,
     doc_stride=32,
     batch_size=8,
@@ -203,3 +203,47 @@ def test_evaluation_arguments_given_with_a_checkpoint_file_are_honoured(
     assert cli.model.length_config == [0.5, 0.25]
     assert cli.model.predictions_dir == str(tmp_path / "preds")
     assert "val/exact" in cli.trainer.callback_metrics
+
+
+def test_a_checkpoint_records_its_source_and_one_with_the_flat_data_keys_still_validates(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """A fit records the data source as plain values (loadable with ``weights_only``); a checkpoint written
+    before the data module took one ``source`` (flat ``synthetic_*`` keys) still validates and exports."""
+    from lit_distill.cli import LitDistillCLI
+    from lit_distill.data.sources import SyntheticSquad, source_from_hparams
+    from lit_distill.export.source import load_source
+
+    model = {"class_path": "lit_distill.modules.Teacher", "init_args": {"model_config": SMALL}}
+    config = base_config(
+        tmp_path, data_dir, model, max_steps=1, limit_val_batches=1, enable_checkpointing=True
+    )
+    config["trainer"]["callbacks"] = [
+        {
+            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+            "init_args": {"dirpath": str(tmp_path / "ckpt")},
+        }
+    ]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    LitDistillCLI(args=["fit", "--config", str(path)])
+    (ckpt,) = (tmp_path / "ckpt").glob("*.ckpt")
+    checkpoint = torch.load(ckpt, weights_only=True)
+    recorded = checkpoint["datamodule_hyper_parameters"]
+    assert recorded["source"] == {
+        "class_path": "lit_distill.data.SyntheticSquad",
+        "init_args": {**vars(SyntheticSquad(train_size=48, dev_size=12, search_size=6))},
+    }
+    old_data = {k: v for k, v in recorded.items() if k != "source"}
+    old_data.update(synthetic=True, synthetic_train_size=48, synthetic_dev_size=12, synthetic_search_size=6)
+    old_data.update(train_file=None, validation_file=None, hub_dataset=None, hub_train_split="train")
+    checkpoint["datamodule_hyper_parameters"] = old_data
+    old = tmp_path / "old.ckpt"
+    torch.save(checkpoint, old)
+
+    cli = LitDistillCLI(args=["validate", "--config", str(path), "--ckpt_path", str(old)])
+    assert "val/exact" in cli.trainer.callback_metrics
+    exported = load_source(
+        old, tokenizer=str(cli.datamodule.source.default_tokenizer(cli.datamodule.cache_dir))
+    )
+    assert source_from_hparams(exported.data) == SyntheticSquad(train_size=48, dev_size=12, search_size=6)

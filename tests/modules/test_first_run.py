@@ -39,6 +39,11 @@ SMALL_DATA = [
     "--data.init_args.eval_batch_size=16",
     "--data.init_args.num_workers=0",
 ]
+TINY_SYNTHETIC = [  # the synthetic data of the conftest's data_dir (a config's SyntheticSquad source)
+    "--data.init_args.source.init_args.train_size=48",
+    "--data.init_args.source.init_args.dev_size=12",
+    "--data.init_args.source.init_args.search_size=6",
+]
 
 
 def synthetic_files(data_dir: Path) -> tuple[Path, Path]:
@@ -50,9 +55,9 @@ def local_files(data_dir: Path, encoder: Path) -> list[str]:
     """Overrides that turn a hub-dataset config into the synthetic data as local files."""
     train, dev = synthetic_files(data_dir)
     return [
-        "--data.init_args.hub_dataset=null",
-        f"--data.init_args.train_file={train}",
-        f"--data.init_args.validation_file={dev}",
+        "--data.init_args.source=lit_distill.data.SquadFiles",
+        f"--data.init_args.source.init_args.train={train}",
+        f"--data.init_args.source.init_args.validation={dev}",
         f"--data.init_args.tokenizer={encoder}",
         f"--data.init_args.cache_dir={data_dir}",
         *SMALL_DATA,
@@ -139,9 +144,7 @@ def test_fit_killed_with_sigkill_after_its_first_epoch_resumes_from_last_ckpt(
         "configs/quickstart/distilbert.yaml": [
             "--trainer.limit_val_batches=1",
             f"--model.init_args.teacher={teacher_dir}",
-            "--data.init_args.synthetic_train_size=48",
-            "--data.init_args.synthetic_dev_size=12",
-            "--data.init_args.synthetic_search_size=6",
+            *TINY_SYNTHETIC,
             f"--data.init_args.cache_dir={data_dir}",
             *SMALL_DATA,
         ],
@@ -208,9 +211,7 @@ def test_alpha_ce_0_never_runs_the_teacher_nor_builds_its_cache(
         "--model.init_args.alpha_squad=1",
         f"--model.init_args.use_cache={str(use_cache).lower()}",
         f"--model.init_args.logit_cache_dir={cache}",
-        "--data.init_args.synthetic_train_size=48",
-        "--data.init_args.synthetic_dev_size=12",
-        "--data.init_args.synthetic_search_size=6",
+        *TINY_SYNTHETIC,
         f"--data.init_args.cache_dir={data_dir}",
         *SMALL_DATA,
     ]
@@ -249,9 +250,7 @@ def test_length_evaluator_from_yaml_counts_limit_val_batches_and_speedup_column(
         "--trainer.enable_progress_bar=false",
         "--model.init_args.model_config=null",
         f"--model.init_args.model={teacher_dir}",
-        "--data.init_args.synthetic_train_size=48",
-        "--data.init_args.synthetic_dev_size=12",
-        "--data.init_args.synthetic_search_size=6",
+        *TINY_SYNTHETIC,
         f"--data.init_args.cache_dir={data_dir}",
         *SMALL_DATA,
     ]

@@ -78,8 +78,8 @@ def test_readme_recipe_for_local_files_on_cpu(
     mine.write_text(
         edit(
             mine.read_text(),
-            train_file=str(tmp_path / "train.json"),
-            validation_file=str(tmp_path / "dev.json"),
+            train=str(tmp_path / "train.json"),
+            validation=str(tmp_path / "dev.json"),
             version='"1.1"',
             encoder=str(encoder),
         )

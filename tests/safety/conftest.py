@@ -32,7 +32,7 @@ MODEL = {
     "intermediate_size": 64,
     "max_position_embeddings": 64,
 }  # dropout on (the defaults): a resumed run must also draw the same random numbers
-SYNTHETIC = {"synthetic_train_size": 48, "synthetic_dev_size": 12, "synthetic_search_size": 6}
+SYNTHETIC = {"train_size": 48, "dev_size": 12, "search_size": 6}
 
 
 def fit_config(data_dir: Path) -> dict[str, Any]:
@@ -69,8 +69,7 @@ def fit_config(data_dir: Path) -> dict[str, Any]:
         "data": {
             "class_path": "lit_distill.data.SquadDataModule",
             "init_args": {
-                "synthetic": True,
-                **SYNTHETIC,
+                "source": {"class_path": "lit_distill.data.SyntheticSquad", "init_args": SYNTHETIC},
                 "max_seq_length": 64,
                 "doc_stride": 32,
                 "batch_size": 8,
@@ -85,11 +84,11 @@ def fit_config(data_dir: Path) -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def safety_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The synthetic data, its tokenizer and features, built once."""
-    from lit_distill.data import SquadDataModule
+    from lit_distill.data import SquadDataModule, SyntheticSquad
 
     path = tmp_path_factory.mktemp("safety-data")
     SquadDataModule(
-        synthetic=True, **SYNTHETIC, max_seq_length=64, doc_stride=32, cache_dir=str(path)
+        SyntheticSquad(**SYNTHETIC), max_seq_length=64, doc_stride=32, cache_dir=str(path)
     ).prepare_data()
     return path
 

@@ -91,9 +91,9 @@ def test_a_2000_word_question_in_the_training_file_is_one_line_as_in_data_check(
         capsys,
         "fit",
         f"--config={fit_yaml}",
-        "--data.init_args.synthetic=false",
-        f"--data.init_args.train_file={train}",
-        f"--data.init_args.validation_file={folder / 'dev.json'}",
+        "--data.init_args.source=lit_distill.data.SquadFiles",
+        f"--data.init_args.source.init_args.train={train}",
+        f"--data.init_args.source.init_args.validation={folder / 'dev.json'}",
         f"--data.init_args.tokenizer={tokenizer}",
         f"--data.init_args.cache_dir={tmp_path / 'cache'}",
     )

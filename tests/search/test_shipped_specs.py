@@ -100,7 +100,7 @@ def quickstart_teacher(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("quickstart")
     teacher = yaml.safe_load((ROOT / "configs" / "quickstart" / "teacher.yaml").read_text())
     data = dict(teacher["data"]["init_args"], cache_dir=str(root / "runs" / "quickstart" / "data"))
-    tokenizer = SquadDataModule(**data).tokenizer
+    tokenizer = SquadDataModule.from_init_args(data).tokenizer
     shape = teacher["model"]["init_args"]["model_config"]
     config = EncoderConfig(
         vocab_size=len(tokenizer),
