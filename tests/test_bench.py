@@ -48,7 +48,9 @@ def test_bench_writes_json_and_csv_with_full_comparison(
     )  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
-    assert "speed-up" in printed and "24-16-8" in printed
+    # the speed-up column is printed whether or not this machine's timing was steady enough to fill it
+    header = next(line for line in printed.splitlines() if line.startswith("config"))
+    assert "vs full" in header and "24-16-8" in printed
     results = json.loads(out_json.read_text())["results"]
     assert [r["config"] for r in results] == ["full", "24-16-8", "1-0.5-0.25", "32-32-32"]
     full, short, ratio, same = results
