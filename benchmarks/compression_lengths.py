@@ -6,7 +6,7 @@ length and under each ``--length-config``, with the same loop as the
 ``LengthConfigEvaluator`` callback, and prints one table per model. Useful to
 compare a model trained with LengthDrop against the same model without it.
 
-    python tools/bench_compression_lengths.py \\
+    python -m benchmarks.compression_lengths \\
         --model runs/quickstart/teacher/model --model runs/quickstart/teacher_lengthdrop/model \\
         --length-config "[0.9,0.8,0.7,0.6]" --length-config "[0.7,0.5,0.4,0.3]" --json lengths.json
 """
@@ -22,14 +22,11 @@ from typing import Any
 import torch
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from lit_distill.callbacks.length_eval import evaluate_length_configs  # noqa: E402
-from lit_distill.commands.bench import load_qa_model  # noqa: E402
-from lit_distill.compression.length_config import parse_length_configs  # noqa: E402
-from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
-from lit_distill.metrics.squad_metric import SquadMetric  # noqa: E402
+from lit_distill.callbacks.length_eval import evaluate_length_configs
+from lit_distill.commands.bench import load_qa_model
+from lit_distill.compression.length_config import parse_length_configs
+from lit_distill.data.datamodule import SquadDataModule
+from lit_distill.metrics.squad_metric import SquadMetric
 
 
 def _quickstart_data() -> dict[str, Any]:

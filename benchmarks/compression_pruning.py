@@ -7,7 +7,7 @@ over ``--importance-batches`` training batches, normalised per layer) and once
 at random (``--seed``), and scores each pruned copy without retraining. Prints a
 table with parameters (with and without embeddings), F1, EM and evaluation time.
 
-    python tools/bench_compression_pruning.py --model runs/quickstart/student/model \\
+    python -m benchmarks.compression_pruning --model runs/quickstart/student/model \\
         --data '{"synthetic": true, "cache_dir": "runs/quickstart/data", "max_seq_length": 128, "doc_stride": 64}'
 """
 
@@ -22,18 +22,15 @@ from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from lit_distill.callbacks.length_eval import evaluate_length_configs  # noqa: E402
-from lit_distill.commands.bench import load_qa_model  # noqa: E402
-from lit_distill.compression.head_importance import compute_head_importance  # noqa: E402
-from lit_distill.compression.head_selection import select_heads_by_importance, select_heads_randomly  # noqa: E402
-from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
-from lit_distill.losses import span_cross_entropy  # noqa: E402
-from lit_distill.metrics.squad_metric import SquadMetric  # noqa: E402
-from lit_distill.models.surgery import count_parameters, prune_heads  # noqa: E402
-from tools.bench_compression_lengths import QUICKSTART_DATA  # noqa: E402
+from benchmarks.compression_lengths import QUICKSTART_DATA
+from lit_distill.callbacks.length_eval import evaluate_length_configs
+from lit_distill.commands.bench import load_qa_model
+from lit_distill.compression.head_importance import compute_head_importance
+from lit_distill.compression.head_selection import select_heads_by_importance, select_heads_randomly
+from lit_distill.data.datamodule import SquadDataModule
+from lit_distill.losses import span_cross_entropy
+from lit_distill.metrics.squad_metric import SquadMetric
+from lit_distill.models.surgery import count_parameters, prune_heads
 
 
 def score(model: Any, dm: SquadDataModule) -> dict[str, Any]:

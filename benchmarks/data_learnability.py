@@ -6,7 +6,7 @@
    scratch for ``--minutes`` of CPU time through ``SquadDataModule``, scored with
    ``SquadMetric`` on the dev split.
 
-    python tools/bench_data_learnability.py --minutes 2 --threads 2
+    python -m benchmarks.data_learnability --minutes 2 --threads 2
 """
 
 from __future__ import annotations

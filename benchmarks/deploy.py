@@ -17,8 +17,8 @@ The length configuration defaults to QuaLA-MiniLM's [315, 251, 242, 159, 142, 33
 
 Usage::
 
-    python tools/bench_deploy.py                      # threads = 2, repeats 10
-    python tools/bench_deploy.py --threads 1 --repeats 5 --batch-sizes 1
+    python -m benchmarks.deploy                      # threads = 2, repeats 10
+    python -m benchmarks.deploy --threads 1 --repeats 5 --batch-sizes 1
 """
 
 from __future__ import annotations
@@ -34,28 +34,19 @@ from typing import Any
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from lit_distill.export.artifact import onnx_forward, onnx_session
 from lit_distill.export.onnx_export import export_onnx
 from lit_distill.export.quantize import DEFAULT_INT8_SCHEME, INT8_SCHEMES, quantize_int8
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.flops import forward_flops
 from lit_distill.models.qa_model import QAModel
+from lit_distill.replicate.front import bert_base_qa
 from lit_distill.timing import random_inputs, speedup, time_interleaved
 
 QUALA = [315, 251, 242, 159, 142, 33]
 BASE = EncoderConfig()  # BERT-base: 12 layers, 768 wide, 12 heads, 3072 feed-forward
 STUDENT = EncoderConfig(num_hidden_layers=6)
 MINILM = EncoderConfig(num_hidden_layers=6, hidden_size=384, num_attention_heads=12, intermediate_size=1536)
-
-
-def _hf_bert() -> Any:
-    from transformers import BertConfig, BertForQuestionAnswering
-
-    torch.manual_seed(0)
-    config = BertConfig(attn_implementation="sdpa")  # bert-base-uncased's shape
-    return BertForQuestionAnswering(config).eval()
 
 
 def _torch_run(model: Any, inputs: tuple[torch.Tensor, ...], **kwargs: Any) -> Callable[[], Any]:
@@ -75,7 +66,7 @@ def build_rows(
     fp32 = export_onnx(minilm, work / "minilm.onnx", length)
     int8 = quantize_int8(fp32, work / "minilm.int8.onnx", int8_scheme)
     sessions = {"fp32": onnx_session(fp32, threads), "int8": onnx_session(int8, threads)}
-    hf = _hf_bert()
+    hf = bert_base_qa()
 
     def torch_row(model: Any, cfg: list[int] | None) -> Any:
         def factory(inputs: tuple[Any, ...]) -> Callable[[], Any]:

@@ -10,12 +10,12 @@ interleaved round-robin so that load changes hit every model alike):
    reduction (``lit_distill.models.flops``) and their ratio;
 3. peak memory of one forward pass, each model in a fresh subprocess: the growth of resident
    memory ("rss MiB", what the allocator holds) and the peak size of the tensors alive at
-   once ("tensor MiB", independent of the allocator; ``tools/_tensor_memory.py``).
+   once ("tensor MiB", independent of the allocator; ``benchmarks/tensor_memory.py``).
 
 Usage::
 
-    python tools/bench_encoder.py                       # batch 1 and 16, seq 384
-    python tools/bench_encoder.py --batch-sizes 1 --repeats 3 --no-memory
+    python -m benchmarks.encoder                       # batch 1 and 16, seq 384
+    python -m benchmarks.encoder --batch-sizes 1 --repeats 3 --no-memory
 """
 
 from __future__ import annotations
@@ -34,10 +34,7 @@ from typing import cast
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from _tensor_memory import peak_tensor_bytes
-
+from benchmarks.tensor_memory import peak_tensor_bytes
 from lit_distill.models import EncoderConfig, QAModel
 from lit_distill.models.encoder import EncoderLayer
 from lit_distill.models.flops import forward_flops
@@ -139,7 +136,8 @@ def memory_probe(name: str, batch_size: int) -> None:
 def measure_memory(name: str, batch_size: int) -> dict[str, float]:
     cmd = [
         sys.executable,
-        __file__,
+        "-m",
+        "benchmarks.encoder",
         "--memory-probe",
         name,
         "--batch-sizes",
@@ -149,7 +147,9 @@ def measure_memory(name: str, batch_size: int) -> dict[str, float]:
         "--threads",
         str(torch.get_num_threads()),
     ]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1]
+    )
     return {k: float(v) for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
 
 
@@ -182,7 +182,7 @@ def main() -> None:
         f"torch {torch.__version__}, threads {torch.get_num_threads()}, seq_length {ARGS.seq_length}, "
         f"cpu count {os.cpu_count()}, load avg {os.getloadavg()[0]:.2f}"
     )
-    print(f"command: python tools/bench_encoder.py {' '.join(sys.argv[1:])}")
+    print(f"command: python -m benchmarks.encoder {' '.join(sys.argv[1:])}")
     for batch_size in ARGS.batch_sizes:
         repeats = ARGS.repeats if ARGS.repeats else (7 if batch_size == 1 else 3)
         wall, cpu = time_models(names, batch_size, repeats)

@@ -9,7 +9,7 @@
 2. ``SquadDataModule`` setup on an empty cache (read + build + save) vs. a
    second instance with unchanged inputs (read + load from the Arrow cache).
 
-    python tools/bench_features.py --data /work/shared/squad/dev-v2.0-half.json \
+    python -m benchmarks.features --data /work/shared/squad/dev-v2.0-half.json \
         --vocab /work/shared/squad/bert-base-uncased-vocab.txt
 """
 

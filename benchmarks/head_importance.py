@@ -9,7 +9,7 @@ prune that the final estimate prunes too), then prunes ``--amount`` of the heads
 each final estimate (and at random, ``--seed``) and scores every pruned copy on the
 validation split without retraining.
 
-    python tools/bench_head_importance.py --model runs/teacher/model \\
+    python -m benchmarks.head_importance --model runs/teacher/model \\
         --data '{"train_file": "train.json", "validation_file": "dev.json", "tokenizer": "…", "version": "1.1"}' \\
         --amount 0.5 --json head_importance.json
 """
@@ -27,21 +27,18 @@ from typing import Any
 import torch
 from scipy.stats import spearmanr
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from lit_distill.commands.bench import load_qa_model  # noqa: E402
-from lit_distill.compression.head_importance import (  # noqa: E402
+from benchmarks.compression_lengths import QUICKSTART_DATA
+from benchmarks.compression_pruning import score
+from lit_distill.commands.bench import load_qa_model
+from lit_distill.compression.head_importance import (
     make_head_gates,
     normalize_per_layer,
     token_head_gates,
 )
-from lit_distill.compression.head_selection import select_heads_by_importance, select_heads_randomly  # noqa: E402
-from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
-from lit_distill.losses import span_cross_entropy  # noqa: E402
-from lit_distill.models.surgery import prune_heads  # noqa: E402
-from tools.bench_compression_lengths import QUICKSTART_DATA  # noqa: E402
-from tools.bench_compression_pruning import score  # noqa: E402
+from lit_distill.compression.head_selection import select_heads_by_importance, select_heads_randomly
+from lit_distill.data.datamodule import SquadDataModule
+from lit_distill.losses import span_cross_entropy
+from lit_distill.models.surgery import prune_heads
 
 ESTIMATORS = ("per_token", "batch_mean")
 

@@ -6,7 +6,7 @@ graphs (full length and with ``--length-config``, the same exporter as
 for (``lit_distill.export.quantize``), evaluates every INT8 graph on ``--eval-file``
 exactly as ``export --eval-file`` does (same windows, same post-processing, official
 EM/F1), then times all graphs round-robin in one run with
-``tools/bench_deploy.py``'s method (random ids, every token real, sequence length 384,
+``python -m benchmarks.deploy``'s method (random ids, every token real, sequence length 384,
 ``--threads`` for every row) and prints latency ratios against the fp32 full-length graph.
 
 Results go to ``--output`` (JSON) after every evaluation; a rerun with the same
@@ -15,7 +15,7 @@ minutes on a loaded 2-core machine).
 
 Usage::
 
-    python tools/bench_int8_accuracy.py /tmp/real/runs/teacher/model /tmp/real/v1_heldout.json \\
+    python -m benchmarks.int8_accuracy /tmp/real/runs/teacher/model /tmp/real/v1_heldout.json \\
         --length-config "[315,251,242,159,142,33]" --work /tmp/real/int8 --output /tmp/real/int8/results.json \\
         --variants s8 s8-reduce-range s8-per-channel u8 u8-per-channel
 """
@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lit_distill.export.api import eval_settings
 from lit_distill.export.artifact import onnx_forward, onnx_session

@@ -15,7 +15,7 @@ BERT-style encoder (default 4 layers, hidden 256, 4 heads) at sequence length
 256, batch 8; LayerDrop is off so that every sub-network is the same size as in
 LAT's worst case. Prints a table and ratios to the num_sandwich=0 step.
 
-    python tools/bench_lengthdrop_memory.py [--max-sandwich 4] [--layers 4] [--hidden 256] [--seq 256] [--batch 8]
+    python -m benchmarks.lengthdrop_memory [--max-sandwich 4] [--layers 4] [--hidden 256] [--seq 256] [--batch 8]
 """
 
 from __future__ import annotations
@@ -80,7 +80,6 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
     import torch.nn.functional as F
     from torch.utils.data import DataLoader
 
-    sys.path.insert(0, str(ROOT))
     from lit_distill.callbacks.base import loss_contributors
     from lit_distill.callbacks.length_drop import LengthDrop
     from lit_distill.models.config import EncoderConfig
@@ -234,7 +233,15 @@ def main() -> int:
     ]
     rows = []
     for k, mode in plan:
-        cmd = [sys.executable, __file__, "--one", f"--num-sandwich={k}", f"--backward={mode}", *common]
+        cmd = [
+            sys.executable,
+            "-m",
+            "benchmarks.lengthdrop_memory",
+            "--one",
+            f"--num-sandwich={k}",
+            f"--backward={mode}",
+            *common,
+        ]
         out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))
         print(f"  measured num_sandwich={k} backward={mode}", file=sys.stderr)

@@ -5,13 +5,12 @@ with the DistilBERT-style loss against cached teacher logits, AdamW with the sam
 parameter groups and linear schedule, on the same random batches in the same
 order, on CPU. Prints the steady-state epoch time of each and Lightning's overhead.
 
-    python tools/bench_lightning_overhead.py --features 96 --seq-length 128 --batch-size 16 --epochs 2
+    python -m benchmarks.lightning_overhead --features 96 --seq-length 128 --batch-size 16 --epochs 2
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,17 +18,15 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from _bench_data import RandomQADataModule, parse_bench_args  # noqa: E402
-from bench_teacher_cache import EpochTimer  # noqa: E402
-
-from lit_distill.losses import distilbert_span_loss  # noqa: E402
-from lit_distill.models.config import EncoderConfig  # noqa: E402
-from lit_distill.models.qa_model import QAModel  # noqa: E402
-from lit_distill.models.surgery import select_layers  # noqa: E402
-from lit_distill.modules import DistilBertStudent  # noqa: E402
-from lit_distill.modules.optim import build_optimizer  # noqa: E402
-from lit_distill.modules.teacher_cache import assemble, compute_teacher_logits  # noqa: E402
+from benchmarks.harness import RandomQADataModule, parse_bench_args
+from benchmarks.teacher_cache import EpochTimer
+from lit_distill.losses import distilbert_span_loss
+from lit_distill.models.config import EncoderConfig
+from lit_distill.models.qa_model import QAModel
+from lit_distill.models.surgery import select_layers
+from lit_distill.modules import DistilBertStudent
+from lit_distill.modules.optim import build_optimizer
+from lit_distill.modules.teacher_cache import assemble, compute_teacher_logits
 
 
 def lightning_epochs(teacher_dir: Path, logit_cache_dir: Path, args: argparse.Namespace) -> list[float]:

@@ -10,7 +10,7 @@ Both run on the same logits from ONE run and must give identical answers.
 Logits: random normal plus a bump at the gold span (so answers are realistic),
 seeded.
 
-    python tools/bench_postprocess.py --data /work/shared/squad/dev-v2.0-half.json \
+    python -m benchmarks.postprocess --data /work/shared/squad/dev-v2.0-half.json \
         --vocab /work/shared/squad/bert-base-uncased-vocab.txt
 """
 

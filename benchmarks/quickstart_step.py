@@ -8,7 +8,7 @@ and a 64 × 96 evaluation batch; prints milliseconds and the ratios. Also checks
 optimisers leave bitwise-identical parameters. Run it with ``OMP_NUM_THREADS=1`` on a busy
 machine (several threads spin-wait for each other there).
 
-    OMP_NUM_THREADS=1 python tools/bench_quickstart_step.py
+    OMP_NUM_THREADS=1 python -m benchmarks.quickstart_step
 """
 
 from __future__ import annotations

@@ -5,14 +5,14 @@ through the same pieces a search trial uses: the spec's base config built by
 LitDistillCLI (``run=False``), the chain decoded by ``lit_distill.search.space``,
 and the metrics collected by the TrialResult callback after ``trainer.validate``.
 Only the subprocess around it is left out (its cost is measured separately by
-tools/bench_search_overhead.py); identical configurations are evaluated once.
+benchmarks/search_overhead.py); identical configurations are evaluated once.
 
 The cost objective is the mean forward GFLOPs per evaluation feature under the
 configuration (deterministic: ``lit_distill.models.flops.forward_flops`` over the
 features' real lengths) by default, or the measured evaluation time
 (``--cost eval_time_s``, noisy on a shared machine).
 
-    python tools/bench_search_hypervolume.py --config configs/search/quickstart_length.yaml \
+    python -m benchmarks.search_hypervolume --config configs/search/quickstart_length.yaml \
         --random-trials 300 --trials 60 --lat-trials 60 --seeds 3 --out docs/img/search_hypervolume.png
 
 Series, each run with ``--seeds`` seeds (seed 0 of random search runs ``--random-trials``, the
@@ -26,7 +26,7 @@ normaliser; seed 0 of LAT runs ``--lat-trials``; every other run ``--trials``):
   multimetric phases by the budget); needs SigOpt-Lite installed (README), else it is skipped
   with a note (``--no-lite`` skips it on purpose);
 * ``random``: uniform random fractions decoded like the optimiser's;
-* ``lat`` and ``lat_wide``: LAT's evolutionary search (tools/lat_evolution.py), with LAT's cost
+* ``lat`` and ``lat_wide``: LAT's evolutionary search (tests/reference/lat_evolution.py), with LAT's cost
   window and with the window widened to the whole space.
 
 Prints, per series, the hypervolume after n trials relative to the random search's
@@ -50,17 +50,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import optuna
+
+from lit_distill.search.optuna_backend import make_sampler, resolve_sampler, suggest
+from lit_distill.search.pareto import hypervolume_2d
+from lit_distill.search.sigopt_experiment import experiment_body, typed_assignments
+from lit_distill.search.space import config_overrides, decode, optimizer_space
+from lit_distill.search.spec import SearchSpec, load_spec
+from tests.reference.lat_evolution import EvolutionConfig, evolutionary_search
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import optuna  # noqa: E402
-from lat_evolution import EvolutionConfig, evolutionary_search  # noqa: E402  (tools/lat_evolution.py)
-
-from lit_distill.search.optuna_backend import make_sampler, resolve_sampler, suggest  # noqa: E402
-from lit_distill.search.pareto import hypervolume_2d  # noqa: E402
-from lit_distill.search.sigopt_experiment import experiment_body, typed_assignments  # noqa: E402
-from lit_distill.search.space import config_overrides, decode, optimizer_space  # noqa: E402
-from lit_distill.search.spec import SearchSpec, load_spec  # noqa: E402
 
 Chain = tuple[int, ...]
 DIRECTIONS = ("maximize", "minimize")
@@ -244,7 +243,7 @@ def lat_search(
     price: Callable[[Chain], float] | None = None,
     bound: float = 0.2,
 ) -> list[tuple[float, float]]:
-    """LAT's evolutionary search (tools/lat_evolution.py) with LAT's SQuAD settings.
+    """LAT's evolutionary search (tests/reference/lat_evolution.py) with LAT's SQuAD settings.
 
     Population 20 seeded as LAT seeds it, 30 mutations + 30 crossovers per generation,
     mutation probability 0.5; ``bound`` (LAT's length_drop_ratio_bound, 0.2) sets the smallest

@@ -14,7 +14,7 @@ forkserver's first trial also starts the server (one import of torch, Lightning 
 project), which a search pays once; it is printed apart and left out of the median.
 For attribution it also times a bare interpreter and ``import torch, lightning``.
 
-    python tools/bench_search_overhead.py --trials 5
+    python -m benchmarks.search_overhead --trials 5
 """
 
 from __future__ import annotations
@@ -28,11 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from lit_distill.search.runner import run_trial
+from lit_distill.search.spec import SearchSpec, parse_spec
 
-from lit_distill.search.runner import run_trial  # noqa: E402
-from lit_distill.search.spec import SearchSpec, parse_spec  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 METHODS = ("subprocess", "forkserver")
 

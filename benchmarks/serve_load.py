@@ -18,8 +18,8 @@ level and round, at most 600).
 
 Usage::
 
-    python tools/bench_serve_load.py deploy/student-int8 --data dev-v2.0.json --requests 600 --threads 2
-    python tools/bench_serve_load.py deploy/student-int8            # pairs made up here, 1,000 per level
+    python -m benchmarks.serve_load deploy/student-int8 --data dev-v2.0.json --requests 600 --threads 2
+    python -m benchmarks.serve_load deploy/student-int8            # pairs made up here, 1,000 per level
 
 The functions :func:`start_server`, :func:`run_load` and :func:`make_pairs` are what
 ``tests/inference/test_serve.py`` uses for its 1,000-request check.
@@ -43,7 +43,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 MAX_REQUESTS = 20_000
 MAX_SECONDS = 600.0

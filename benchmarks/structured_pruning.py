@@ -17,7 +17,7 @@ F1 against encoder FLOPs (and against the measured speed-up when timed); ``--dis
 adds the F1 each model reached after distillation (a JSON object, model name -> F1);
 ``--from-json ROWS.json --plot OUT.png`` redraws from an earlier run's ``--json``.
 
-    python tools/bench_structured_pruning.py --model runs/quickstart/teacher/model \\
+    python -m benchmarks.structured_pruning --model runs/quickstart/teacher/model \\
         --data '{"synthetic": true, "cache_dir": "runs/quickstart/data", "max_seq_length": 96, "doc_stride": 48}'
 """
 
@@ -32,19 +32,16 @@ from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from lit_distill.commands.bench import load_qa_model  # noqa: E402
-from lit_distill.compression.head_importance import compute_importance  # noqa: E402
-from lit_distill.compression.structured_budget import budget_for_target, encoder_cost  # noqa: E402
-from lit_distill.compression.structured_selection import select_by_importance  # noqa: E402
-from lit_distill.data.datamodule import SquadDataModule  # noqa: E402
-from lit_distill.losses import span_cross_entropy  # noqa: E402
-from lit_distill.models.surgery import prune_ffn, prune_heads  # noqa: E402
-from lit_distill.timing import time_interleaved  # noqa: E402
-from tools.bench_compression_lengths import QUICKSTART_DATA  # noqa: E402
-from tools.bench_compression_pruning import score  # noqa: E402
+from benchmarks.compression_lengths import QUICKSTART_DATA
+from benchmarks.compression_pruning import score
+from lit_distill.commands.bench import load_qa_model
+from lit_distill.compression.head_importance import compute_importance
+from lit_distill.compression.structured_budget import budget_for_target, encoder_cost
+from lit_distill.compression.structured_selection import select_by_importance
+from lit_distill.data.datamodule import SquadDataModule
+from lit_distill.losses import span_cross_entropy
+from lit_distill.models.surgery import prune_ffn, prune_heads
+from lit_distill.timing import time_interleaved
 
 
 def main() -> int:

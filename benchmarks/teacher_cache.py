@@ -5,13 +5,12 @@ from it (every other layer), random weights and random tokens, CPU. Prints the
 time of the one-off cache build, the steady-state epoch time of both runs and
 their ratio, and the ratio over ``--epochs`` epochs with the cache build included.
 
-    python tools/bench_teacher_cache.py --features 96 --seq-length 128 --batch-size 16 --epochs 2
+    python -m benchmarks.teacher_cache --features 96 --seq-length 128 --batch-size 16 --epochs 2
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,12 +18,10 @@ from pathlib import Path
 import lightning.pytorch as pl
 import torch
 
-sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
-from _bench_data import RandomQADataModule, parse_bench_args  # noqa: E402
-
-from lit_distill.models.config import EncoderConfig  # noqa: E402
-from lit_distill.models.qa_model import QAModel  # noqa: E402
-from lit_distill.modules import DistilBertStudent  # noqa: E402
+from benchmarks.harness import RandomQADataModule, parse_bench_args
+from lit_distill.models.config import EncoderConfig
+from lit_distill.models.qa_model import QAModel
+from lit_distill.modules import DistilBertStudent
 
 
 class EpochTimer(pl.Callback):

@@ -24,13 +24,12 @@ from lit_distill.analysis.inputs import (
     AnalysisInputError,
     Dataset,
     load_dataset,
-    read_na_probs,
-    read_predictions,
 )
-from lit_distill.analysis.model import ModelAnalysis, analyze_model
-from lit_distill.analysis.outputs import file_label, write_outputs
+from lit_distill.analysis.model import ModelAnalysis
+from lit_distill.analysis.outputs import file_label
+from lit_distill.analysis.run import run_analysis
 
-__all__ = ["build_parser", "main", "run_analysis"]
+__all__ = ["build_parser", "main"]
 
 PROG = "python -m lit_distill analyze"
 _RESERVED = {"topic", "category", "id", "question", "gold_answers", "right", "model", "view", "group"}
@@ -174,59 +173,6 @@ def _report_problems(model: ModelAnalysis, dataset: Dataset) -> None:
         if ids:
             shown = ", ".join(repr(i) for i in ids[:_SHOWN]) + (", …" if len(ids) > _SHOWN else "")
             print(f"{model.label}: {len(ids)} {texts[name]}: {shown} (all in summary.json)", file=sys.stderr)
-
-
-def run_analysis(
-    dataset: Dataset,
-    paths: Sequence[str],
-    labels: Sequence[str],
-    na_files: Sequence[str | None],
-    out_dir: Path,
-    *,
-    na_prob_thresh: float = 1.0,
-    mostly_correct_f1: float = DEFAULT_MOSTLY_CORRECT_F1,
-    answer_edges: Sequence[int] = DEFAULT_ANSWER_EDGES,
-    context_edges: Sequence[int] = DEFAULT_CONTEXT_EDGES,
-    view: str = "given",
-    plots: bool = True,
-) -> tuple[list[ModelAnalysis], dict[str, Path]]:
-    """Analyse every prediction file against ``dataset`` and write tables (and plots) to ``out_dir``.
-
-    Raises:
-        AnalysisInputError: On an unreadable or unusable file.
-    """
-    models = []
-    for path, label, na_file in zip(paths, labels, na_files, strict=True):
-        models.append(
-            analyze_model(
-                dataset,
-                read_predictions(path),
-                label,
-                na_probs=read_na_probs(na_file) if na_file else None,
-                na_prob_thresh=na_prob_thresh,
-                mostly_correct_f1=mostly_correct_f1,
-                answer_edges=answer_edges,
-                context_edges=context_edges,
-                predictions_path=str(path),
-                na_probs_path=na_file,
-            )
-        )
-    settings = {
-        "mostly_correct_f1": mostly_correct_f1,
-        "na_prob_thresh": na_prob_thresh,
-        "answer_bins": list(answer_edges),
-        "context_bins": list(context_edges),
-        "compare_and_plot_view": view,
-    }
-    files = write_outputs(dataset, models, out_dir, settings, compare_view=view)
-    if plots:
-        from lit_distill.analysis.plots import PLOTS_NOTICE, draw_all, plots_available
-
-        if plots_available():
-            files.update(draw_all(dataset, models, view, out_dir))
-        else:
-            print(PLOTS_NOTICE, file=sys.stderr)
-    return models, files
 
 
 def _print_summary(

@@ -1,14 +1,14 @@
-"""The other chains of tools/replicate.py: which stages each runs and the table each prints.
+"""The other chains of ``python -m lit_distill replicate``: which stages each runs and the table each prints.
 
 * ``deploy``: teacher -> LengthDrop on the teacher (-> its control) -> length search ->
-  exported artifacts -> the deployment front (:mod:`tools._replicate_deploy`,
-  :mod:`tools._replicate_front`);
+  exported artifacts -> the deployment front (:mod:`lit_distill.replicate.deploy`,
+  :mod:`lit_distill.replicate.front`);
 * ``pruning``: teacher -> structured pruning to half of the encoder FLOPs with distillation,
   one-shot and gradual over the same epochs (-> the unpruned control);
 * ``heads``: teacher -> the unpruned DistilBERT-style student -> half of its heads pruned by
   importance and at random, for each seed, with mean and spread.
 
-The ``distill`` chain (today's) is in tools/replicate.py itself.
+The ``distill`` chain (today's) is in :mod:`lit_distill.replicate.driver`.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from tools._replicate_front import front_table, goals_text
-from tools._replicate_settings import RunSettings
-from tools._replicate_stages import head_seed_stages
+from lit_distill.replicate.front import front_table, goals_text
+from lit_distill.replicate.settings import RunSettings
+from lit_distill.replicate.stages import head_seed_stages
 
 __all__ = [
     "CHAINS",

@@ -1,6 +1,6 @@
-"""The deployment chain of tools/replicate.py (``--chain deploy``): search and export stages.
+"""The deployment chain of ``python -m lit_distill replicate`` (``--chain deploy``): search and export stages.
 
-After the teacher and LengthDrop on it (ordinary ``fit`` stages, :mod:`tools._replicate_stages`):
+After the teacher and LengthDrop on it (ordinary ``fit`` stages, :mod:`lit_distill.replicate.stages`):
 
 * ``<tag>/search``: the length-configuration search with the deployed-latency objective
   (``python -m lit_distill search`` on a spec written here, like
@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tools._replicate_commands import lit_distill, write_config
-from tools._replicate_results import model_card_metrics, model_shape
-from tools._replicate_settings import RunSettings
-from tools._replicate_stages import length_curve
+from lit_distill.replicate.results import model_card_metrics, model_shape
+from lit_distill.replicate.settings import RunSettings
+from lit_distill.replicate.stage_runs import Runner, lit_distill, write_config
+from lit_distill.replicate.stages import length_curve
 
 __all__ = ["Artifact", "artifacts_stage", "choose_config", "eval_windows", "search_stage"]
 
@@ -49,7 +49,7 @@ def _positions(model_dir: Path) -> int:
     return int(json.loads((model_dir / "lit_distill_config.json").read_text())["max_position_embeddings"])
 
 
-def search_stage(run: RunSettings, threads: int | None, in_process: bool) -> dict[str, Any]:
+def search_stage(run: RunSettings, threads: int | None, in_process: Runner | None) -> dict[str, Any]:
     """Search the LengthDrop model's length configuration, then score the front on the held-out articles."""
     tag, d = run.deploy.tag, run.deploy
     where = run.out / tag / "search"
@@ -195,7 +195,9 @@ def _model_dir(run: RunSettings, model: str) -> Path:
     return run.out / "teacher" / "model" if model == "teacher" else run.out / run.deploy.tag / model / "model"
 
 
-def _export(run: RunSettings, artifact: Artifact, threads: int | None, in_process: bool) -> dict[str, Any]:
+def _export(
+    run: RunSettings, artifact: Artifact, threads: int | None, in_process: Runner | None
+) -> dict[str, Any]:
     """``python -m lit_distill export`` of one artifact (skipped when its directory exists); its scores."""
     d = run.deploy
     out = run.out / d.tag / "artifacts" / artifact.name
@@ -229,7 +231,7 @@ def _export(run: RunSettings, artifact: Artifact, threads: int | None, in_proces
 
 
 def artifacts_stage(
-    run: RunSettings, results: dict[str, Any], threads: int | None, in_process: bool
+    run: RunSettings, results: dict[str, Any], threads: int | None, in_process: Runner | None
 ) -> dict[str, Any]:
     """Export and score every artifact of the deployment front (see the module docstring)."""
     d = run.deploy
@@ -252,9 +254,9 @@ def artifacts_stage(
         lengths.append(row)
     rows += lengths
     layers = model_shape(_model_dir(run, "lengthdrop"))["layers"]
-    for k, config in enumerate(length_curve(layers, d.fixed_steps)):
+    for k, fixed in enumerate(length_curve(layers, d.fixed_steps)):
         row = _export(
-            run, Artifact(f"lengthdrop-fp32-fixed{k}", "lengthdrop", tuple(config)), threads, in_process
+            run, Artifact(f"lengthdrop-fp32-fixed{k}", "lengthdrop", tuple(fixed)), threads, in_process
         )
         rows.append({**row, "label": row["label"] + " (fixed)"})
     chosen = choose_config(front, float(full_search["f1"]), d.keep_f1)

@@ -14,9 +14,8 @@ INT8 ONNX, and one deployment front (``OUT/deploy/front.csv``, ``front.json``, `
 distillation, gradual against one-shot. ``--chain heads``: head pruning by importance against
 random over ``--head-seeds``. Each chain shares the run directory's teacher and data.
 
-    python tools/replicate.py --profile cpu --encoder MODEL_DIR --output runs/replicate \\
-        --split-from ../shared/squad/dev-v1.1-style-half.json \\
-        --heldout-articles Normans,Steam_engine,Yuan_dynasty,Warsaw,Force
+    python -m lit_distill replicate --profile cpu --encoder MODEL_DIR --output runs/replicate \\
+        --split-from SQUAD_FILE.json --heldout-articles Normans,Steam_engine,Yuan_dynasty,Warsaw,Force
 
 See docs/replication.md for the profiles, the split and the results.
 """
@@ -27,17 +26,12 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from lit_distill.atomic_write import write_text  # noqa: E402
-from tools._replicate_chains import (  # noqa: E402
-    CHAINS,
+from lit_distill.atomic_write import write_text
+from lit_distill.replicate.chains import (
     chain_stages,
     deploy_summary,
     heads_summary,
@@ -45,21 +39,26 @@ from tools._replicate_chains import (  # noqa: E402
     pruning_summary,
     pruning_table,
 )
-from tools._replicate_commands import StageFailed, int8_stage, lit_distill, speed_stage, write_config  # noqa: E402
-from tools._replicate_data import (  # noqa: E402
-    InputError,
-)
-from tools._replicate_deploy import artifacts_stage, search_stage  # noqa: E402
-from tools._replicate_front import front_stage  # noqa: E402
-from tools._replicate_results import (  # noqa: E402
+from lit_distill.replicate.deploy import artifacts_stage, search_stage
+from lit_distill.replicate.front import front_stage
+from lit_distill.replicate.inputs import InputError
+from lit_distill.replicate.results import (
     fit_metrics,
     goals,
     length_rows,
     model_shape,
     tables,
 )
-from tools._replicate_settings import PROFILES, RunSettings, head_seeds, settings  # noqa: E402
-from tools._replicate_stages import count_parameters, fit_config, length_curve, validate_config  # noqa: E402
+from lit_distill.replicate.settings import RunSettings, head_seeds, settings
+from lit_distill.replicate.stage_runs import (
+    Runner,
+    StageFailed,
+    int8_stage,
+    lit_distill,
+    speed_stage,
+    write_config,
+)
+from lit_distill.replicate.stages import count_parameters, fit_config, length_curve, validate_config
 
 FIT_STAGES = ("teacher", "distilbert_kd", "distilbert_nokd", "tinybert_id", "tinybert_pd")
 ALL_STAGES: tuple[str, ...] = (
@@ -82,87 +81,8 @@ LABELS = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--profile", choices=sorted(PROFILES), default="cpu", help="schedule (default cpu)")
-    p.add_argument("--encoder", required=True, help="pretrained encoder directory (Hugging Face BERT)")
-    p.add_argument("--output", required=True, help="run directory (rerun the same command to resume)")
-    p.add_argument("--train", help="SQuAD 1.1/2.0 training file")
-    p.add_argument("--eval", help="SQuAD 1.1/2.0 evaluation file (held-out articles)")
-    p.add_argument("--split-from", help="instead of --train/--eval: split this SQuAD file by article")
-    p.add_argument(
-        "--heldout-articles", help="comma-separated article titles to hold out (with --split-from)"
-    )
-    p.add_argument("--seed", type=int, default=42)
-    p.add_argument(
-        "--student-layers", help="teacher layers the students start from, e.g. 1,3,5 (default every other)"
-    )
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for bench and export")
-    p.add_argument("--limit-train-batches", type=int, default=None, help="smoke runs: batches per epoch")
-    p.add_argument("--limit-eval-batches", type=int, default=None, help="smoke runs: evaluation batches")
-    p.add_argument("--max-seq-length", type=int, default=None, help="override the profile's")
-    p.add_argument("--doc-stride", type=int, default=None, help="override the profile's")
-    p.add_argument("--batch-size", type=int, default=None, help="override the profile's")
-    p.add_argument("--bench-repeats", type=int, default=None, help="override the profile's")
-    p.add_argument("--epochs", type=int, default=None, help="smoke runs: this many epochs for every stage")
-    p.add_argument(
-        "--teacher-epochs",
-        type=int,
-        default=None,
-        help="the teacher stage's epochs (after --epochs; the SQuAD 2.0 runs: 4, docs/replication.md)",
-    )
-    p.add_argument(
-        "--stop-after", default=None, metavar="STAGE", help="run the stages up to this one (e.g. teacher)"
-    )
-    p.add_argument("--in-process", action="store_true", help="run the stages in this process (tests)")
-    p.add_argument("--chain", choices=CHAINS, default="distill", help="which chain to run (default distill)")
-    d = p.add_argument_group("--chain deploy")
-    d.add_argument(
-        "--subnetwork-weight", type=float, default=1.0, help="LengthDrop sub-network weight (1: LAT)"
-    )
-    d.add_argument(
-        "--layer-drop", type=float, default=0.2, help="LengthDrop's LayerDrop probability (0.2: LAT)"
-    )
-    d.add_argument(
-        "--full-layer-drop", action="store_true", help="LayerDrop in the full model's pass too (LAT)"
-    )
-    d.add_argument("--deploy-control", action="store_true", help="also the same epochs without LengthDrop")
-    d.add_argument(
-        "--search-articles", help="with --split-from: articles taken out of training for the search"
-    )
-    d.add_argument("--search-file", help="with --train/--eval: the SQuAD file the lengths are searched on")
-    d.add_argument("--search-trials", type=int, default=None, help="length-search trials (profile: 40 / 150)")
-    d.add_argument(
-        "--fixed-steps",
-        default="0.05,0.1,0.15,0.2,0.25",
-        help="hand-picked length curve exported beside the searched front (empty: none)",
-    )
-    d.add_argument("--search-min-ratio", type=float, default=0.2, help="least share of tokens a layer keeps")
-    d.add_argument("--keep-f1", type=float, default=0.97, help="share of full F1 the chosen lengths keep")
-    d.add_argument(
-        "--int8-schemes",
-        default="s8-per-channel,static-minmax,static-percentile,static-entropy",
-        help="INT8 schemes exported at full length and at the chosen lengths (comma-separated)",
-    )
-    d.add_argument("--fallback-scheme", default="static-percentile", help="scheme exported with the fallback")
-    d.add_argument("--int8-budget", type=float, default=1.0, help="the fallback's budget in F1 points")
-    d.add_argument(
-        "--calibration-windows", type=int, default=128, help="training windows static INT8 calibrates on"
-    )
-    d.add_argument(
-        "--deploy-seq-length", type=int, default=384, help="tokens per window, evaluation and timing"
-    )
-    o = p.add_argument_group("--chain pruning / heads")
-    o.add_argument(
-        "--prune-control", action="store_true", help="pruning: also the unpruned copy, same epochs"
-    )
-    o.add_argument("--head-seeds", default=None, help="heads: comma-separated seeds (default SEED,43,44)")
-    return p
-
-
 def _validate(
-    run: RunSettings, stage: str, model_dir: Path, configs: list[list[float]], in_process: bool
+    run: RunSettings, stage: str, model_dir: Path, configs: list[list[float]], in_process: Runner | None
 ) -> list[dict[str, Any]]:
     path = write_config(validate_config(run, stage, model_dir, configs), run.out / stage, "validate.yaml")
     lit_distill(["validate", "--config", str(path)], stage, run.out / stage / "log.txt", in_process)
@@ -172,7 +92,7 @@ def _validate(
     return rows
 
 
-def _fit(run: RunSettings, stage: str, in_process: bool) -> dict[str, Any]:
+def _fit(run: RunSettings, stage: str, in_process: Runner | None) -> dict[str, Any]:
     where = run.out / stage
     path = write_config(fit_config(run, stage), where, "config.yaml")
     argv = ["fit", "--config", str(path)]
@@ -191,7 +111,7 @@ def _fit(run: RunSettings, stage: str, in_process: bool) -> dict[str, Any]:
     return result
 
 
-def _curve(run: RunSettings, stage: str, in_process: bool) -> dict[str, Any]:
+def _curve(run: RunSettings, stage: str, in_process: Runner | None) -> dict[str, Any]:
     source = "tinybert_pd" if stage == "lengths_before" else "lengthdrop"
     layers = model_shape(run.out / source / "model")["layers"]
     rows = _validate(run, stage, run.out / source / "model", length_curve(layers), in_process)
@@ -199,23 +119,23 @@ def _curve(run: RunSettings, stage: str, in_process: bool) -> dict[str, Any]:
 
 
 def run_stage(
-    run: RunSettings, stage: str, results: dict[str, Any], args: argparse.Namespace
+    run: RunSettings, stage: str, results: dict[str, Any], args: argparse.Namespace, in_process: Runner | None
 ) -> dict[str, Any]:
     """Run one stage and return its result (written to ``OUT/<stage>/result.json`` by the caller)."""
     tag = run.deploy.tag
     if stage == f"{tag}/search":
-        return search_stage(run, args.threads, args.in_process)
+        return search_stage(run, args.threads, in_process)
     if stage == f"{tag}/artifacts":
-        return artifacts_stage(run, results, args.threads, args.in_process)
+        return artifacts_stage(run, results, args.threads, in_process)
     if stage == f"{tag}/front":
         return front_stage(run, results, args.threads)
     if stage not in ("lengths_before", "lengths_after", "speed", "int8"):
-        return _fit(run, stage, args.in_process)
+        return _fit(run, stage, in_process)
     if stage in ("lengths_before", "lengths_after"):
-        return _curve(run, stage, args.in_process)
+        return _curve(run, stage, in_process)
     if stage == "speed":
-        return speed_stage(run, results, args.threads, args.in_process)
-    return int8_stage(run, args.threads, args.in_process)
+        return speed_stage(run, results, args.threads, in_process)
+    return int8_stage(run, args.threads, in_process)
 
 
 def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
@@ -304,9 +224,12 @@ def _finish(
     print(f"wrote {where / 'results.json'}")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit code (2 for bad input, 1 for a failed stage)."""
-    args = build_parser().parse_args(argv)
+def replicate(args: argparse.Namespace, in_process: Runner | None = None) -> int:
+    """Run the chain that ``args`` (the command's parsed options) name; returns the exit code.
+
+    0 when every stage finished, 2 for bad input (one line on stderr), 1 for a failed stage. Each
+    stage is a new ``python -m lit_distill`` process, or a call of ``in_process`` (tests).
+    """
     try:
         run = settings(args)
         stages = chain_stages(
@@ -339,7 +262,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{prefix} running (log: {run.out / stage / 'log.txt'})", flush=True)
         start = time.perf_counter()
         try:
-            result = run_stage(run, stage, results, args)
+            result = run_stage(run, stage, results, args, in_process)
         except StageFailed as err:
             print(f"error: {err}", file=sys.stderr)
             return 2 if err.code == 2 else 1
@@ -353,7 +276,3 @@ def main(argv: Sequence[str] | None = None) -> int:
             break
     _finish(run, args, stages, results)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The deployment front of tools/replicate.py (``--chain deploy``): timing, table, plot and goals.
+"""The deployment front of ``python -m lit_distill replicate`` (``--chain deploy``): timing, table, plot and goals.
 
 Every artifact of ``<tag>/artifacts`` is timed in one process, interleaved with the others
 and with Hugging Face ``BertForQuestionAnswering`` of BERT-base's shape (random weights,
@@ -15,10 +15,23 @@ from pathlib import Path
 from typing import Any
 
 from lit_distill.atomic_write import write_text
+from lit_distill.replicate.settings import RunSettings
 from lit_distill.timing import Timing, speedup, speedup_cell
-from tools._replicate_settings import RunSettings
 
-__all__ = ["deploy_goals", "front_stage", "front_table", "goals_text", "plot_front"]
+__all__ = ["bert_base_qa", "deploy_goals", "front_stage", "front_table", "goals_text", "plot_front"]
+
+
+def bert_base_qa() -> Any:
+    """``BertForQuestionAnswering`` in bert-base-uncased's shape: random weights (seed 0), SDPA attention.
+
+    The reference that deployed artifacts are timed against; nothing is downloaded.
+    """
+    import torch
+    from transformers import BertConfig, BertForQuestionAnswering
+
+    torch.manual_seed(0)
+    config = BertConfig(attn_implementation="sdpa")  # type: ignore[call-arg]  # PretrainedConfig's **kwargs
+    return BertForQuestionAnswering(config).eval()
 
 
 def _time_all(graphs: list[Path], seq_length: int, vocab: int, threads: int, repeats: int) -> list[Timing]:
@@ -27,12 +40,11 @@ def _time_all(graphs: list[Path], seq_length: int, vocab: int, threads: int, rep
 
     from lit_distill.export.artifact import onnx_forward, onnx_session
     from lit_distill.timing import random_inputs, time_interleaved
-    from tools.bench_deploy import _hf_bert
 
     torch.set_num_threads(threads)
     inputs = random_inputs(vocab, 1, seq_length)
     tensors = tuple(torch.from_numpy(x) for x in inputs)
-    bert = _hf_bert()  # BERT-base's shape, random weights, SDPA attention (no download)
+    bert = bert_base_qa()  # BERT-base's shape, random weights, SDPA attention (no download)
 
     def run_bert() -> Any:
         with torch.inference_mode():

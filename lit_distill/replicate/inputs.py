@@ -1,4 +1,4 @@
-"""Input checks and the by-article split of tools/replicate.py (no lit_distill imports)."""
+"""Input checks and the by-article split of ``python -m lit_distill replicate`` (no lit_distill imports)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""The settings of tools/replicate.py: profiles, the deployment chain's choices, and the checked run settings.
+"""The settings of ``python -m lit_distill replicate``: profiles, the deployment chain's choices, and the checked run settings.
 
 :func:`settings` turns the command line into :class:`RunSettings` (raising
-:class:`~tools._replicate_data.InputError` with one message naming the option), writing the
+:class:`~lit_distill.replicate.inputs.InputError` with one message naming the option), writing the
 by-article split on the way.
 """
 
@@ -11,7 +11,13 @@ import argparse
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from tools._replicate_data import InputError, check_encoder, check_squad_file, split_articles, squad_version
+from lit_distill.replicate.inputs import (
+    InputError,
+    check_encoder,
+    check_squad_file,
+    split_articles,
+    squad_version,
+)
 
 __all__ = [
     "PROFILES",

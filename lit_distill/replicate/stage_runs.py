@@ -1,4 +1,4 @@
-"""Running ``python -m lit_distill`` commands for tools/replicate.py, and its speed and INT8 stages."""
+"""Running ``python -m lit_distill`` commands for ``python -m lit_distill replicate``, and its speed and INT8 stages."""
 
 from __future__ import annotations
 
@@ -6,17 +6,23 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tools._replicate_results import model_card_metrics
-from tools._replicate_settings import RunSettings
+from lit_distill.replicate.results import model_card_metrics
+from lit_distill.replicate.settings import RunSettings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = (
+    Path(__file__).resolve().parents[2]
+)  # the folder holding lit_distill/: stage processes import this copy
 
-__all__ = ["StageFailed", "int8_stage", "lit_distill", "speed_stage", "write_config"]
+Runner = Callable[[list[str]], int]
+"""Runs one ``python -m lit_distill`` command line in this process and returns its exit code."""
+
+__all__ = ["Runner", "StageFailed", "int8_stage", "lit_distill", "speed_stage", "write_config"]
 
 
 class StageFailed(Exception):
@@ -28,14 +34,16 @@ class StageFailed(Exception):
         self.code = code
 
 
-def lit_distill(argv: list[str], stage: str, log: Path, in_process: bool) -> None:
-    """Run ``python -m lit_distill ARGV`` (a new process, output to ``log``, or in this one)."""
-    if in_process:
-        from lit_distill.__main__ import main as lit_main
+def lit_distill(argv: list[str], stage: str, log: Path, in_process: Runner | None) -> None:
+    """Run ``python -m lit_distill ARGV``: a new process with its output in ``log``, or ``in_process(argv)``.
 
+    ``in_process`` is ``lit_distill.__main__.main`` or a stand-in (the tests run every stage in
+    their own process); this package does not import the entry point that dispatches to it.
+    """
+    if in_process is not None:
         saved = sys.argv
         try:
-            code = lit_main(argv)
+            code = in_process(argv)
         except SystemExit as exc:  # argument errors of LightningCLI
             code = exc.code if isinstance(exc.code, int) else 1
         finally:
@@ -71,7 +79,7 @@ def bench(
     name: str,
     extra: list[str],
     threads: int | None,
-    in_process: bool,
+    in_process: Runner | None,
 ) -> list[dict[str, Any]]:
     p = run.profile
     out = run.out / stage / f"{name}.json"
@@ -82,8 +90,10 @@ def bench(
     return list(json.loads(out.read_text())["results"])
 
 
-SPEEDUP_KEYS = ("speedup_vs_baseline", "speedup_vs_baseline_measured", "speedup_vs_baseline_p25")
-SPEEDUP_KEYS += ("speedup_vs_baseline_p75", "speedup_vs_baseline_flag")
+SPEEDUP_KEYS: tuple[str, ...] = (
+    *("speedup_vs_baseline", "speedup_vs_baseline_measured", "speedup_vs_baseline_p25"),
+    *("speedup_vs_baseline_p75", "speedup_vs_baseline_flag"),
+)
 
 
 def _vs_teacher(row: dict[str, Any]) -> dict[str, Any]:
@@ -92,7 +102,7 @@ def _vs_teacher(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def speed_stage(
-    run: RunSettings, results: dict[str, Any], threads: int | None, in_process: bool
+    run: RunSettings, results: dict[str, Any], threads: int | None, in_process: Runner | None
 ) -> dict[str, Any]:
     """Median latency of every model on random full-length inputs, each timed interleaved with the teacher.
 
@@ -125,7 +135,7 @@ def speed_stage(
     }
 
 
-def int8_stage(run: RunSettings, threads: int | None, in_process: bool) -> dict[str, Any]:
+def int8_stage(run: RunSettings, threads: int | None, in_process: Runner | None) -> dict[str, Any]:
     try:
         import onnxruntime  # noqa: F401
     except ImportError:

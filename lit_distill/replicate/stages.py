@@ -1,4 +1,4 @@
-"""The ``python -m lit_distill`` configurations of each stage of tools/replicate.py.
+"""The ``python -m lit_distill`` configurations of each stage of ``python -m lit_distill replicate``.
 
 Every training stage is an ordinary ``fit`` configuration (written to ``<stage>/config.yaml``
 so that it can be rerun by hand); the evaluation stages are ``validate`` runs of the same data
@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tools._replicate_settings import DeploySettings, RunSettings
+from lit_distill.replicate.settings import DeploySettings, RunSettings
 
 __all__ = [
     "count_parameters",

@@ -1,38 +1,20 @@
-"""The SigOpt-Lite series of tools/bench_search_hypervolume.py on a toy objective (no model)."""
+"""The SigOpt-Lite series of benchmarks/search_hypervolume.py on a toy objective (no model)."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import yaml
 
+from benchmarks import search_hypervolume as bench
 from lit_distill.search.spec import load_spec
-
-from .fake_sigopt import needs_lite
-from .helpers import ROOT, TOY_FIT, write_spec
-
-
-def _bench() -> ModuleType:
-    sys.path.insert(0, str(ROOT / "tools"))  # the script imports tools/lat_evolution.py
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "bench_search_hypervolume", ROOT / "tools/bench_search_hypervolume.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    finally:
-        sys.path.remove(str(ROOT / "tools"))
+from tests.search.fake_sigopt import needs_lite
+from tests.search.helpers import ROOT, TOY_FIT, write_spec
 
 
 @needs_lite
 def test_lite_series_proposes_valid_chains_and_is_seeded(tmp_path: Path) -> None:
-    bench = _bench()
     raw = yaml.safe_load((ROOT / "configs/search/quickstart_length.yaml").read_text())
     raw.update(base_config=str(TOY_FIT), output_dir=str(tmp_path / "out"))
     spec = load_spec(write_spec(tmp_path, raw))
@@ -51,7 +33,6 @@ def test_lite_series_proposes_valid_chains_and_is_seeded(tmp_path: Path) -> None
 
 
 def test_statistics_over_seeds_that_ran_that_long() -> None:
-    bench = _bench()
     assert bench.at_n([[1.0, 2.0], [1.0, 3.0, 4.0]], [2, 3], 3) == [4.0]
     assert bench.at_n([[1.0, 2.0], [1.0]], [2, 5], 2) == [2.0, 1.0]  # ended early: keeps its last value
     assert bench.spread([1.0, 2.0, 3.0]) == "2.000 (1.000–3.000)" and bench.spread([0.5]) == "0.500"

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from benchmarks.structured_pruning import interleaved_latency, plot, print_table
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa_model import QAModel
 from lit_distill.models.surgery import prune_ffn
-from tools.bench_structured_pruning import interleaved_latency, plot, print_table
 
 
 def _model() -> QAModel:

@@ -4,17 +4,17 @@ Both sides start from the same pretrained encoder and the same span-head weights
 that ``BertForQuestionAnswering`` draws is copied into ours), see the same windows in the same
 order, with dropout off, and take ``--steps`` optimiser steps; each step prints both losses.
 First it checks that our windows (``lit_distill.data.features``) equal the ``run_qa.py``-style
-ones of ``tools/hf_reference.py`` (tokens, segments, answer labels).
+ones of ``tests/reference/hf_reference.py`` (tokens, segments, answer labels).
 
 Ours: ``QAModel`` loaded by the teacher's loader, ``span_cross_entropy``, ``build_optimizer``
 (the teacher's AdamW groups and warm-up), batches padded to their longest window. Theirs:
-``BertForQuestionAnswering``'s own loss, ``hf_optimizer`` of ``tools/hf_reference.py``, windows
+``BertForQuestionAnswering``'s own loss, ``hf_optimizer`` of ``tests/reference/hf_reference.py``, windows
 padded to ``--max-seq-length``. Options align one difference at a time, so each one's effect on
 the trajectory can be seen:
 
-    python tools/hf_parity.py --train runs/replicate_v1/data/train.json --encoder MODEL_DIR --steps 20
-    python tools/hf_parity.py ... --hf-pad-to-longest --hf-max-grad-norm 0 --hf-schedule ours
-    python tools/hf_parity.py ... --hf-pad-to-longest --hf-max-grad-norm 0 --ours-warmup-from-zero
+    python -m tests.reference.hf_parity --train runs/replicate_v1/data/train.json --encoder MODEL_DIR --steps 20
+    python -m tests.reference.hf_parity ... --hf-pad-to-longest --hf-max-grad-norm 0 --hf-schedule ours
+    python -m tests.reference.hf_parity ... --hf-pad-to-longest --hf-max-grad-norm 0 --ours-warmup-from-zero
 
 With all three aligned the losses agree to float precision: what is left between the two
 trainings is the random draws (head initialisation, dropout masks, data order).
@@ -33,11 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tools._replicate_data import InputError, check_encoder, check_squad_file, squad_version  # noqa: E402
-from tools.hf_reference import (  # noqa: E402
+from lit_distill.replicate.inputs import InputError, check_encoder, check_squad_file, squad_version
+from tests.reference.hf_reference import (
     TRAIN_KEYS,
     check_sizes,
     hf_optimizer,
@@ -53,7 +50,7 @@ def same_windows(ours: Any, theirs: dict[str, Any]) -> tuple[int, int]:
 
     Args:
         ours: :class:`~lit_distill.data.features.FeatureArrays` (ragged).
-        theirs: :func:`tools.hf_reference.tokenize` output (padded to one length).
+        theirs: :func:`tests.reference.hf_reference.tokenize` output (padded to one length).
     """
     n = len(ours.row_splits) - 1
     if n != len(theirs["input_ids"]):

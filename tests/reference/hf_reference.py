@@ -8,7 +8,7 @@ with ``--doc-stride`` overlap, every window padded to the full length; an answer
 window points at [CLS]). Held-out predictions are scored by ``python -m lit_distill squad-eval``
 (the official script's numbers). One run per seed; prints EM/F1 per seed and mean ± std.
 
-    python tools/hf_reference.py --train /tmp/real/v1_train.json --eval /tmp/real/v1_heldout.json \\
+    python -m tests.reference.hf_reference --train /tmp/real/v1_train.json --eval /tmp/real/v1_heldout.json \\
         --encoder MODEL_DIR --seeds 42,43,44 --epochs 2 --lr 1.5e-4 --batch-size 16 \\
         --max-seq-length 256 --doc-stride 128 --output hf_reference.json
 """
@@ -28,10 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tools._replicate_data import InputError, check_encoder, check_squad_file, squad_version  # noqa: E402
+from lit_distill.replicate.inputs import InputError, check_encoder, check_squad_file, squad_version
 
 
 def read_examples(data: dict[str, Any]) -> list[dict[str, Any]]:

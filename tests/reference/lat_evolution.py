@@ -1,4 +1,4 @@
-"""LAT's evolutionary search over length configurations: a baseline for tools/bench_search_hypervolume.py (not part of the package).
+"""LAT's evolutionary search over length configurations: a baseline for benchmarks/search_hypervolume.py (not part of the package).
 
 Follows what Kim & Cho's (2021) Length-Adaptive Transformer code does in its SQuAD
 search (``run_squad.py --do_search`` with ``length_adaptive_transformer/evolution.py``):

@@ -1,4 +1,4 @@
-"""tools/hf_parity.py: with every difference aligned, ours and transformers' training steps agree."""
+"""tests/reference/hf_parity.py: with every difference aligned, ours and transformers' training steps agree."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.hf_parity import main
+from tests.reference.hf_parity import main
 
 # their padding and clipping set as ours (the warm-up is aligned by one of two options)
 PAD_AND_CLIP_AS_OURS = ("--hf-pad-to-longest", "--hf-max-grad-norm", "0")

@@ -1,4 +1,4 @@
-"""tools/hf_reference.py on a tiny SQuAD 2.0 split with a tiny random encoder."""
+"""tests/reference/hf_reference.py on a tiny SQuAD 2.0 split with a tiny random encoder."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tools._replicate_data import split_by_article
-from tools.hf_reference import decode, main, read_examples, tokenize
+from lit_distill.replicate.inputs import split_by_article
+from tests.reference.hf_reference import decode, main, read_examples, tokenize
 
 
 def test_features_point_at_the_answer_tokens_or_cls(tiny_encoder: Path, tiny_squad: Path) -> None:

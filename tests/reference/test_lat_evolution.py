@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import itertools
 import random
-import sys
-from pathlib import Path
 
-sys.path.insert(
-    0, str(Path(__file__).resolve().parents[2] / "tools")
-)  # a benchmark baseline, not part of the package
-
-from lat_evolution import (
+from lit_distill.search.pareto import hypervolume_2d
+from tests.reference.lat_evolution import (
     Evaluated,
     EvolutionConfig,
     constant_ratio_chain,
@@ -23,8 +18,6 @@ from lat_evolution import (
     seed_chains,
     upper_hull,
 )
-
-from lit_distill.search.pareto import hypervolume_2d
 
 
 def _valid(chain: tuple[int, ...], low: int, high: int) -> bool:

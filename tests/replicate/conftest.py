@@ -1,17 +1,15 @@
-"""Fixtures for the tools' tests: a tiny random BERT directory and a tiny SQuAD 2.0 split written here."""
+"""Fixtures of the replicate tests (and tests/reference/): a tiny random BERT directory and a tiny SQuAD 2.0 split."""
 
 from __future__ import annotations
 
 import json
 import random
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from lit_distill.commands.replicate import build_parser
+from lit_distill.replicate.driver import replicate
 
 _THINGS = ["river", "castle", "engine", "garden", "bridge", "harbour", "temple", "market"]
 _PLACES = ["north", "south", "east", "west", "valley", "island", "forest", "desert"]
@@ -77,3 +75,10 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     BertModel(config).save_pretrained(str(where))
     return where
+
+
+def run_replicate(argv: list[str]) -> int:
+    """``python -m lit_distill replicate ARGV`` with every stage run in this process (fast, and coverable)."""
+    from lit_distill.__main__ import main
+
+    return replicate(build_parser().parse_args(argv), in_process=main)

@@ -1,4 +1,4 @@
-"""tools/replicate.py end to end on a tiny synthetic SQuAD 2.0 split with a tiny random encoder."""
+"""``python -m lit_distill replicate`` end to end on a tiny synthetic SQuAD 2.0 split with a tiny random encoder."""
 
 from __future__ import annotations
 
@@ -8,13 +8,14 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from tools.replicate import LABELS, MODEL_STAGES, main
+from lit_distill.replicate.driver import LABELS, MODEL_STAGES
+from tests.replicate.conftest import run_replicate
 
 
 def _args(encoder: Path, squad: Path, out: Path) -> list[str]:
     return [
         "--encoder", str(encoder), "--output", str(out), "--split-from", str(squad),
-        "--heldout-articles", "A6,A7", "--in-process", "--epochs", "1", "--limit-train-batches", "1",
+        "--heldout-articles", "A6,A7", "--epochs", "1", "--limit-train-batches", "1",
         "--max-seq-length", "48", "--doc-stride", "16", "--batch-size", "8", "--bench-repeats", "1",
         "--threads", "1",
     ]  # fmt: skip
@@ -24,13 +25,13 @@ def test_replicate_runs_every_stage_and_its_table_is_consistent(
     tiny_encoder: Path, tiny_squad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "run"
-    assert main([*_args(tiny_encoder, tiny_squad, out), "--stop-after", "teacher"]) == 0
+    assert run_replicate([*_args(tiny_encoder, tiny_squad, out), "--stop-after", "teacher"]) == 0
     printed = capsys.readouterr().out
     assert "teacher " in printed and "distilbert_kd" not in printed
     partial = json.loads((out / "results.json").read_text())["models"]
     assert [r["stage"] for r in partial if "f1" in r] == ["teacher"]
     # the full run picks up after the finished teacher
-    assert main(_args(tiny_encoder, tiny_squad, out)) == 0
+    assert run_replicate(_args(tiny_encoder, tiny_squad, out)) == 0
     printed = capsys.readouterr().out
     assert printed.count("finished before: skipped") == 1
     summary = json.loads((out / "results.json").read_text())
@@ -81,7 +82,7 @@ def test_replicate_runs_every_stage_and_its_table_is_consistent(
     assert (out / "teacher" / "config.yaml").is_file()  # each stage is a rerunnable fit config
 
     # a second run finds every stage finished and rebuilds the same table
-    assert main(_args(tiny_encoder, tiny_squad, out)) == 0
+    assert run_replicate(_args(tiny_encoder, tiny_squad, out)) == 0
     printed = capsys.readouterr().out
     assert printed.count("finished before: skipped") == 12
     assert json.loads((out / "results.json").read_text())["models"] == summary["models"]
@@ -93,17 +94,17 @@ def test_replicate_bad_inputs_exit_2_with_one_message(
     args = _args(tiny_encoder, tiny_squad, tmp_path / "run")
     bad_encoder = [*args]
     bad_encoder[1] = str(tmp_path / "nowhere")
-    assert main(bad_encoder) == 2
+    assert run_replicate(bad_encoder) == 2
     assert f"--encoder {tmp_path / 'nowhere'}: no such directory" in capsys.readouterr().err
     bad_article = [*args]
     bad_article[7] = "A6,Atlantis"
-    assert main(bad_article) == 2
+    assert run_replicate(bad_article) == 2
     err = capsys.readouterr().err
     assert "--heldout-articles: Atlantis not in" in err and "A0" in err
     (tmp_path / "empty").mkdir()
     not_a_model = [*args]
     not_a_model[1] = str(tmp_path / "empty")
-    assert main(not_a_model) == 2
+    assert run_replicate(not_a_model) == 2
     assert "no config.json" in capsys.readouterr().err
     assert not (tmp_path / "run" / "teacher").exists()
 
@@ -111,12 +112,13 @@ def test_replicate_bad_inputs_exit_2_with_one_message(
 def test_teacher_epochs_override_only_the_teacher_stage(
     tiny_encoder: Path, tiny_squad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import tools.replicate as replicate
+    from lit_distill.commands.replicate import build_parser
+    from lit_distill.replicate.settings import settings
 
-    args = replicate.build_parser().parse_args(
+    args = build_parser().parse_args(
         [*_args(tiny_encoder, tiny_squad, tmp_path / "run"), "--teacher-epochs", "4"]
     )
-    profile = replicate.settings(args).profile
+    profile = settings(args).profile
     assert profile.teacher_epochs == 4 and profile.student_epochs == 1 and profile.pd_epochs == 1
-    assert main([*_args(tiny_encoder, tiny_squad, tmp_path / "run"), "--teacher-epochs", "0"]) == 2
+    assert run_replicate([*_args(tiny_encoder, tiny_squad, tmp_path / "run"), "--teacher-epochs", "0"]) == 2
     assert "--teacher-epochs must be >= 1, got 0" in capsys.readouterr().err

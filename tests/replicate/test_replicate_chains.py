@@ -1,4 +1,4 @@
-"""tools/replicate.py's deploy, pruning and heads chains on the tiny synthetic split (see test_replicate.py)."""
+"""``python -m lit_distill replicate``'s deploy, pruning and heads chains on the tiny synthetic split (see test_replicate.py)."""
 
 from __future__ import annotations
 
@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tools._replicate_deploy import choose_config
-from tools._replicate_front import deploy_goals
-from tools.replicate import main
+from lit_distill.replicate.deploy import choose_config
+from lit_distill.replicate.front import deploy_goals
+from tests.replicate.conftest import run_replicate
 
 
 def _args(encoder: Path, squad: Path, out: Path, *extra: str) -> list[str]:
     return [
         "--encoder", str(encoder), "--output", str(out), "--split-from", str(squad),
-        "--heldout-articles", "A6,A7", "--in-process", "--epochs", "1", "--limit-train-batches", "1",
+        "--heldout-articles", "A6,A7", "--epochs", "1", "--limit-train-batches", "1",
         "--max-seq-length", "48", "--doc-stride", "16", "--batch-size", "8", "--bench-repeats", "1",
         "--threads", "1", *extra,
     ]  # fmt: skip
@@ -28,7 +28,7 @@ def teacher_run(tiny_encoder: Path, tiny_squad: Path, tmp_path_factory: pytest.T
     """A run directory whose teacher is trained (on A0..A3: A4, A5 are the deploy chain's search split)."""
     out = tmp_path_factory.mktemp("chains") / "run"
     args = _args(tiny_encoder, tiny_squad, out, "--chain", "deploy", "--search-articles", "A4,A5")
-    assert main([*args, "--stop-after", "teacher"]) == 0
+    assert run_replicate([*args, "--stop-after", "teacher"]) == 0
     return out
 
 
@@ -66,7 +66,7 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
         "0",
         "--deploy-control",
     ]
-    assert main(_args(tiny_encoder, tiny_squad, out, *deploy)) == 0
+    assert run_replicate(_args(tiny_encoder, tiny_squad, out, *deploy)) == 0
     printed = capsys.readouterr().out
     assert printed.count("finished before: skipped") == 1  # the teacher
     where = out / "deploy_w0.5"  # the ablation's own directory: LAT's settings would write deploy/
@@ -126,7 +126,7 @@ def test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed(
     assert "INT8 within 1.0 F1 of its own fp32: " in printed
 
     # a second run finds everything finished and prints the same front
-    assert main(_args(tiny_encoder, tiny_squad, out, *deploy)) == 0
+    assert run_replicate(_args(tiny_encoder, tiny_squad, out, *deploy)) == 0
     assert capsys.readouterr().out.count("finished before: skipped") == 6
     assert json.loads((where / "results.json").read_text())["front"] == summary["front"]
 
@@ -142,7 +142,7 @@ def test_pruning_and_head_seed_chains(
     common = ["--search-articles", "A4,A5"]  # the run directory's split
     args = _args(tiny_encoder, tiny_squad, out, *common, "--chain", "pruning")
     args[args.index("--epochs") + 1] = "2"  # gradual: one pruning step, then an epoch at the final shape
-    assert main(args) == 0
+    assert run_replicate(args) == 0
     summary = json.loads((out / "pruning" / "results.json").read_text())
     rows = {r["stage"]: r for r in summary["models"]}
     assert list(rows) == ["teacher", "prune_oneshot", "prune_gradual"]
@@ -163,7 +163,10 @@ def test_pruning_and_head_seed_chains(
     capsys.readouterr()
 
     assert (
-        main(_args(tiny_encoder, tiny_squad, out, *common, "--chain", "heads", "--head-seeds", "42,43")) == 0
+        run_replicate(
+            _args(tiny_encoder, tiny_squad, out, *common, "--chain", "heads", "--head-seeds", "42,43")
+        )
+        == 0
     )
     printed = capsys.readouterr().out
     heads = json.loads((out / "heads" / "results.json").read_text())
@@ -229,7 +232,7 @@ def test_choosing_the_configuration_and_reading_the_goals() -> None:
 def test_the_search_split_is_disjoint_and_a_run_directory_keeps_its_split(
     tiny_squad: Path, tmp_path: Path
 ) -> None:
-    from tools._replicate_data import InputError, split_articles
+    from lit_distill.replicate.inputs import InputError, split_articles
 
     train, _, search = split_articles(tiny_squad, ["A6", "A7"], tmp_path / "data", ["A4"])
     assert search is not None and [a["title"] for a in json.loads(search.read_text())["data"]] == ["A4"]
@@ -265,7 +268,7 @@ def test_bad_chain_options_exit_2_with_one_message(
     extra: list[str],
     message: str,
 ) -> None:
-    assert main(_args(tiny_encoder, tiny_squad, tmp_path / "run", *extra)) == 2
+    assert run_replicate(_args(tiny_encoder, tiny_squad, tmp_path / "run", *extra)) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "run" / "teacher").exists()
