@@ -9,8 +9,8 @@
 2. ``SquadDataModule`` setup on an empty cache (read + build + save) vs. a
    second instance with unchanged inputs (read + load from the Arrow cache).
 
-    python -m benchmarks.features --data /work/shared/squad/dev-v2.0-half.json \
-        --vocab /work/shared/squad/bert-base-uncased-vocab.txt
+    python -m benchmarks.features --data $SQUAD_DIR/dev-v2.0-half.json \
+        --vocab $SQUAD_DIR/bert-base-uncased-vocab.txt
 """
 
 from __future__ import annotations

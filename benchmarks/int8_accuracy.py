@@ -15,8 +15,8 @@ minutes on a loaded 2-core machine).
 
 Usage::
 
-    python -m benchmarks.int8_accuracy /tmp/real/runs/teacher/model /tmp/real/v1_heldout.json \\
-        --length-config "[315,251,242,159,142,33]" --work /tmp/real/int8 --output /tmp/real/int8/results.json \\
+    python -m benchmarks.int8_accuracy MODEL_DIR HELDOUT.json \\
+        --length-config "[315,251,242,159,142,33]" --work WORK_DIR --output WORK_DIR/results.json \\
         --variants s8 s8-reduce-range s8-per-channel u8 u8-per-channel
 """
 

@@ -10,8 +10,8 @@ Both run on the same logits from ONE run and must give identical answers.
 Logits: random normal plus a bump at the gold span (so answers are realistic),
 seeded.
 
-    python -m benchmarks.postprocess --data /work/shared/squad/dev-v2.0-half.json \
-        --vocab /work/shared/squad/bert-base-uncased-vocab.txt
+    python -m benchmarks.postprocess --data $SQUAD_DIR/dev-v2.0-half.json \
+        --vocab $SQUAD_DIR/bert-base-uncased-vocab.txt
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ def build_objective(
             f"{spec.path}: the benchmark needs exactly one monotone chain, got {len(spec.chains)}"
         )
     chain = spec.chains[0]
-    args = ["--config", str(spec.base_config)]
+    args = [arg for path in spec.base_configs for arg in ("--config", str(path))]  # base configs in order
     for key, value in spec.fixed.items():
         if key != "ckpt_path":
             args.append(f"--{key}={yaml.safe_dump(value, default_flow_style=True).strip()}")

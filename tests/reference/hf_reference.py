@@ -8,7 +8,7 @@ with ``--doc-stride`` overlap, every window padded to the full length; an answer
 window points at [CLS]). Held-out predictions are scored by ``python -m lit_distill squad-eval``
 (the official script's numbers). One run per seed; prints EM/F1 per seed and mean ± std.
 
-    python -m tests.reference.hf_reference --train /tmp/real/v1_train.json --eval /tmp/real/v1_heldout.json \\
+    python -m tests.reference.hf_reference --train TRAIN.json --eval HELDOUT.json \\
         --encoder MODEL_DIR --seeds 42,43,44 --epochs 2 --lr 1.5e-4 --batch-size 16 \\
         --max-seq-length 256 --doc-stride 128 --output hf_reference.json
 """
