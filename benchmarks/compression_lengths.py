@@ -39,7 +39,7 @@ QUICKSTART_DATA = _quickstart_data()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--model", action="append", required=True, help="model directory or .ckpt (repeatable)"
     )

@@ -61,7 +61,7 @@ def score(model: Any, dm: SquadDataModule) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n")[0])
     parser.add_argument("--model", required=True, help="model directory or lit_distill .ckpt")
     parser.add_argument(
         "--data", default=None, help="SquadDataModule arguments as JSON (default: quickstart data)"

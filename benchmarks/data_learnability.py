@@ -30,7 +30,7 @@ def first_noun_phrase(context: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n")[0])
     parser.add_argument("--minutes", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--hidden", type=int, default=128)

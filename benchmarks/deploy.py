@@ -94,7 +94,9 @@ def build_rows(
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"python -m {__spec__.name}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--threads", type=int, default=2, help="PyTorch and ONNX Runtime intra-op threads")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8])

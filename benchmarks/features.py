@@ -67,18 +67,17 @@ def straightforward_features(examples, tokenizer, max_len=384, stride=128):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--vocab", required=True, help="BERT vocab.txt")
     parser.add_argument("--version", default="2.0", choices=["1.1", "2.0"])
     parser.add_argument("--repeats", type=int, default=3, help="best of N for the two builders")
     args = parser.parse_args()
 
-    from transformers import BertTokenizerFast
-
     from lit_distill.data import SquadDataModule, build_features, load_squad_json
+    from lit_distill.models.loading import wordpiece_tokenizer
 
-    tok = BertTokenizerFast(vocab_file=args.vocab, do_lower_case=True)
+    tok = wordpiece_tokenizer(args.vocab, do_lower_case=True)
     examples = load_squad_json(args.data, version=args.version).examples
 
     t_ours, t_base = [], []

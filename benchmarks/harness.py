@@ -52,10 +52,10 @@ class RandomQADataModule(LightningDataModule):
         return self.key
 
 
-def parse_bench_args(description: str | None) -> argparse.Namespace:
-    """The options both training benchmarks share; applies ``--threads``."""
+def parse_bench_args(description: str | None, prog: str) -> argparse.Namespace:
+    """The options both training benchmarks share (``prog``: how the benchmark is run); applies ``--threads``."""
     parser = argparse.ArgumentParser(
-        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--features", type=int, default=96)
     parser.add_argument("--seq-length", type=int, default=128)

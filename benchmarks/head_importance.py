@@ -54,7 +54,9 @@ def pruned_set(scores: list[torch.Tensor], amount: float) -> set[tuple[int, int]
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"python -m {__spec__.name}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--model", required=True, help="model directory or lit_distill .ckpt")
     parser.add_argument(

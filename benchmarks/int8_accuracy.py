@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,9 @@ def _save(path: Path | None, results: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"python -m {__spec__.name}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", help="a .ckpt of this project or a QAModel.save directory")
     parser.add_argument("eval_file", help="SQuAD-format file the INT8 graphs are evaluated on")
@@ -120,10 +123,10 @@ def main() -> int:
                 forward = onnx_forward(onnx_session(graphs[key], args.eval_threads))
                 metrics = evaluate(forward, data)
                 results["eval"][key] = {k: metrics[k] for k in ("exact", "f1", "eval_seconds")}
-                load = os.getloadavg()[0]
+                load_1min = os.getloadavg()[0]
                 print(
                     f"{key:<40} EM {metrics['exact']:6.2f} F1 {metrics['f1']:6.2f} "
-                    f"({metrics['eval_seconds']:.0f} s, load {load:.1f})",
+                    f"({metrics['eval_seconds']:.0f} s, load {load_1min:.1f})",
                     flush=True,
                 )
                 _save(output, results)
@@ -139,7 +142,8 @@ def main() -> int:
     timing: list[dict[str, Any]] = []
     for batch in args.batch_sizes:
         inputs = random_inputs(source.model.config.vocab_size, batch, args.seq_length, seed=batch)
-        stats = time_interleaved([lambda f=f, x=inputs: f(*x) for f in forwards], repeats=args.repeats)
+        runs: list[Callable[[], Any]] = [lambda f=f, x=inputs: f(*x) for f in forwards]  # type: ignore[misc]
+        stats = time_interleaved(runs, repeats=args.repeats)
         print(f"\nbatch {batch}\n{'graph':<40} {'median ms':>10} {'IQR ms':>8} {'vs fp32 full':>13}")
         for key, s in zip(names, stats, strict=True):
             ratio = speedup(stats[0], s, steady_work=True)

@@ -202,7 +202,7 @@ def run_one(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n")[0])
     parser.add_argument("--max-sandwich", type=int, default=4)
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=256)
@@ -256,10 +256,10 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     for r in rows:
-        k = "no LD" if r["num_sandwich"] < 0 else str(r["num_sandwich"])
+        label = "no LD" if r["num_sandwich"] < 0 else str(r["num_sandwich"])
         ratio = r["peak_saved_mb"] / base["peak_saved_mb"]
         print(
-            f"{k:>12} {r['backward']:>15} {r['peak_saved_mb']:>9.1f} {ratio:>7.2f}x "
+            f"{label:>12} {r['backward']:>15} {r['peak_saved_mb']:>9.1f} {ratio:>7.2f}x "
             f"{r['peak_rss_mb']:>8.1f} {r['step_s']:>7.2f}"
         )
     if args.json:

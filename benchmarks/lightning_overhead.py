@@ -98,7 +98,7 @@ def plain_epochs(teacher: QAModel, args: argparse.Namespace) -> list[float]:
 
 
 def main() -> None:
-    args = parse_bench_args(__doc__)
+    args = parse_bench_args(__doc__, f"python -m {__spec__.name}")
     with tempfile.TemporaryDirectory() as tmp:
         teacher_dir = Path(tmp) / "teacher"
         torch.manual_seed(0)

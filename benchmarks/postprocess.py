@@ -87,7 +87,7 @@ def loop_postprocess(
             answers[qid], na_probs[qid] = "", 1.0
             continue
         best = non_null[0]
-        if not v2:
+        if not v2 and min_null_prediction is not None:
             null_score = min_null_prediction["score"]
         diff = float(null_score - best["start_logit"] - best["end_logit"])
         na_probs[qid] = 1.0 / (1.0 + np.exp(-diff))
@@ -96,7 +96,7 @@ def loop_postprocess(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True)
     parser.add_argument("--vocab", required=True, help="BERT vocab.txt")
     parser.add_argument("--version", default="2.0", choices=["1.1", "2.0"])
@@ -104,13 +104,13 @@ def main() -> None:
     args = parser.parse_args()
 
     import torch
-    from transformers import BertTokenizerFast
 
     from lit_distill.data import EvalSet, FeatureSettings, build_features, load_squad_json
     from lit_distill.metrics.postprocess import postprocess_predictions
+    from lit_distill.models.loading import wordpiece_tokenizer
 
     torch.set_num_threads(1)
-    tok = BertTokenizerFast(vocab_file=args.vocab, do_lower_case=True)
+    tok = wordpiece_tokenizer(args.vocab, do_lower_case=True)
     examples = load_squad_json(args.data, version=args.version).examples
     features = build_features(examples, tok, FeatureSettings(384, 128, 64))
     es = EvalSet.from_features(examples, features, args.version)

@@ -80,7 +80,7 @@ def _ms(step: Callable[[], None], repeats: int) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.splitlines()[0])
     p.add_argument("--repeats", type=int, default=10)
     args = p.parse_args()
     for name, layers in (("teacher", 4), ("student", 2)):

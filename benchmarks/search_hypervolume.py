@@ -48,7 +48,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import optuna
 
@@ -62,7 +62,7 @@ from tests.reference.lat_evolution import EvolutionConfig, evolutionary_search
 ROOT = Path(__file__).resolve().parents[1]
 
 Chain = tuple[int, ...]
-DIRECTIONS = ("maximize", "minimize")
+DIRECTIONS: tuple[Literal["maximize"], Literal["minimize"]] = ("maximize", "minimize")
 
 
 def build_objective(
@@ -90,7 +90,7 @@ def build_objective(
     args += [f"--{item}" for item in extra or []]
     cli = LitDistillCLI(args=args, run=False, save_config_callback=None)
     callback = TrialResult(path=str(ROOT / "runs" / "bench_search" / "metrics.json"))
-    cli.trainer.callbacks.append(callback)
+    cli.trainer.callbacks.append(callback)  # type: ignore[attr-defined]  # a property Lightning's stubs hide
     module = cli.model
     attribute = chain.key.split(".")[-1]
     cache: dict[Chain, tuple[float, float]] = {}
@@ -355,7 +355,9 @@ def write_plot(
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"python -m {__spec__.name}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", required=True, help="length-configuration search spec")
     parser.add_argument("--score", default="f1")
@@ -480,10 +482,10 @@ def main() -> int:
         row = [f"{n}: {spread(relative(name, n))}" for n in checkpoints if relative(name, n)]
         print(f"  {name:9s} " + "  ".join(row))
     for name in [n for n in ("default", "tpe", "lite") if n in runs]:
-        first = next(
+        reached = next(
             (n for n in range(1, args.trials + 1) if sum(relative(name, n)) / args.seeds >= 0.95), None
         )
-        print(f"{name}: the mean reaches 0.95 of random-{args.random_trials} first after {first} trials")
+        print(f"{name}: the mean reaches 0.95 of random-{args.random_trials} first after {reached} trials")
     print(
         "optimiser seconds per suggestion (wall time less evaluations, which are memoised across series): "
         + ", ".join(f"{k} {v:.3f} s" for k, v in suggest_s.items())

@@ -61,7 +61,9 @@ def _spec(tmp: Path, method: str) -> SearchSpec:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=f"python -m {__spec__.name}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--trials", type=int, default=5, help="trials per start method after the first")
     args = parser.parse_args()

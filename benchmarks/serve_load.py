@@ -288,7 +288,7 @@ def _goals(results: list[LoadResult]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the load test and print the table and the goals."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.splitlines()[0])
     parser.add_argument("artifact", help="an exported directory (e.g. an INT8 ONNX export)")
     parser.add_argument(
         "--data", default=None, help="SQuAD-format file to take the pairs from (default: made up)"

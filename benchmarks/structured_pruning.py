@@ -45,7 +45,7 @@ from lit_distill.timing import time_interleaved
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name}", description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="model directory or lit_distill .ckpt")
     parser.add_argument(
         "--data", default=None, help="SquadDataModule arguments as JSON (default: quickstart data)"

@@ -67,7 +67,7 @@ def run(teacher_dir: Path, logit_cache_dir: Path, use_cache: bool, args: argpars
 
 
 def main() -> None:
-    args = parse_bench_args(__doc__)
+    args = parse_bench_args(__doc__, f"python -m {__spec__.name}")
     with tempfile.TemporaryDirectory() as tmp:
         teacher_dir = Path(tmp) / "teacher"
         torch.manual_seed(0)

@@ -1,10 +1,12 @@
-"""Input checks and the by-article split of ``python -m lit_distill replicate`` (no lit_distill imports)."""
+"""Input checks and the by-article split of ``python -m lit_distill replicate``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
+
+from lit_distill.user_errors import UserInputError
 
 __all__ = [
     "InputError",
@@ -16,8 +18,8 @@ __all__ = [
 ]
 
 
-class InputError(Exception):
-    """Bad user input: the message names the option, the value and what is wrong."""
+class InputError(UserInputError):
+    """Bad user input to ``replicate``: the message names the option, the value and what is wrong."""
 
 
 def _load(path: Path, option: str) -> dict[str, Any]:

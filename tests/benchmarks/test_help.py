@@ -34,5 +34,5 @@ def test_benchmark_help_runs(name: str) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.startswith("usage: "), done.stdout
+    assert done.stdout.startswith(f"usage: python -m benchmarks.{name} "), done.stdout
     assert "--help" in done.stdout and "Traceback" not in done.stderr
