@@ -1,9 +1,10 @@
-"""AdamW with linear warm-up and decay, no weight decay on biases and LayerNorm."""
+"""AdamW with linear warm-up and decay (or a constant rate), no weight decay on biases and LayerNorm."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Literal
 
 import torch
 from torch import nn
@@ -11,7 +12,18 @@ from torch.optim.lr_scheduler import LambdaLR
 
 from lit_distill.user_errors import UserInputError
 
-__all__ = ["build_optimizer", "linear_warmup_decay", "parameter_groups", "resolve_warmup_steps"]
+__all__ = [
+    "LrSchedule",
+    "build_optimizer",
+    "clip_each_tensor",
+    "linear_warmup_decay",
+    "parameter_groups",
+    "resolve_warmup_steps",
+]
+
+LrSchedule = Literal["linear", "constant"]
+"""``linear``: warm-up then linear decay to 0 (BERT, transformers); ``constant``: the peak rate
+at every step, no warm-up (TinyBERT's intermediate-layer stage, ``--schedule none`` in BertAdam)."""
 
 
 def parameter_groups(
@@ -94,11 +106,14 @@ def build_optimizer(
     warmup_ratio: float,
     total_steps: int,
     warmup_from_zero: bool = False,
+    schedule: LrSchedule = "linear",
 ) -> tuple[torch.optim.AdamW, LambdaLR]:
-    """AdamW over :func:`parameter_groups` and its per-step linear schedule (:func:`linear_warmup_decay`).
+    """AdamW over :func:`parameter_groups` and its per-step schedule.
 
-    ``warmup_from_zero`` selects the reference schedule whole: the warm-up starts at rate 0 and a
-    ``warmup_ratio`` is rounded up to whole steps, both as transformers' ``Trainer`` does.
+    ``schedule="linear"`` is :func:`linear_warmup_decay`; ``warmup_from_zero`` selects the reference
+    schedule whole: the warm-up starts at rate 0 and a ``warmup_ratio`` is rounded up to whole
+    steps, both as transformers' ``Trainer`` does. ``schedule="constant"`` keeps the peak rate at
+    every step and ignores the warm-up settings.
     """
     groups = parameter_groups(modules, weight_decay)
     if not groups:
@@ -106,5 +121,15 @@ def build_optimizer(
     # foreach: one call per step for all tensors instead of ~12 per tensor; the same arithmetic,
     # bitwise-identical parameters (on CPU torch defaults to the per-tensor loop)
     optimizer = torch.optim.AdamW(groups, lr=learning_rate, eps=adam_epsilon, foreach=True)  # type: ignore[arg-type]
+    if schedule == "constant":
+        return optimizer, LambdaLR(optimizer, lambda step: 1.0)
     warm = resolve_warmup_steps(warmup_steps, warmup_ratio, total_steps, round_up=warmup_from_zero)
     return optimizer, linear_warmup_decay(optimizer, warm, total_steps, from_zero=warmup_from_zero)
+
+
+def clip_each_tensor(parameters: Iterable[nn.Parameter], max_norm: float) -> None:
+    """Scale each parameter's gradient down to L2 norm ``max_norm`` on its own, as TinyBERT's
+    ``BertAdam`` does (``max_grad_norm`` per tensor), instead of one global norm over all of them."""
+    for param in parameters:
+        if param.grad is not None:
+            torch.nn.utils.clip_grad_norm_([param], max_norm)

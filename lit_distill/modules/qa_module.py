@@ -23,13 +23,13 @@ from torch import Tensor
 from typing_extensions import override
 
 from lit_distill.callbacks.base import loss_contributors
-from lit_distill.checks import finite_number, fraction, non_negative_int, positive_int
+from lit_distill.checks import finite_number, fraction, non_negative_int, one_of, positive_int
 from lit_distill.models import qa_model
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.length import TokenSelection, check_length_config, check_token_selection, fit_to_width
 from lit_distill.models.qa_model import QAModel
 from lit_distill.modules.load_messages import held_log_records, release
-from lit_distill.modules.optim import build_optimizer
+from lit_distill.modules.optim import LrSchedule, build_optimizer, clip_each_tensor
 from lit_distill.modules.run_end import is_last_training_batch
 from lit_distill.modules.sources import CHECKPOINT_KEY
 from lit_distill.modules.squad_scoring import TUNED_THRESHOLD_KEY, SquadScoringModule
@@ -68,6 +68,11 @@ class QAModule(SquadScoringModule):
             ``get_linear_schedule_with_warmup`` and BERT's, TinyBERT's and LAT's code do;
             default ``False``: step ``s`` of ``w`` warm-up steps runs at ``(s + 1) / (w + 1)`` of
             the peak (see docs/training.md, "Learning-rate schedule").
+        lr_schedule: ``"linear"`` (default: warm-up, then linear decay to 0) or ``"constant"``
+            (the peak rate at every step, no warm-up: TinyBERT's intermediate-layer stage).
+        clip_grad_per_tensor: if set, each parameter tensor's gradient is clipped to this L2 norm
+            on its own before every optimiser step (TinyBERT's ``BertAdam``: 1.0); independent of
+            ``trainer.gradient_clip_val``, which clips the global norm (Dynamic-TinyBERT, transformers).
         length_config: Drop-and-Restore length configuration used at evaluation time
             (validation, test, predict): one length per layer, ints (tokens) or floats
             (ratios of the real length). ``None`` evaluates the full model.
@@ -103,6 +108,8 @@ class QAModule(SquadScoringModule):
         warmup_steps: int = 0,
         warmup_ratio: float = 0.1,
         warmup_from_zero: bool = False,
+        lr_schedule: LrSchedule = "linear",
+        clip_grad_per_tensor: float | None = None,
         length_config: list[int] | list[float] | None = None,
         token_selection: TokenSelection = "real_queries",
         predictions_dir: str | None = None,
@@ -121,12 +128,17 @@ class QAModule(SquadScoringModule):
         positive_int("n_best_size", n_best_size)
         positive_int("max_answer_length", max_answer_length)
         finite_number("null_score_diff_threshold", null_score_diff_threshold)
+        one_of("lr_schedule", lr_schedule, ("linear", "constant"))
+        if clip_grad_per_tensor is not None:
+            finite_number("clip_grad_per_tensor", clip_grad_per_tensor, low=0.0, low_open=True)
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.adam_epsilon = adam_epsilon
         self.warmup_steps = warmup_steps
         self.warmup_ratio = warmup_ratio
         self.warmup_from_zero = warmup_from_zero
+        self.lr_schedule: LrSchedule = lr_schedule
+        self.clip_grad_per_tensor = clip_grad_per_tensor
         self.length_config = (
             None if length_config is None else check_length_config(length_config, name="length_config")
         )
@@ -264,8 +276,15 @@ class QAModule(SquadScoringModule):
             warmup_ratio=self.warmup_ratio,
             total_steps=total,
             warmup_from_zero=self.warmup_from_zero,
+            schedule=self.lr_schedule,
         )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    @override
+    def on_before_optimizer_step(self, optimizer: torch.optim.Optimizer) -> None:
+        # after Lightning's unscaling of mixed-precision gradients, before its global-norm clipping
+        if self.clip_grad_per_tensor is not None:
+            clip_each_tensor(self.parameters(), self.clip_grad_per_tensor)
 
     # --------------------------------------------------------------- train
     @override

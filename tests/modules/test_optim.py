@@ -8,6 +8,7 @@ from torch import nn
 
 from lit_distill.modules.optim import (
     build_optimizer,
+    clip_each_tensor,
     linear_warmup_decay,
     parameter_groups,
     resolve_warmup_steps,
@@ -107,3 +108,39 @@ def test_everything_frozen_is_an_error() -> None:
             warmup_ratio=0.0,
             total_steps=5,
         )
+
+
+def test_the_constant_schedule_keeps_the_peak_rate_and_ignores_the_warmup() -> None:
+    """TinyBERT's intermediate-layer stage: BertAdam with schedule none, no warm-up, no decay."""
+    _, schedule = build_optimizer(
+        [nn.Linear(2, 2)],
+        learning_rate=5e-5,
+        weight_decay=0.0,
+        adam_epsilon=1e-6,
+        warmup_steps=0,
+        warmup_ratio=0.1,
+        total_steps=10,
+        schedule="constant",
+    )
+    lrs = []
+    for _ in range(12):  # also past the step count the linear schedule ends at
+        lrs.append(schedule.get_last_lr()[0])
+        schedule.optimizer.step()
+        schedule.step()
+    assert lrs == [5e-5] * 12
+
+
+def test_per_tensor_clipping_bounds_each_gradient_on_its_own() -> None:
+    """BertAdam clips each tensor at ``max_grad_norm``; a global clip would shrink the small one too."""
+    big, small, none = (
+        nn.Parameter(torch.zeros(4)),
+        nn.Parameter(torch.zeros(2)),
+        nn.Parameter(torch.zeros(1)),
+    )
+    big.grad = torch.tensor([3.0, 0.0, 4.0, 0.0])  # norm 5
+    small.grad = torch.tensor([0.3, 0.4])  # norm 0.5
+    clip_each_tensor([big, small, none], 1.0)
+    assert big.grad.norm().item() == pytest.approx(1.0)
+    assert torch.allclose(big.grad, torch.tensor([0.6, 0.0, 0.8, 0.0]), atol=1e-6)  # direction kept
+    assert torch.equal(small.grad, torch.tensor([0.3, 0.4]))  # under the bound: untouched
+    assert none.grad is None

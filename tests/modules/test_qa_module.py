@@ -229,3 +229,46 @@ def test_warmup_from_zero_reaches_the_trainer(
     t = trainer(tmp_path, max_steps=3, limit_val_batches=0, callbacks=[Record()], num_sanity_val_steps=0)
     t.fit(module, datamodule=datamodule())
     assert seen[0] == pytest.approx(first_lr) and seen[2] == pytest.approx(1e-3)
+
+
+class GradNorms(pl.Callback):
+    """Largest per-tensor gradient norm after each optimiser step (gradients are zeroed only before the next)."""
+
+    def __init__(self) -> None:
+        self.largest: list[float] = []
+        self.lrs: list[float] = []
+
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: Any, outputs: Any, batch: Any, idx: int
+    ) -> None:
+        norms = [p.grad.norm().item() for p in pl_module.parameters() if p.grad is not None]
+        self.largest.append(max(norms))
+        self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("clip", [None, 1e-4])
+def test_tinybert_s_optimiser_options_constant_rate_and_per_tensor_clipping(
+    tmp_path: Path, datamodule: Callable[..., Any], clip: float | None
+) -> None:
+    seen = GradNorms()
+    module = Teacher(
+        model_config=SMALL, learning_rate=1e-3, lr_schedule="constant", clip_grad_per_tensor=clip
+    )
+    t = trainer(
+        tmp_path, limit_train_batches=3, limit_val_batches=0, callbacks=[seen], num_sanity_val_steps=0
+    )
+    t.fit(module, datamodule=datamodule())
+    assert seen.lrs == [1e-3] * 3  # no warm-up, no decay
+    if clip is None:
+        assert min(seen.largest) > 1e-3  # the untouched gradients are far larger than the bound below
+    else:
+        assert max(seen.largest) <= clip * (1 + 1e-4)
+
+
+def test_a_wrong_schedule_or_clip_is_one_user_error() -> None:
+    from lit_distill.user_errors import UserInputError
+
+    with pytest.raises(UserInputError, match="lr_schedule"):
+        Teacher(model_config=SMALL, lr_schedule="cosine")  # type: ignore[arg-type]
+    with pytest.raises(UserInputError, match="clip_grad_per_tensor"):
+        Teacher(model_config=SMALL, clip_grad_per_tensor=0.0)

@@ -10,6 +10,7 @@ from lit_distill.search.config_keys import read_base, resolve_key, spec_keys
 from lit_distill.search.space import optimizer_space
 from lit_distill.search.spec import load_spec
 
+from .fake_sigopt import needs_lite
 from .helpers import ROOT
 
 SPECS = sorted((ROOT / "configs" / "search").glob("*.yaml"))
@@ -137,3 +138,62 @@ def test_the_quickstart_searches_build_on_the_quickstart_teacher(
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert "example trial built in this process" in captured.out and "network: QAModel" in captured.out
+
+
+@needs_lite
+def test_sigopt_lite_runs_the_quickstart_length_search_with_real_trials(
+    quickstart_teacher: Path, tmp_path: Path
+) -> None:
+    """#34: the shipped quickstart length search on SigOpt-Lite, each trial a real ``python -m lit_distill
+    validate`` of the quickstart teacher on the synthetic search split; killed with SIGKILL while its
+    second trial runs, run again: the finished trial is replayed, the budget finished, a front written."""
+    import json
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    from lit_distill.search.runner import trial_dir
+    from lit_distill.search.sigopt_lite import lite_records
+
+    raw = yaml.safe_load((ROOT / "configs" / "search" / "quickstart_length.yaml").read_text())
+    raw["base_config"] = str((ROOT / "configs" / "search" / raw["base_config"]).resolve())
+    raw.update(
+        output_dir=str(tmp_path / "out"),
+        observation_budget=2,
+        backend={"type": "sigopt", "driver": "lite", "seed": 0},
+    )
+    path = tmp_path / "quickstart_length_lite.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    spec = load_spec(path)
+    command = [sys.executable, "-m", "lit_distill", "search", "run", "--config", str(path)]
+
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            command, cwd=quickstart_teacher, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+
+    search = start()
+    deadline = time.time() + 300
+    while not (trial_dir(spec, 1) / "command.txt").exists():  # trial 0 finished, trial 1 under way
+        assert time.time() < deadline and search.poll() is None, search.stdout.read() if search.stdout else ""
+        time.sleep(0.05)
+    search.send_signal(signal.SIGKILL)
+    search.wait()
+    first = json.loads((trial_dir(spec, 0) / "outcome.json").read_text())
+
+    again = start()
+    out = again.communicate(timeout=300)[0]
+    assert again.returncode == 0, out
+    assert "replayed 1 finished trial(s) into a fresh SigOpt-Lite experiment" in out
+    assert json.loads((trial_dir(spec, 0) / "outcome.json").read_text()) == first  # not run again
+    records = {r.number: r for r in lite_records(spec)}
+    assert records[1].outcome == "interrupted"
+    finished = [r for r in records.values() if r.outcome == "complete"]
+    assert len(finished) == 2  # the budget
+    for record in finished:  # real validation metrics of a real (tiny, untrained) model
+        assert 0.0 <= record.metrics["f1"] <= 100.0 and record.metrics["eval_time_s"] > 0.0
+    front = json.loads((spec.output_dir / "report" / "pareto.json").read_text())["front"]
+    assert front and {t["number"] for t in front} <= {r.number for r in finished}
