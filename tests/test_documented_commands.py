@@ -1,7 +1,8 @@
 """Every command README.md and docs/*.md tell a user to run is run by a test or marked as not run, with why.
 
 A command is a line of a fenced or an indented (4 spaces) code block that runs
-``python -m lit_distill …``, ``python tools/…``, ``pip install …`` or ``bash …`` (also after
+``python -m lit_distill …`` (``replicate`` too), ``python -m benchmarks.NAME …``, ``python -m
+tests.reference.NAME …``, ``pip install …`` or ``bash …`` (also after
 ``&&``, ``;`` or ``$(``, after ``VAR=value`` assignments and ``/usr/bin/time``); lines ending
 in ``\\`` continue on the next line. Each must be either
 
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 MARKER = re.compile(r"^\s*<!--\s*not run in tests:\s*(?P<reason>.*?)\s*-->\s*$")
-_RUNNER = r"(?:python -m lit_distill|python tools/|pip install|bash )"
+_RUNNER = r"(?:python -m (?:lit_distill|benchmarks\.|tests\.reference\.)|pip install|bash )"
 _PREFIX = r"(?:[A-Za-z_][A-Za-z0-9_]*=\S+\s+)*(?:/usr/bin/time(?: -v)?\s+)?"
 COMMAND = re.compile(rf"(?:^|&&|;|\$\()\s*{_PREFIX}{_RUNNER}")
 
@@ -152,8 +153,8 @@ QUICKSTART_TEST = (
 LOCAL_CPU_TEST = "tests/modules/test_local_cpu_recipe.py::test_readme_recipe_for_local_files_on_cpu"
 SERVE_TEST = "tests/inference/test_serve.py::test_serve_answers_rejects_bad_input_and_survives_load"
 BASELINE_TEST = "tests/test_bench.py::test_baseline_is_timed_in_the_same_rounds"
-DEPLOY_CHAIN_TEST = "tests/tools/test_replicate_chains.py::test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed"
-PRUNING_CHAINS_TEST = "tests/tools/test_replicate_chains.py::test_pruning_and_head_seed_chains"
+DEPLOY_CHAIN_TEST = "tests/replicate/test_replicate_chains.py::test_deploy_chain_writes_one_front_of_every_artifact_scored_and_timed"
+PRUNING_CHAINS_TEST = "tests/replicate/test_replicate_chains.py::test_pruning_and_head_seed_chains"
 
 RUN_BY: dict[str, str] = {
     # the README's install-and-test line is what CI runs (.ci/run: the same installs, then pytest -n 4)
@@ -177,17 +178,17 @@ RUN_BY: dict[str, str] = {
         "tests/export/test_quantize_static.py::test_export_static_with_budget_writes_the_report_and_keeps_its_groups_fp32"
     ),
     # the replication chains, every stage, on a tiny synthetic split and a tiny encoder
-    'python tools/replicate.py --chain deploy --profile cpu --encoder "$ENC" --output runs/replicate_deploy '
-    "--split-from ../shared/squad/dev-v1.1-style-half.json --heldout-articles "
+    'python -m lit_distill replicate --chain deploy --profile cpu --encoder "$ENC" --output runs/replicate_deploy '
+    "--split-from $SQUAD_DIR/dev-v1.1-style-half.json --heldout-articles "
     "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --search-articles "
     "Harvard_University,Packet_switching,1973_oil_crisis --threads 2 --deploy-control": DEPLOY_CHAIN_TEST,
-    "python tools/replicate.py ... --subnetwork-weight 0.5": DEPLOY_CHAIN_TEST,
-    "python tools/replicate.py ... --layer-drop 0": DEPLOY_CHAIN_TEST,
-    'python tools/replicate.py --chain pruning --profile cpu --encoder "$ENC" --output runs/replicate_v1 '
-    "--split-from ../shared/squad/dev-v1.1-style-half.json --heldout-articles "
+    "python -m lit_distill replicate ... --subnetwork-weight 0.5": DEPLOY_CHAIN_TEST,
+    "python -m lit_distill replicate ... --layer-drop 0": DEPLOY_CHAIN_TEST,
+    'python -m lit_distill replicate --chain pruning --profile cpu --encoder "$ENC" --output runs/replicate_v1 '
+    "--split-from $SQUAD_DIR/dev-v1.1-style-half.json --heldout-articles "
     "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --threads 2 --prune-control": PRUNING_CHAINS_TEST,
-    'python tools/replicate.py --chain heads --profile cpu --encoder "$ENC" --output runs/replicate_v1 '
-    "--split-from ../shared/squad/dev-v1.1-style-half.json --heldout-articles "
+    'python -m lit_distill replicate --chain heads --profile cpu --encoder "$ENC" --output runs/replicate_v1 '
+    "--split-from $SQUAD_DIR/dev-v1.1-style-half.json --heldout-articles "
     "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --threads 2 --head-seeds 42,43,44": PRUNING_CHAINS_TEST,
     # SigOpt-Lite: search check and a search run (killed and restarted) on the shipped quickstart length spec
     "python -m lit_distill search check --config SPEC.yaml": (
@@ -669,10 +670,11 @@ def test_the_parser_finds_commands_in_every_kind_of_block(tmp_path: Path) -> Non
         "\n"
         "    python -m lit_distill quickstart   # a comment\n"
         "    cp a b\n"
+        "    python -m benchmarks.encoder --repeats 3\n"
         "\n"
         "<!-- not run in tests: needs a GPU -->\n"
         "```bash\n"
-        "ENC=x /usr/bin/time -v python tools/replicate.py --a 1 \\\n"
+        "ENC=x /usr/bin/time -v python -m lit_distill replicate --a 1 \\\n"
         "    --b '#not a comment'\n"
         "```\n"
         "\n"
@@ -687,9 +689,14 @@ def test_the_parser_finds_commands_in_every_kind_of_block(tmp_path: Path) -> Non
     found = [(c.line, c.text, c.reason) for c in documented_commands([page])]
     assert found == [
         (3, "python -m lit_distill quickstart", None),
-        (8, "ENC=x /usr/bin/time -v python tools/replicate.py --a 1 --b '#not a comment'", "needs a GPU"),
-        (12, "python -m lit_distill fit --config c.yaml", None),
-        (16, 'eval "$(bash .ci/postgres.sh start)" && pip install x', None),
+        (5, "python -m benchmarks.encoder --repeats 3", None),
+        (
+            9,
+            "ENC=x /usr/bin/time -v python -m lit_distill replicate --a 1 --b '#not a comment'",
+            "needs a GPU",
+        ),
+        (13, "python -m lit_distill fit --config c.yaml", None),
+        (17, 'eval "$(bash .ci/postgres.sh start)" && pip install x', None),
     ]
 
 

@@ -286,6 +286,15 @@ CASES: list[Case] = [
     ("quickstart", "config-dir-missing",
      lambda w, o: ["--output-dir", str(o / "q"), "--config-dir", str(o / "none")],
      "not found"),
+    # ------------------------------------------------------------------ replicate
+    ("replicate", "encoder-missing",
+     lambda w, o: ["--encoder", str(o / "none"), "--output", str(o / "r"), "--train", str(FIX / "tiny-v2.json"),
+                   "--eval", str(FIX / "tiny-v2.json")],
+     "--encoder"),
+    ("replicate", "encoder-not-a-model",
+     lambda w, o: ["--encoder", str(w.root / "data"), "--output", str(o / "r"), "--train", str(FIX / "tiny-v2.json"),
+                   "--eval", str(FIX / "tiny-v2.json")],
+     "no config.json"),
     # ------------------------------------------------------------------ search
     ("search", "key-not-in-the-base-config",
      lambda w, o: ["check", "--config", search_spec(o, parameters=[

@@ -2,7 +2,7 @@
 
 Pure functions (:mod:`~lit_distill.analysis.categories`, :mod:`~lit_distill.analysis.cuts`,
 :mod:`~lit_distill.analysis.tables`, :mod:`~lit_distill.analysis.compare`) do the counting;
-:mod:`~lit_distill.analysis.command` is the ``python -m lit_distill analyze`` command.
+:mod:`~lit_distill.commands.analyze` is the ``python -m lit_distill analyze`` command.
 """
 
 from lit_distill.analysis.categories import CATEGORIES, Scored, categories_for, classify, score_predictions

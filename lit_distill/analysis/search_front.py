@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lit_distill.analysis.command import run_analysis
 from lit_distill.analysis.inputs import AnalysisInputError, Dataset, load_dataset, read_predictions
+from lit_distill.analysis.run import run_analysis
 
 __all__ = ["analyze_front", "find_predictions"]
 

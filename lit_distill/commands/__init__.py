@@ -1,14 +1,14 @@
 """The project's own command lines, one module each, with ``main(argv) -> int``.
 
 ``python -m lit_distill COMMAND`` dispatches to the module named here (Lightning's
-``fit``/``validate``/``test``/``predict`` go to :mod:`lit_distill.cli`). The commands
-whose module lives here: ``squad-eval``, ``data-check``, ``bench``, ``quickstart``,
-``search``, and ``answer`` / ``predict`` / ``serve`` (answers from an exported model,
-:mod:`lit_distill.inference`). ``predict`` is shared with Lightning: with an exported
-directory as its first argument it is this project's, otherwise Lightning's. ``export`` and ``analyze`` are the front doors of their own packages
-(:mod:`lit_distill.export.cli`, :mod:`lit_distill.analysis.command`) and are listed
-here so that every command can be seen in one place. Importing this package imports
-no command module (each is imported only when its command runs).
+``fit``/``validate``/``test``/``predict`` go to :mod:`lit_distill.cli`): ``squad-eval``,
+``data-check``, ``bench``, ``quickstart``, ``export``, ``search``, ``analyze``, ``replicate``,
+and ``answer`` / ``predict`` / ``serve`` (answers from an exported model,
+:mod:`lit_distill.inference`). Each module parses its arguments and calls its package
+(``export`` :mod:`lit_distill.export`, ``analyze`` :mod:`lit_distill.analysis`, ``replicate``
+:mod:`lit_distill.replicate`, ...). ``predict`` is shared with Lightning: with an exported
+directory as its first argument it is this project's, otherwise Lightning's. Importing this
+package imports no command module (each is imported only when its command runs).
 """
 
 from __future__ import annotations
@@ -34,14 +34,18 @@ PROJECT_COMMANDS: dict[str, tuple[str, str]] = {
         "offline demo: synthetic data, train a small teacher, distil a student, print EM/F1",
     ),
     "export": (
-        "lit_distill.export.cli",
+        "lit_distill.commands.export",
         "ship a model: Hugging Face directory or ONNX graph (+ INT8), evaluated, with a model card",
     ),
     "search": (
         "lit_distill.commands.search",
         "multi-objective search over distillation or length configurations (Optuna / SigOpt)",
     ),
-    "analyze": ("lit_distill.analysis.command", "error analysis by topic and category; teacher vs students"),
+    "analyze": ("lit_distill.commands.analyze", "error analysis by topic and category; teacher vs students"),
+    "replicate": (
+        "lit_distill.commands.replicate",
+        "the whole chain on real SQuAD, stage by stage and resumably (docs/replication.md)",
+    ),
     "answer": (
         "lit_distill.commands.answer",
         "answer one question about one context with an exported model (HF, ONNX, INT8)",

@@ -5,7 +5,7 @@ optimises ``eval_time_s``, the fp32 PyTorch model's evaluation time. With this c
 each trial also exports its model with the trial's length configuration
 (``model.init_args.length_config``) to ONNX, quantises it to INT8 as
 ``python -m lit_distill export --to onnx --int8`` does, and times the graph in ONNX
-Runtime the way ``bench --runtime onnxruntime`` and ``tools/bench_deploy.py`` do
+Runtime the way ``bench --runtime onnxruntime`` and ``python -m benchmarks.deploy`` do
 (random ids, every token real, ``seq_length`` tokens, median of ``repeats``).
 ``TrialResult`` adds the numbers to ``metrics.json``:
 

@@ -42,7 +42,7 @@ Token selection needs the attention each token receives, which SDPA does not ret
 those layers compute attention explicitly, a chunk of heads at a time: at batch 16 and
 384 tokens one head's probabilities take 9 MiB, all twelve 108 MiB (twice that while the
 softmax runs). Chunks that stay closer to the CPU's cache sizes also run faster
-(``tools/bench_encoder.py`` measures the whole forward); at least one head is always taken."""
+(``python -m benchmarks.encoder`` measures the whole forward); at least one head is always taken."""
 
 
 def activation(name: str) -> nn.Module:

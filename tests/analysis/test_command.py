@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lit_distill.__main__ import main as dispatch
-from lit_distill.analysis.command import main
+from lit_distill.commands.analyze import main
 from lit_distill.commands.squad_eval import main as squad_eval
 
 from .helpers import DATA, STUDENT, TEACHER, TEACHER_NA

@@ -98,7 +98,7 @@ def test_not_an_export(tmp_path: Path) -> None:
 def test_eval_limit_and_help(
     uniform_dir: Path, eval_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lit_distill.export.cli import main
+    from lit_distill.commands.export import main
 
     result = export_model(
         uniform_dir, "hf", tmp_path / "hf", eval_file=eval_file, eval_limit=5, log=lambda _: None

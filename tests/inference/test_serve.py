@@ -19,8 +19,8 @@ import pytest
 pytest.importorskip("litserve", reason='the serve extra (pip install -e ".[serve]")')
 pytest.importorskip("onnxruntime", reason='the export extra (pip install -e ".[export]")')
 
+from benchmarks.serve_load import LoadResult, make_pairs, run_load, start_server
 from lit_distill.inference import QuestionAnswerer
-from tools.bench_serve_load import LoadResult, make_pairs, run_load, start_server
 
 LIMITS = [
     "--max-body-bytes", "100000",

@@ -107,9 +107,7 @@ def test_recipe_is_the_measured_cpu_recipe() -> None:
     """
     import yaml
 
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from tools._replicate_settings import PROFILES, every_other_layer
+    from lit_distill.replicate.settings import PROFILES, every_other_layer
 
     cpu = PROFILES["cpu"]
     teacher_text = (ROOT / "configs/local_cpu/teacher.yaml").read_text(encoding="utf-8")
