@@ -141,7 +141,11 @@ def _windows(
     positions = source.model.config.max_position_embeddings
     seq, stride, query = (source.data.get(k) for k in ("max_seq_length", "doc_stride", "max_query_length"))
     if max_seq_length is None and doc_stride is None and is_int(seq) and is_int(stride) and is_int(query):
-        return eval_settings(positions, seq, stride, query), "the checkpoint's data module"
+        if seq <= positions:
+            return eval_settings(positions, seq, stride, query), "the checkpoint's data module"
+        # recorded windows longer than the model's positions (a data module's default on a small
+        # model): the window is cut to the positions and the stride chosen for it
+        return eval_settings(positions, seq, None, query), "the checkpoint's, cut to the model's positions"
     settings = eval_settings(positions, max_seq_length, doc_stride)
     given = [
         name
