@@ -41,7 +41,7 @@ def eval_windows(run: RunSettings, positions: int) -> tuple[int, int, int]:
     """
     from lit_distill.export.api import eval_settings
 
-    settings = eval_settings(positions, run.deploy.seq_length, 128)
+    settings = eval_settings(positions, run.deploy.seq_length)  # stride: 128 or a quarter of the window
     return settings.max_seq_length, settings.doc_stride, settings.max_query_length
 
 
@@ -207,7 +207,8 @@ def _export(
     if not (out / "lit_distill_export.json").is_file():
         argv = ["export", str(_model_dir(run, artifact.model)), "--to", "onnx", "--output", str(out)]
         argv += ["--eval-file", run.eval_file if artifact.eval_on == "heldout" else d.search_file]
-        argv += ["--max-seq-length", str(d.seq_length), "--doc-stride", "128", "--tokenizer", run.encoder]
+        width, stride, _ = eval_windows(run, _positions(_model_dir(run, artifact.model)))
+        argv += ["--max-seq-length", str(width), "--doc-stride", str(stride), "--tokenizer", run.encoder]
         argv += ["--threads", str(threads)] if threads else []
         if artifact.length_config is not None:
             argv += ["--length-config", json.dumps(list(artifact.length_config))]

@@ -36,7 +36,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert module.tuned_threshold is not None  # the validation of SQuAD 2.0 data tuned it
     ckpt = root / "tiny.ckpt"
     t.save_checkpoint(ckpt)
-    data = dm.source.directory  # type: ignore[attr-defined]
+    data = dm.source.directory(dm.cache_dir)  # type: ignore[attr-defined]
     return {"ckpt": ckpt, "dev": data / "dev.json", "tokenizer": data / "tokenizer", "cache": root / "data"}
 
 
