@@ -163,16 +163,10 @@ def test_ddp_two_cpu_processes_cache_and_metric_match_one_process(tmp_path: Path
         assert ddp_metrics[key] == pytest.approx(one[key], abs=1e-4), key
 
 
-def test_evaluation_arguments_given_with_a_checkpoint_file_are_honoured(
-    tmp_path: Path, data_dir: Path
-) -> None:
-    """LightningCLI replaces model arguments by a checkpoint's hyper-parameters; run-time ones are not among them."""
+def _fit_one_step(tmp_path: Path, data_dir: Path, model: dict[str, Any]) -> tuple[Path, Path]:
+    """``fit`` of ``model`` for one step from a config file; the config file and the checkpoint."""
     from lit_distill.cli import LitDistillCLI
 
-    model = {
-        "class_path": "lit_distill.modules.Teacher",
-        "init_args": {"model_config": SMALL, "length_config": [0.9, 0.9]},
-    }
     config = base_config(
         tmp_path, data_dir, model, max_steps=1, limit_val_batches=1, enable_checkpointing=True
     )
@@ -186,6 +180,20 @@ def test_evaluation_arguments_given_with_a_checkpoint_file_are_honoured(
     path.write_text(yaml.safe_dump(config))
     LitDistillCLI(args=["fit", "--config", str(path)])
     (ckpt,) = (tmp_path / "ckpt").glob("*.ckpt")
+    return path, ckpt
+
+
+def test_evaluation_arguments_given_with_a_checkpoint_file_are_honoured(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """LightningCLI replaces model arguments by a checkpoint's hyper-parameters; run-time ones are not among them."""
+    from lit_distill.cli import LitDistillCLI
+
+    model = {
+        "class_path": "lit_distill.modules.Teacher",
+        "init_args": {"model_config": SMALL, "length_config": [0.9, 0.9]},
+    }
+    path, ckpt = _fit_one_step(tmp_path, data_dir, model)
     hparams = torch.load(ckpt, weights_only=False)["hyper_parameters"]
     assert "_class_path" in hparams and "length_config" not in hparams
 
@@ -215,19 +223,7 @@ def test_a_checkpoint_records_its_source_and_one_with_the_flat_data_keys_still_v
     from lit_distill.export.source import load_source
 
     model = {"class_path": "lit_distill.modules.Teacher", "init_args": {"model_config": SMALL}}
-    config = base_config(
-        tmp_path, data_dir, model, max_steps=1, limit_val_batches=1, enable_checkpointing=True
-    )
-    config["trainer"]["callbacks"] = [
-        {
-            "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
-            "init_args": {"dirpath": str(tmp_path / "ckpt")},
-        }
-    ]
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    LitDistillCLI(args=["fit", "--config", str(path)])
-    (ckpt,) = (tmp_path / "ckpt").glob("*.ckpt")
+    path, ckpt = _fit_one_step(tmp_path, data_dir, model)
     checkpoint = torch.load(ckpt, weights_only=True)
     recorded = checkpoint["datamodule_hyper_parameters"]
     assert recorded["source"] == {
