@@ -15,11 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import lightning.pytorch as pl
 import torch
 
 from benchmarks.harness import RandomQADataModule, parse_bench_args
-from benchmarks.teacher_cache import EpochTimer
+from benchmarks.teacher_cache import timed_fit
 from lit_distill.losses import distilbert_span_loss
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa_model import QAModel
@@ -35,19 +34,7 @@ def lightning_epochs(teacher_dir: Path, logit_cache_dir: Path, args: argparse.Na
     module = DistilBertStudent(
         teacher=str(teacher_dir), logit_cache_dir=str(logit_cache_dir), warmup_ratio=0.1
     )
-    timer = EpochTimer()
-    trainer = pl.Trainer(
-        accelerator="cpu",
-        max_epochs=args.epochs,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer],
-    )
-    trainer.fit(module, datamodule=data)
-    return timer.epochs
+    return timed_fit(module, data, args.epochs).epochs
 
 
 def plain_epochs(teacher: QAModel, args: argparse.Namespace) -> list[float]:

@@ -45,16 +45,13 @@ class EpochTimer(pl.Callback):
         self.epochs.append(time.perf_counter() - self._t0)
 
 
-def run(teacher_dir: Path, logit_cache_dir: Path, use_cache: bool, args: argparse.Namespace) -> EpochTimer:
-    torch.manual_seed(0)
-    data = RandomQADataModule(args.features, args.seq_length, 30522, args.batch_size)
-    module = DistilBertStudent(
-        teacher=str(teacher_dir), use_cache=use_cache, logit_cache_dir=str(logit_cache_dir), warmup_ratio=0.0
-    )
+def timed_fit(module: pl.LightningModule, data: pl.LightningDataModule, epochs: int) -> EpochTimer:
+    """``fit`` on the CPU for ``epochs`` epochs with nothing but training (no validation, logging,
+    checkpoints or progress bar); the epoch times."""
     timer = EpochTimer()
     trainer = pl.Trainer(
         accelerator="cpu",
-        max_epochs=args.epochs,
+        max_epochs=epochs,
         limit_val_batches=0,
         logger=False,
         enable_checkpointing=False,
@@ -64,6 +61,15 @@ def run(teacher_dir: Path, logit_cache_dir: Path, use_cache: bool, args: argpars
     )
     trainer.fit(module, datamodule=data)
     return timer
+
+
+def run(teacher_dir: Path, logit_cache_dir: Path, use_cache: bool, args: argparse.Namespace) -> EpochTimer:
+    torch.manual_seed(0)
+    data = RandomQADataModule(args.features, args.seq_length, 30522, args.batch_size)
+    module = DistilBertStudent(
+        teacher=str(teacher_dir), use_cache=use_cache, logit_cache_dir=str(logit_cache_dir), warmup_ratio=0.0
+    )
+    return timed_fit(module, data, args.epochs)
 
 
 def main() -> None:
