@@ -76,6 +76,8 @@ def test_pruned_checkpoint_uses_custom_code(
         assert pipeline_answers(out, eval_file, trust_remote_code=True) == ours
     card = (out / "README.md").read_text()
     assert "trust_remote_code=True" in card and "alpha_ce" in card and "runs/teacher" in card
+    # The optimiser's recipe (TinyBERT's constant schedule and per-tensor clipping) is on the card too.
+    assert '| lr_schedule | `"constant"` |' in card and "| clip_grad_per_tensor | `1.0` |" in card
 
 
 def test_length_config_is_the_custom_model_default(
