@@ -9,15 +9,21 @@ from typing import Any
 
 import yaml
 
+from lit_distill.metrics.postprocess import threshold_from_probability
 from lit_distill.timing import speedup_cell
 
 __all__ = ["fit_metrics", "goals", "length_rows", "model_card_metrics", "model_shape", "tables"]
 
-SCORE_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1")
+SCORE_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_f1", "best_f1")
 
 
 def fit_metrics(stage_dir: Path) -> dict[str, float] | None:
-    """The last ``val/`` scores a ``fit`` logged in ``<stage_dir>/logs/version_*/metrics.csv`` (None if none)."""
+    """The last ``val/`` scores a ``fit`` logged in ``<stage_dir>/logs/version_*/metrics.csv`` (None if none).
+
+    On SQuAD 2.0 they include ``best_f1`` and ``best_f1_threshold``, the official
+    ``best_f1_thresh`` turned from a no-answer probability into logit-difference units (the
+    ``null_score_diff_threshold`` that ``predict``, ``export`` and ``serve`` take).
+    """
     found: dict[str, float] | None = None
     versions = sorted(
         (stage_dir / "logs").glob("version_*/metrics.csv"), key=lambda p: int(p.parent.name.split("_")[1])
@@ -27,6 +33,10 @@ def fit_metrics(stage_dir: Path) -> dict[str, float] | None:
             for row in csv.DictReader(handle):
                 if row.get("val/f1"):
                     found = {k: float(row[f"val/{k}"]) for k in SCORE_KEYS if row.get(f"val/{k}")}
+                    if row.get("val/best_f1_thresh"):  # SQuAD 2.0: logged as a probability
+                        found["best_f1_threshold"] = threshold_from_probability(
+                            float(row["val/best_f1_thresh"])
+                        )
     return found
 
 
@@ -92,7 +102,7 @@ def tables(models: list[dict[str, Any]], curve: list[dict[str, Any]], version: s
     """The printed result: one row per model, then the Drop-and-Restore curve."""
     two = version == "2.0"
     head = f"{'model':<30} {'layers':>6} {'heads':>5} {'params':>11} {'EM':>6} {'F1':>6}"
-    head += f" {'HasAns F1':>9} {'NoAns F1':>8}" if two else ""
+    head += f" {'HasAns F1':>9} {'NoAns F1':>8} {'best F1':>7} {'threshold':>9}" if two else ""
     head += f" {'speed-up':>8}"
     lines = [head, "-" * len(head)]
     for r in models:
@@ -102,6 +112,7 @@ def tables(models: list[dict[str, Any]], curve: list[dict[str, Any]], version: s
         )
         if two:
             line += f" {_num(r.get('HasAns_f1'), '.2f'):>9} {_num(r.get('NoAns_f1'), '.2f'):>8}"
+            line += f" {_num(r.get('best_f1'), '.2f'):>7} {_num(r.get('best_f1_threshold'), '.2f'):>9}"
         line += f" {speedup_cell(r, 'speedup_vs_teacher'):>8}"
         lines.append(line)
     if curve:
