@@ -20,9 +20,10 @@ SCORE_KEYS = ("exact", "f1", "HasAns_exact", "HasAns_f1", "NoAns_exact", "NoAns_
 def fit_metrics(stage_dir: Path) -> dict[str, float] | None:
     """The last ``val/`` scores a ``fit`` logged in ``<stage_dir>/logs/version_*/metrics.csv`` (None if none).
 
-    On SQuAD 2.0 they include ``best_f1`` and ``best_f1_threshold``, the official
-    ``best_f1_thresh`` turned from a no-answer probability into logit-difference units (the
-    ``null_score_diff_threshold`` that ``predict``, ``export`` and ``serve`` take).
+    On SQuAD 2.0 they include ``best_f1`` and ``best_f1_threshold``, its no-answer threshold in
+    logit-difference units (the ``null_score_diff_threshold`` that ``predict``, ``export`` and
+    ``serve`` take): the logged ``best_null_score_diff_threshold``, or for logs without it the
+    official ``best_f1_thresh`` (a no-answer probability) turned into ``logit(p)``.
     """
     found: dict[str, float] | None = None
     versions = sorted(
@@ -33,7 +34,9 @@ def fit_metrics(stage_dir: Path) -> dict[str, float] | None:
             for row in csv.DictReader(handle):
                 if row.get("val/f1"):
                     found = {k: float(row[f"val/{k}"]) for k in SCORE_KEYS if row.get(f"val/{k}")}
-                    if row.get("val/best_f1_thresh"):  # SQuAD 2.0: logged as a probability
+                    if row.get("val/best_null_score_diff_threshold"):  # SQuAD 2.0, logit units
+                        found["best_f1_threshold"] = float(row["val/best_null_score_diff_threshold"])
+                    elif row.get("val/best_f1_thresh"):  # logs of older versions: only the probability
                         found["best_f1_threshold"] = threshold_from_probability(
                             float(row["val/best_f1_thresh"])
                         )
