@@ -106,8 +106,7 @@ def _fit(run: RunSettings, stage: str, in_process: Runner | None) -> dict[str, A
     scores: dict[str, Any] | None = fit_metrics(where)
     if scores is None:  # stopped between its last checkpoint and its last evaluation
         scores = dict(_validate(run, stage, model_dir, [], in_process)[0])
-    kept = ("exact", "f1", "HasAns_f1", "NoAns_f1", "best_f1", "best_f1_threshold")
-    result: dict[str, Any] = {k: scores[k] for k in kept if k in scores}
+    result: dict[str, Any] = {k: scores[k] for k in ("exact", "f1", "HasAns_f1", "NoAns_f1") if k in scores}
     result.update(model_shape(model_dir), parameters=count_parameters(model_dir), model_dir=str(model_dir))
     return result
 
@@ -145,7 +144,7 @@ def assemble(run: RunSettings, results: dict[str, Any]) -> dict[str, Any]:
     models: list[dict[str, Any]] = []
     for stage in MODEL_STAGES:
         row = {"model": LABELS[stage], "stage": stage, **results.get(stage, {})}
-        if "f1" in row and "best_f1" not in row:  # a stage finished by a version that did not keep them
+        if "f1" in row:  # SQuAD 2.0: the best threshold, read from the fit's logs (also older run folders')
             logged = fit_metrics(run.out / stage) or {}
             row.update({k: logged[k] for k in ("best_f1", "best_f1_threshold") if k in logged})
         row["speedup_vs_teacher"] = speed.get("speedup_vs_teacher", {}).get(stage)

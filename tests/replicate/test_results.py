@@ -15,10 +15,10 @@ from lit_distill.replicate.results import fit_metrics
 HEADER = "epoch,step,train/loss,val/best_f1,val/best_f1_thresh,val/exact,val/f1,val/HasAns_f1,val/NoAns_f1\n"
 
 
-def _log(stage_dir: Path, version: int, rows: str) -> None:
+def _log(stage_dir: Path, version: int, rows: str, header: str = HEADER) -> None:
     where = stage_dir / "logs" / f"version_{version}"
     where.mkdir(parents=True)
-    (where / "metrics.csv").write_text(HEADER + rows)
+    (where / "metrics.csv").write_text(header + rows)
 
 
 def test_fit_metrics_reads_the_last_validation_and_turns_the_threshold_into_logit_units(
@@ -35,14 +35,14 @@ def test_fit_metrics_reads_the_last_validation_and_turns_the_threshold_into_logi
 
 def test_fit_metrics_prefers_the_threshold_logged_in_logit_units(tmp_path: Path) -> None:
     header = HEADER.rstrip("\n") + ",val/best_null_score_diff_threshold\n"
-    where = tmp_path / "logs" / "version_0"
-    where.mkdir(parents=True)
-    (where / "metrics.csv").write_text(header + "0,10,,52.5,0.25,41.0,46.0,31.0,61.0,-1.5\n")
+    _log(tmp_path, 0, "0,10,,52.5,0.25,41.0,46.0,31.0,61.0,-1.5\n", header)
     scores = fit_metrics(tmp_path)
     assert scores is not None and scores["best_f1_threshold"] == -1.5
 
 
-def test_assemble_backfills_the_best_threshold_of_a_stage_finished_without_it(tmp_path: Path) -> None:
+def test_assemble_reads_the_best_threshold_from_the_logs_also_for_a_stage_finished_without_it(
+    tmp_path: Path,
+) -> None:
     _log(tmp_path / "teacher", 0, "0,10,,52.7,0.5,44.2,48.2,41.1,55.3\n")
     results: dict[str, Any] = {"teacher": {"exact": 44.2, "f1": 48.2, "HasAns_f1": 41.1, "NoAns_f1": 55.3}}
     summary = assemble(cast(Any, SimpleNamespace(out=tmp_path)), results)
