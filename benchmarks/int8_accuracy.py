@@ -138,7 +138,7 @@ def main() -> int:
         f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, {os.cpu_count()} CPUs"
     )
     names = list(graphs)
-    forwards = [onnx_forward(onnx_session(graphs[k], args.threads)) for k in names]
+    forwards = [onnx_forward(onnx_session(graphs[k], args.threads, spinning=False)) for k in names]
     timing: list[dict[str, Any]] = []
     for batch in args.batch_sizes:
         inputs = random_inputs(source.model.config.vocab_size, batch, args.seq_length, seed=batch)

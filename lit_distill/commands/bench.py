@@ -357,7 +357,7 @@ def _load_baseline(path: str, threads: int | None) -> Any:
     if is_exported(path):
         from lit_distill.export.artifact import load_artifact
 
-        return load_artifact(path, None, threads)
+        return load_artifact(path, None, threads, spinning=False)  # timed in the same rounds: no spinning
     from lit_distill.modules.sources import load_qa_model as load_source
 
     return load_source(path, "--baseline").model
@@ -461,7 +461,9 @@ def benchmark_export(
     """
     from lit_distill.export.artifact import load_artifact
 
-    artifact = load_artifact(directory, runtime, threads)  # type: ignore[arg-type]
+    # alone, ONNX Runtime's default (spinning threads); beside a baseline in the same rounds, not
+    # spinning, or its idle threads slow the baseline's runs (see onnx_session)
+    artifact = load_artifact(directory, runtime, threads, spinning=baseline is None)  # type: ignore[arg-type]
     inputs = _inputs(artifact, baseline, batch_size, seq_length, rounds.seed)
     fields: dict[str, Any] = {
         "config": format_length_config(artifact.manifest.length_config),

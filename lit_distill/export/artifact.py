@@ -291,7 +291,10 @@ def onnx_session(path: Path, threads: int | None = None, spinning: bool = True) 
         threads: Intra-op threads (None: ONNX Runtime's choice).
         spinning: Let idle intra-op threads spin-wait for the next operator (ONNX Runtime's
             default: lowest latency for back-to-back calls; ``False`` leaves the cores to other
-            processes between calls, as a server's HTTP workers need).
+            processes between calls, as a server's HTTP workers need). Sessions timed against
+            each other in one process (interleaved rounds) must not spin: a spinning session's
+            idle threads hold the cores the next session needs, so that two identical graphs
+            timed 0.66x apart (docs/replication.md, "Timing several graphs in one process").
     """
     ort = require("onnxruntime")
     options = ort.SessionOptions()

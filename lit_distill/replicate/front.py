@@ -50,7 +50,9 @@ def _time_all(graphs: list[Path], seq_length: int, vocab: int, threads: int, rep
         with torch.inference_mode():
             return bert(*tensors)
 
-    forwards = [onnx_forward(onnx_session(g, threads)) for g in graphs]
+    forwards = [
+        onnx_forward(onnx_session(g, threads, spinning=False)) for g in graphs
+    ]  # interleaved: no spinning
     runs = [run_bert, *[lambda f=f: f(*inputs) for f in forwards]]  # type: ignore[misc]
     return time_interleaved(runs, warmup=2, repeats=repeats)
 

@@ -132,6 +132,28 @@ def test_bench_times_the_exported_graph(
     assert "--runtime onnxruntime" in capsys.readouterr().err
 
 
+def test_bench_times_graphs_beside_a_baseline_without_spinning_threads(
+    int8_export: tuple[Any, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alone, a graph keeps ONNX Runtime's spinning threads (its deployed latency); timed in the same
+    rounds as a baseline, neither session spins, or one's idle threads slow the other's runs."""
+    import lit_distill.export.artifact as artifact_module
+
+    spinning: list[bool] = []
+
+    def recording(path: Path, threads: int | None = None, spinning_: bool = True) -> Any:
+        spinning.append(spinning_)
+        return onnx_session(path, threads, spinning_)
+
+    monkeypatch.setattr(artifact_module, "onnx_session", recording)
+    out = str(int8_export[0].directory)
+    argv = ["bench", "--checkpoint", out, "--batch-size", "1", "--seq-length", "16", "--warmup", "1",
+            "--repeats", "2", "--threads", "1"]  # fmt: skip
+    assert main(argv) == 0 and spinning == [True]
+    spinning.clear()
+    assert main([*argv, "--baseline", out]) == 0 and spinning == [False, False]
+
+
 def test_traced_selection_keeps_invalid_slots_last_from_the_second_dropping_layer_on() -> None:
     """From the second dropping layer the current tokens carry original positions far above their
     count; the traced selection must still put a short sequence's unused slots after its kept

@@ -229,6 +229,26 @@ def test_choosing_the_configuration_and_reading_the_goals() -> None:
     assert not deploy_goals(rows, [0.7])["lengths"]["met"]
 
 
+def test_the_front_times_its_graphs_without_spinning_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many ONNX Runtime sessions in interleaved rounds: none may spin (docs/replication.md measured
+    two identical graphs 0.66x apart with spinning threads)."""
+    import lit_distill.export.artifact as artifact_module
+    import lit_distill.replicate.front as front
+
+    sessions: list[tuple[str, bool]] = []
+
+    def session(path: Path, threads: int | None = None, spinning: bool = True) -> str:
+        sessions.append((str(path), spinning))
+        return str(path)
+
+    monkeypatch.setattr(artifact_module, "onnx_session", session)
+    monkeypatch.setattr(artifact_module, "onnx_forward", lambda s: lambda *inputs: s)
+    monkeypatch.setattr(front, "bert_base_qa", lambda: lambda *tensors: None)
+    stats = front._time_all([Path("a.onnx"), Path("b.onnx")], seq_length=8, vocab=50, threads=1, repeats=2)
+    assert sessions == [("a.onnx", False), ("b.onnx", False)]
+    assert len(stats) == 3 and all(len(s.samples) == 2 for s in stats)  # BERT-base first, then each graph
+
+
 def test_the_search_split_is_disjoint_and_a_run_directory_keeps_its_split(
     tiny_squad: Path, tmp_path: Path
 ) -> None:
