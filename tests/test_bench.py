@@ -14,7 +14,7 @@ from lit_distill.__main__ import main as lit_main
 from lit_distill.commands.bench import Baseline, Rounds, benchmark, load_qa_model, main
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.qa_model import QAModel
-from lit_distill.timing import rotation
+from lit_distill.timing import round_order
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +141,7 @@ class SpikyClock:
         self.reads += 1
         if is_end:
             n = len(self.costs)
-            config = rotation(n, run // n)[run % n]
+            config = round_order(n, run // n)[run % n]
             self.now += self.costs[config] * (3.0 if self.spike(run, config) else 1.0)
         return self.now
 

@@ -31,7 +31,7 @@ from lit_distill.timing import (
     Clock,
     Timing,
     device_sync,
-    rotation,
+    round_order,
     speedup,
     speedup_cell,
     timed,
@@ -59,7 +59,7 @@ def evaluate_length_configs(
     """Score and time a model under each length configuration, interleaved batch by batch.
 
     Every batch is one round of :mod:`lit_distill.timing`: it runs under each configuration
-    in turn (in a rotating order), so a change of the machine's load hits every
+    in turn (in a new order each round), so a change of the machine's load hits every
     configuration alike. The speed-up of a configuration is the median over rounds of the
     full model's time / its time on the same batch, flagged (null, with the reason) when
     the rounds disagree (:func:`lit_distill.timing.speedup`).
@@ -106,7 +106,7 @@ def evaluate_length_configs(
             real = [int(v) for v in batch["attention_mask"].sum(dim=1).tolist()]  # real tokens per feature
             for repeat in range(timing_repeats):
                 round_index += 1
-                for i in rotation(n, round_index - 1):
+                for i in round_order(n, round_index - 1):
                     cfg = length_configs[i]
                     out, seconds = timed(partial(forward, batch, length_config=cfg, **selection), clock, sync)
                     rounds[i].append(seconds)

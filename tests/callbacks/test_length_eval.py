@@ -16,6 +16,7 @@ from lit_distill.callbacks.length_eval import LengthConfigEvaluator, evaluate_le
 from lit_distill.models.config import EncoderConfig
 from lit_distill.models.flops import forward_flops
 from lit_distill.models.qa_model import QAModel
+from lit_distill.timing import round_order
 
 
 class CountingMetric:
@@ -66,8 +67,8 @@ def test_rows_per_configuration_with_scores_time_and_flops() -> None:
     configs: list[Any] = [None, [6, 4], [0.5, 0.25]]
     rows = evaluate_length_configs(forward, _batches, new_metric, config, configs, torch.device("cpu"))
     assert [r["config"] for r in rows] == ["full", "6-4", "0.5-0.25"]
-    # interleaved: every batch runs under each configuration, the order rotating by batch
-    assert calls == [None, [6, 4], [0.5, 0.25], [6, 4], [0.5, 0.25], None, [0.5, 0.25], None, [6, 4]]
+    # interleaved: every batch runs under each configuration, in a new order each batch
+    assert calls == [configs[i] for batch in range(3) for i in round_order(3, batch)]
     assert len(metrics) == 3 and all(m.seen == [0, 1, 2, 3, 4, 5] for m in metrics)  # one per configuration
     for row, cfg in zip(rows, configs, strict=True):
         assert row["features"] == 6 and row["f1"] == 6.0 and row["exact"] == 1.0
