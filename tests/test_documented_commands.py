@@ -190,6 +190,15 @@ RUN_BY: dict[str, str] = {
     'python -m lit_distill replicate --chain heads --profile cpu --encoder "$ENC" --output runs/replicate_v1 '
     "--split-from $SQUAD_DIR/dev-v1.1-style-half.json --heldout-articles "
     "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --threads 2 --head-seeds 42,43,44": PRUNING_CHAINS_TEST,
+    # the same two chains in the deployment chain's run directory (its teacher and three-way split), as run
+    'python -m lit_distill replicate --chain heads --profile cpu --encoder "$ENC" --output runs/replicate_deploy '
+    "--split-from $SQUAD_DIR/dev-v1.1-style-half.json --heldout-articles "
+    "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --search-articles "
+    "Harvard_University,Packet_switching,1973_oil_crisis --threads 2 --head-seeds 42,43,44": PRUNING_CHAINS_TEST,
+    'python -m lit_distill replicate --chain pruning --profile cpu --encoder "$ENC" --output runs/replicate_deploy '
+    "--split-from $SQUAD_DIR/dev-v1.1-style-half.json --heldout-articles "
+    "Normans,Steam_engine,Yuan_dynasty,Warsaw,Force --search-articles "
+    "Harvard_University,Packet_switching,1973_oil_crisis --threads 2": PRUNING_CHAINS_TEST,
     # SigOpt-Lite: search check and a search run (killed and restarted) on the shipped quickstart length spec
     "python -m lit_distill search check --config SPEC.yaml": (
         "tests/search/test_sigopt_lite.py::test_search_check_accepts_the_lite_spec"
