@@ -257,8 +257,32 @@ def front_table(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _plot_group(row: dict[str, Any]) -> str:
+    """Which series of the front plot an artifact belongs to."""
+    if row["scheme"] is not None:
+        return "INT8 + lengths" if row["length_config"] else "INT8, full length"
+    if row["length_config"] is None:
+        return "fp32, full length"
+    return (
+        "fp32 + fixed curve" if str(row.get("label", "")).endswith("(fixed)") else "fp32 + searched lengths"
+    )
+
+
+_PLOT_STYLE = {  # series: (marker, line joining its points by latency)
+    "fp32, full length": ("s", ""),
+    "fp32 + searched lengths": ("o", "-"),
+    "fp32 + fixed curve": ("x", "--"),
+    "INT8, full length": ("^", ""),
+    "INT8 + lengths": ("v", ""),
+}
+
+
 def plot_front(rows: list[dict[str, Any]], path: Path) -> str | None:
-    """F1 against latency of every artifact (fp32 circles, INT8 triangles); the path, or None without matplotlib."""
+    """F1 against latency of every artifact, one marker per kind; the path, or None without matplotlib.
+
+    Labelled: the full-length fp32 models, the chosen configuration and the fastest INT8
+    artifact with lengths (the others are in the table; their names would overlap).
+    """
     try:
         import matplotlib
 
@@ -267,19 +291,30 @@ def plot_front(rows: list[dict[str, Any]], path: Path) -> str | None:
     except ImportError:
         return None
     fig, ax = plt.subplots(figsize=(7.5, 5))
-    for kind, marker in (("fp32", "o"), ("int8", "^")):
-        chosen = [r for r in rows if (r["scheme"] is None) == (kind == "fp32")]
-        ax.scatter([r["latency_ms"] for r in chosen], [r["f1"] for r in chosen], marker=marker, label=kind)
-    for r in rows:
+    for group, (marker, line) in _PLOT_STYLE.items():
+        points = sorted((r["latency_ms"], r["f1"]) for r in rows if _plot_group(r) == group)
+        if points:
+            xs, ys = zip(*points, strict=True)
+            ax.plot(xs, ys, marker=marker, linestyle=line or "none", label=group, alpha=0.85)
+    int8_lengths = [r for r in rows if _plot_group(r) == "INT8 + lengths"]
+    named = [r for r in rows if _plot_group(r) == "fp32, full length" or r.get("chosen")]
+    named += [min(int8_lengths, key=lambda r: r["latency_ms"])] if int8_lengths else []
+    for r in named:
+        text = r["name"] + (" (chosen lengths)" if r.get("chosen") else "")
         ax.annotate(
-            r["name"], (r["latency_ms"], r["f1"]), fontsize=6, xytext=(3, 3), textcoords="offset points"
+            text,
+            (r["latency_ms"], r["f1"]),
+            fontsize=7,
+            xytext=(-6, -3),
+            textcoords="offset points",
+            ha="right",
         )
     teacher = next(r for r in rows if r["name"] == "teacher-fp32")
     ax.axhline(teacher["f1"] - 1.5, linestyle=":", color="grey", label="teacher F1 - 1.5")
-    ax.axvline(teacher["latency_ms"] / 2.5, linestyle="--", color="grey", label="2.5x the teacher")
-    ax.set_xlabel("latency, batch 1 (ms, ONNX Runtime)")
+    ax.axvline(teacher["latency_ms"] / 2.5, linestyle="-.", color="grey", label="2.5x the teacher")
+    ax.set_xlabel("latency, batch 1 (ms, ONNX Runtime, interleaved median)")
     ax.set_ylabel("held-out F1")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
     fig.savefig(tmp, dpi=120)
