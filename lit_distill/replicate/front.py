@@ -50,9 +50,8 @@ def _time_all(graphs: list[Path], seq_length: int, vocab: int, threads: int, rep
         with torch.inference_mode():
             return bert(*tensors)
 
-    forwards = [
-        onnx_forward(onnx_session(g, threads, spinning=False)) for g in graphs
-    ]  # interleaved: no spinning
+    # timed in the same rounds: no spinning threads (see onnx_session)
+    forwards = [onnx_forward(onnx_session(g, threads, spinning=False)) for g in graphs]
     runs = [run_bert, *[lambda f=f: f(*inputs) for f in forwards]]  # type: ignore[misc]
     return time_interleaved(runs, warmup=2, repeats=repeats)
 
@@ -263,9 +262,7 @@ def _plot_group(row: dict[str, Any]) -> str:
         return "INT8 + lengths" if row["length_config"] else "INT8, full length"
     if row["length_config"] is None:
         return "fp32, full length"
-    return (
-        "fp32 + fixed curve" if str(row.get("label", "")).endswith("(fixed)") else "fp32 + searched lengths"
-    )
+    return "fp32 + searched lengths" if row.get("front_index") is not None else "fp32 + fixed curve"
 
 
 _PLOT_STYLE = {  # series: (marker, line joining its points by latency)

@@ -249,6 +249,19 @@ def test_the_front_times_its_graphs_without_spinning_threads(monkeypatch: pytest
     assert len(stats) == 3 and all(len(s.samples) == 2 for s in stats)  # BERT-base first, then each graph
 
 
+def test_the_front_plot_puts_each_artifact_in_its_series() -> None:
+    from lit_distill.replicate.front import _plot_group
+
+    def row(lengths: list[float] | None, scheme: str | None, **extra: object) -> dict:
+        return {"length_config": lengths, "scheme": scheme, **extra}
+
+    assert _plot_group(row(None, None)) == "fp32, full length"
+    assert _plot_group(row([0.9], None, front_index=0)) == "fp32 + searched lengths"
+    assert _plot_group(row([0.9], None)) == "fp32 + fixed curve"  # not a front point
+    assert _plot_group(row(None, "static-minmax")) == "INT8, full length"
+    assert _plot_group(row([0.9], "s8-per-channel", fallback=True)) == "INT8 + lengths"
+
+
 def test_the_search_split_is_disjoint_and_a_run_directory_keeps_its_split(
     tiny_squad: Path, tmp_path: Path
 ) -> None:
